@@ -1,0 +1,90 @@
+"""The extracted form of a file: one text plus sections with exact character offsets.
+
+Every extractor builds its ``Document`` through ``DocumentBuilder`` so offsets are correct by
+construction: the chunker and the preview both slice ``text[start:end]`` and trust the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Section:
+    """A span of ``Document.text`` sharing one page/slide/sheet and heading path.
+
+    ``kind`` tells the chunker how to cut inside it: "text" at paragraphs and sentences,
+    "code" at blank lines and definitions, "table" at rows.
+    """
+
+    start: int
+    end: int
+    page: int | None = None
+    heading_path: tuple[str, ...] = ()
+    kind: str = "text"
+
+
+@dataclass
+class Document:
+    """Plain text of a file and its structure; ``sections`` are ordered and disjoint."""
+
+    text: str
+    sections: list[Section]
+    format: str
+    title: str = ""
+    #: What ``Section.page`` counts: "page" (PDF), "slide" (PPTX), "sheet" (XLSX) or "".
+    page_unit: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+class DocumentBuilder:
+    """Appends blocks of text, recording each block's exact offsets as a ``Section``.
+
+    Consecutive blocks with the same page, heading path and kind are merged into one
+    section so the chunker sees whole runs of prose, not one section per paragraph.
+    """
+
+    def __init__(self, separator: str = "\n\n") -> None:
+        self._parts: list[str] = []
+        self._pos = 0
+        self._sections: list[Section] = []
+        self._sep = separator
+
+    def add(
+        self,
+        text: str,
+        *,
+        page: int | None = None,
+        heading_path: tuple[str, ...] = (),
+        kind: str = "text",
+    ) -> None:
+        """Append one block; blank blocks are dropped (they carry nothing to search)."""
+        text = text.strip("\n")
+        if not text.strip():
+            return
+        if self._parts:
+            self._parts.append(self._sep)
+            self._pos += len(self._sep)
+        start = self._pos
+        self._parts.append(text)
+        self._pos += len(text)
+        prev = self._sections[-1] if self._sections else None
+        if (
+            prev is not None
+            and prev.page == page
+            and prev.heading_path == heading_path
+            and prev.kind == kind
+            and prev.end + len(self._sep) == start
+        ):
+            self._sections[-1] = Section(prev.start, self._pos, page, heading_path, kind)
+        else:
+            self._sections.append(Section(start, self._pos, page, heading_path, kind))
+
+    @property
+    def empty(self) -> bool:
+        """True while nothing but blank blocks has been added."""
+        return not self._parts
+
+    def build(self, fmt: str, *, title: str = "", page_unit: str = "") -> Document:
+        """The finished document; the builder must not be used afterwards."""
+        return Document("".join(self._parts), self._sections, fmt, title, page_unit)

@@ -1,0 +1,200 @@
+"""Which extractor reads a file: content sniffing first, the extension second.
+
+Sniffing the first bytes catches wrong extensions (a PDF saved as ``.txt``) and binaries
+with text-looking names; the extension picks between text flavours (Markdown, code, CSV).
+Size, permissions and special files are checked here, before any parser sees the file.
+"""
+
+from __future__ import annotations
+
+import stat
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+from app.extract.errors import Corrupt, EmptyFile, Encrypted, TooLarge, Unreadable, Unsupported
+from app.extract.html import extract_html
+from app.extract.mail import extract_eml
+from app.extract.model import Document
+from app.extract.office import extract_docx, extract_pptx, extract_xlsx
+from app.extract.opendoc import extract_epub, extract_odt
+from app.extract.pdf import extract_pdf
+from app.extract.text import (
+    CODE_EXTS,
+    MARKDOWN_EXTS,
+    extract_code,
+    extract_csv,
+    extract_markdown,
+    extract_plain,
+)
+
+Extractor = Callable[[Path], Document]
+
+BY_FORMAT: dict[str, Extractor] = {
+    "pdf": extract_pdf,
+    "docx": extract_docx,
+    "pptx": extract_pptx,
+    "xlsx": extract_xlsx,
+    "odt": extract_odt,
+    "epub": extract_epub,
+    "eml": extract_eml,
+    "html": extract_html,
+    "markdown": extract_markdown,
+    "code": extract_code,
+    "csv": extract_csv,
+    "text": extract_plain,
+}
+
+_EXT_FORMAT = {
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".docm": "docx",
+    ".pptx": "pptx",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".odt": "odt",
+    ".epub": "epub",
+    ".eml": "eml",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".csv": "csv",
+    ".tsv": "csv",
+    **dict.fromkeys(MARKDOWN_EXTS, "markdown"),
+    **dict.fromkeys(CODE_EXTS, "code"),
+}
+
+#: Leading bytes of formats we recognise as binary and never try to read as text.
+_BINARY_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG", "PNG image"),
+    (b"\xff\xd8\xff", "JPEG image"),
+    (b"GIF8", "GIF image"),
+    (b"\x7fELF", "executable (ELF)"),
+    (b"MZ", "executable (Windows)"),
+    (b"\x1f\x8b", "gzip archive"),
+    (b"7z\xbc\xaf", "7-zip archive"),
+    (b"Rar!", "RAR archive"),
+    (b"SQLite format 3\0", "SQLite database"),
+    (b"ID3", "MP3 audio"),
+    (b"OggS", "Ogg media"),
+    (b"fLaC", "FLAC audio"),
+    (b"\xca\xfe\xba\xbe", "Java class / Mach-O"),
+    (b"\xcf\xfa\xed\xfe", "Mach-O executable"),
+    (b"BZh", "bzip2 archive"),
+    (b"\xfd7zXZ", "xz archive"),
+    (b"wOFF", "web font"),
+)
+_ZIP_MIMETYPES = {
+    b"application/vnd.oasis.opendocument.text": "odt",
+    b"application/epub+zip": "epub",
+}
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _sniff_zip(path: Path) -> str | None:
+    """Tell OOXML, ODT and EPUB apart by their members; other zips are unsupported."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if "mimetype" in names:
+                mimetype = archive.read("mimetype").strip()
+                if mimetype in _ZIP_MIMETYPES:
+                    return _ZIP_MIMETYPES[mimetype]
+    except (zipfile.BadZipFile, EOFError, KeyError, OSError) as exc:
+        if isinstance(exc, PermissionError):
+            raise
+        return None  # let the extension decide; its parser will report the damage
+    for prefix, fmt in (("word/", "docx"), ("ppt/", "pptx"), ("xl/", "xlsx")):
+        if any(name.startswith(prefix) for name in names):
+            return fmt
+    raise Unsupported("zip archive")
+
+
+def sniff(path: Path, head: bytes) -> str | None:
+    """Format named by the file's content, or None when only text-ness is known."""
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"%PDF-"):
+        return "pdf"
+    if head.startswith(b"PK\x03\x04"):
+        return _sniff_zip(path)
+    if head.startswith(_OLE_MAGIC):
+        if path.suffix.lower() in {".docx", ".xlsx", ".pptx"}:
+            raise Encrypted("password-protected Office document")
+        raise Unsupported("legacy Office / OLE file (save it as .docx/.xlsx/.pptx)")
+    for magic, what in _BINARY_MAGIC:
+        if head.startswith(magic):
+            raise Unsupported(f"binary file ({what})")
+    return None
+
+
+def _check_file(path: Path, max_bytes: int | None) -> int:
+    """Stat once: regular file, within the size limit, non-empty; returns the size."""
+    try:
+        info = path.stat()
+    except FileNotFoundError as exc:
+        raise Unreadable("file vanished") from exc
+    except OSError as exc:  # ELOOP for symlink loops, EACCES on a parent dir
+        raise Unreadable(f"cannot stat: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise Unreadable("not a regular file")
+    if max_bytes is not None and info.st_size > max_bytes:
+        raise TooLarge(f"{_size(info.st_size)} exceeds the {_size(max_bytes)} limit")
+    if info.st_size == 0:
+        raise EmptyFile("empty file (0 bytes)")
+    return info.st_size
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n:,} bytes"
+
+
+def _read_head(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(8192)
+    except PermissionError as exc:
+        raise Unreadable("permission denied") from exc
+    except OSError as exc:
+        raise Unreadable(f"cannot read: {exc.strerror or exc}") from exc
+
+
+def choose_format(path: Path, head: bytes) -> str:
+    """The extractor name for ``path``: sniffed content, else extension, else plain text."""
+    sniffed = sniff(path, head)
+    if sniffed:
+        return sniffed
+    by_ext = _EXT_FORMAT.get(path.suffix.lower())
+    if by_ext in {"pdf", "docx", "pptx", "xlsx", "odt", "epub"}:
+        # The extension promises a binary container but the bytes are not one.
+        raise Corrupt(f"not a valid {by_ext.upper()} file (truncated or mislabelled)")
+    if b"\0" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        from app.extract.text import utf16_without_bom
+
+        if utf16_without_bom(head[: len(head) & ~1]) is None:
+            raise Unsupported("binary file (contains NUL bytes)")
+    return by_ext or "text"
+
+
+def extract_file(path: Path, max_bytes: int | None = None) -> Document:
+    """Extract ``path`` in this process; raises an ``ExtractionError`` subclass on any refusal."""
+    path = Path(path)
+    _check_file(path, max_bytes)
+    fmt = choose_format(path, _read_head(path))
+    try:
+        document = BY_FORMAT[fmt](path)
+    except PermissionError as exc:
+        raise Unreadable("permission denied") from exc
+    except FileNotFoundError as exc:
+        raise Unreadable("file vanished") from exc
+    except (MemoryError, RecursionError) as exc:
+        raise Corrupt(f"document too complex to parse: {type(exc).__name__}") from exc
+    if not document.text.strip():
+        raise EmptyFile("no text")
+    return document
+
+
+def supported_extensions() -> list[str]:
+    """Extensions with a dedicated extractor (any other text file is read as plain text)."""
+    return sorted(_EXT_FORMAT)
+
+
+__all__ = ["extract_file", "supported_extensions"]
