@@ -1,0 +1,175 @@
+"""What the window needs from search and indexing, as small Qt-free protocols.
+
+The window talks only to these, so pure-UI tests can put a ``Fake...`` behind them and the
+controller can adapt the real ``app.search.SearchService`` and pipeline indexer to them.
+Every method here may block: the worker layer calls them off the main thread.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One result row as the window shows it (a view of ``app.search.Result``)."""
+
+    path: str
+    score: float
+    snippet: str
+    spans: tuple[Span, ...] = ()  # match spans inside ``snippet``
+    page: int | None = None
+    heading: str = ""
+    start: int = 0  # character offsets of the chunk (or match) in the file's text
+    end: int = 0
+    modified: float | None = None  # mtime, seconds since the epoch
+    scores: dict[str, float] = field(default_factory=dict)
+    chunk_id: str = ""  # identity that survives re-ordering; falls back to path+start
+
+    @property
+    def key(self) -> str:
+        """Stable identity: a rerank re-orders hits, it never changes which hit is which."""
+        return self.chunk_id or f"{self.path}#{self.start}"
+
+    @property
+    def name(self) -> str:
+        """The file name, the first thing a person scans for."""
+        return os.path.basename(self.path)
+
+    @property
+    def folder(self) -> str:
+        """The containing folder, to tell same-named files apart."""
+        return os.path.dirname(self.path)
+
+    @property
+    def location(self) -> str:
+        """Page and heading as one short label ("p. 3 · Intro > Setup")."""
+        parts = []
+        if self.page is not None:
+            parts.append(f"p. {self.page}")
+        if self.heading:
+            parts.append(self.heading)
+        return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The chunk in its surrounding text, with the spans to highlight and scroll to."""
+
+    text: str
+    spans: tuple[Span, ...] = ()
+    page: int | None = None
+    heading: str = ""
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """Per-search filters and instruction; ``None`` means "no restriction"."""
+
+    folder: str | None = None
+    file_type: str | None = None  # extension without dot, e.g. "pdf"
+    modified_after: float | None = None  # epoch seconds
+    preset: str | None = None  # instruction preset name
+    k: int = 50
+    rerank: bool = True
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot of indexing, for the status bar."""
+
+    phase: str = "idle"  # "idle" | "scanning" | "indexing" | "rebuilding" | "paused"
+    files_done: int = 0
+    files_total: int = 0
+    chunks: int = 0
+    tokens_per_s: float = 0.0
+    eta_s: float | None = None
+    current: str = ""
+    indexed_files: int = 0  # totals in the index, for the idle status line
+    indexed_chunks: int = 0
+
+    @property
+    def fraction(self) -> float:
+        """Done fraction in [0, 1]; 0 while the total is unknown."""
+        return min(1.0, self.files_done / self.files_total) if self.files_total else 0.0
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A file that was skipped or failed, with the reason the user sees."""
+
+    path: str
+    reason: str
+    status: str = "failed"  # "failed" | "skipped"
+    retries: int = 0
+
+
+UpdateCallback = Callable[[list[Hit]], None]
+CancelCheck = Callable[[], bool]
+ProgressCallback = Callable[[Progress], None]
+
+
+@runtime_checkable
+class SearchBackend(Protocol):
+    """Search as the window sees it: fast fused hits first, then reranked improvements."""
+
+    def search(self, query: str, options: SearchOptions) -> list[Hit]:
+        """Fused hits, best first; quick enough to run on every keystroke (debounced)."""
+        ...
+
+    def rerank(
+        self,
+        query: str,
+        hits: Sequence[Hit],
+        options: SearchOptions,
+        on_update: UpdateCallback,
+        is_cancelled: CancelCheck,
+    ) -> list[Hit]:
+        """Re-order ``hits``; call ``on_update`` with each improved order; stop when cancelled."""
+        ...
+
+    def preview(self, hit: Hit) -> Preview:
+        """The hit's chunk in context (reads the store or the file)."""
+        ...
+
+    def presets(self) -> dict[str, str]:
+        """Instruction presets offered in the filter bar: name -> task text."""
+        ...
+
+
+@runtime_checkable
+class IndexingBackend(Protocol):
+    """The indexer as the window sees it; ``run`` blocks on a worker thread."""
+
+    def run(self, on_progress: ProgressCallback) -> None:
+        """Scan and index the watched folders until done or cancelled."""
+        ...
+
+    def pause(self) -> None:
+        """Stop taking new files; the file in flight finishes."""
+        ...
+
+    def resume(self) -> None:
+        """Continue after ``pause``."""
+        ...
+
+    def cancel(self) -> None:
+        """Stop soon; work already committed stays, the rest resumes next start."""
+        ...
+
+    def problems(self) -> list[Problem]:
+        """Files that were skipped or failed, with reasons."""
+        ...
+
+    def retry(self, paths: Sequence[str]) -> None:
+        """Queue these problem files again (picked up by the next ``run``)."""
+        ...
+
+    def rebuild(self, dimension: int, on_progress: ProgressCallback) -> None:
+        """Build the index at a new dimension beside the old one, then swap (blocks)."""
+        ...

@@ -1,0 +1,89 @@
+"""The filter bar: folder, file type, modified date and the per-search instruction preset."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
+
+from app.ui.backend import SearchOptions
+
+FILE_TYPES = ("pdf", "md", "txt", "docx", "pptx", "xlsx", "html", "py", "csv", "odt", "epub", "eml")
+DAY = 86400.0
+DATE_RANGES: dict[str, float | None] = {
+    "Any time": None,
+    "Past day": DAY,
+    "Past week": 7 * DAY,
+    "Past month": 31 * DAY,
+    "Past year": 366 * DAY,
+}
+
+
+class FilterBar(QWidget):
+    """Emits ``filters_changed`` whenever a choice changes; ``options()`` reads them all."""
+
+    filters_changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.folder = QComboBox()
+        self.file_type = QComboBox()
+        self.modified = QComboBox()
+        self.preset = QComboBox()
+        self.preset.setToolTip(
+            "Instruction for this search (Qwen3 models use it; others ignore it)"
+        )
+        self.file_type.addItem("All types", None)
+        for ext in FILE_TYPES:
+            self.file_type.addItem(ext.upper(), ext)
+        for label, seconds in DATE_RANGES.items():
+            self.modified.addItem(label, seconds)
+        self.set_folders([])
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for label, combo in (
+            ("Folder", self.folder),
+            ("Type", self.file_type),
+            ("Modified", self.modified),
+            ("Instruction", self.preset),
+        ):
+            layout.addWidget(QLabel(label))
+            layout.addWidget(combo, 1 if combo is self.folder or combo is self.preset else 0)
+            combo.currentIndexChanged.connect(self.filters_changed)
+
+    def set_folders(self, folders: Sequence[str]) -> None:
+        """Offer the watched folders; keeps the current choice when it still exists."""
+        current = self.folder.currentData()
+        self.folder.blockSignals(True)
+        self.folder.clear()
+        self.folder.addItem("All folders", None)
+        for folder in folders:
+            self.folder.addItem(folder, folder)
+        index = self.folder.findData(current) if current else 0
+        self.folder.setCurrentIndex(max(0, index))
+        self.folder.blockSignals(False)
+
+    def set_presets(self, presets: dict[str, str], selected: str) -> None:
+        """Offer instruction presets, pre-selecting the user's default query preset."""
+        self.preset.blockSignals(True)
+        self.preset.clear()
+        for name, task in presets.items():
+            self.preset.addItem(name.replace("_", " "), name)
+            self.preset.setItemData(self.preset.count() - 1, task, 3)  # Qt.ToolTipRole
+        index = self.preset.findData(selected)
+        self.preset.setCurrentIndex(max(0, index))
+        self.preset.blockSignals(False)
+
+    def options(self, rerank: bool = True, now: float | None = None) -> SearchOptions:
+        """The current filters as search options."""
+        window = self.modified.currentData()
+        after = (now or time.time()) - window if window else None
+        return SearchOptions(
+            folder=self.folder.currentData(),
+            file_type=self.file_type.currentData(),
+            modified_after=after,
+            preset=self.preset.currentData(),
+            rerank=rerank,
+        )

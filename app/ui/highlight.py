@@ -1,0 +1,37 @@
+"""Match spans to escaped HTML, shared by the result rows and the preview pane."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+from app.ui.backend import Span
+
+
+def merge_spans(spans: Sequence[Span], length: int) -> list[Span]:
+    """Clip spans to ``[0, length)``, sort them and merge overlaps (backends may repeat terms)."""
+    clipped = sorted((max(0, s), min(length, e)) for s, e in spans if e > s)
+    merged: list[Span] = []
+    for start, end in clipped:
+        if start >= end:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def highlight_html(text: str, spans: Sequence[Span], style: str) -> str:
+    """``text`` escaped, with each span wrapped in ``<span style=...>``; newlines kept as spaces.
+
+    Escaping happens piecewise so a document containing ``<b>`` never becomes markup.
+    """
+    out: list[str] = []
+    pos = 0
+    for start, end in merge_spans(spans, len(text)):
+        out.append(html.escape(text[pos:start]))
+        out.append(f'<span style="{style}">{html.escape(text[start:end])}</span>')
+        pos = end
+    out.append(html.escape(text[pos:]))
+    return "".join(out).replace("\n", " ")

@@ -1,0 +1,220 @@
+"""The worker layer: every model and disk call runs here, off the main thread.
+
+Searches and previews run on a ``QThreadPool``; their answers come back as signals tagged
+with a request number, and the main thread drops any answer whose number is stale. The
+indexer runs on a daemon thread so quitting never waits for a batch in flight (each file
+commits in its own transaction, so the next start resumes cleanly).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from app.ui.backend import Hit, IndexingBackend, Progress, SearchBackend, SearchOptions
+
+log = logging.getLogger(__name__)
+
+
+class _Task(QRunnable):
+    """A QRunnable around a plain callable; exceptions are reported, never lost."""
+
+    def __init__(self, fn: Callable[[], None], on_error: Callable[[str], None]) -> None:
+        super().__init__()
+        self._fn = fn
+        self._on_error = on_error
+
+    def run(self) -> None:
+        try:
+            self._fn()
+        except Exception as exc:  # a worker must not die silently
+            log.exception("background task failed")
+            self._on_error(f"{type(exc).__name__}: {exc}")
+
+
+class SearchWorker(QObject):
+    """Runs searches, reranks and previews in a pool; answers arrive tagged by request."""
+
+    results_ready = Signal(int, object)  # request, list[Hit]
+    rerank_started = Signal(int)
+    rerank_updated = Signal(int, object)  # request, list[Hit] in the improved order
+    rerank_finished = Signal(int)
+    preview_ready = Signal(int, object)  # request, Preview
+    search_failed = Signal(int, str)
+
+    def __init__(self, backend: SearchBackend, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.backend = backend
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(2)  # one search + one preview; the machine is shared
+        self._latest = 0
+        self._latest_preview = 0
+
+    @property
+    def latest(self) -> int:
+        """The newest search request; answers to older ones are stale."""
+        return self._latest
+
+    def is_current(self, request: int) -> bool:
+        """True while ``request`` is the newest search (read from any thread)."""
+        return request == self._latest
+
+    def cancel(self) -> int:
+        """Outdate every running search and rerank; returns the new request number."""
+        self._latest += 1
+        return self._latest
+
+    def search(self, query: str, options: SearchOptions) -> int:
+        """Start a search (and its rerank when asked); returns its request number."""
+        request = self.cancel()
+        self.pool.start(_Task(lambda: self._search(request, query, options), self._failed(request)))
+        return request
+
+    def preview(self, hit: Hit) -> int:
+        """Load a hit's context; only the newest preview request is shown."""
+        self._latest_preview += 1
+        request = self._latest_preview
+        task = _Task(lambda: self._preview(request, hit), self._failed(request))
+        self.pool.start(task)
+        return request
+
+    def is_current_preview(self, request: int) -> bool:
+        """True while ``request`` is the newest preview."""
+        return request == self._latest_preview
+
+    def _failed(self, request: int) -> Callable[[str], None]:
+        return lambda message: self.search_failed.emit(request, message)
+
+    def _search(self, request: int, query: str, options: SearchOptions) -> None:
+        if not self.is_current(request):
+            return
+        hits = self.backend.search(query, options)
+        if not self.is_current(request):
+            return
+        self.results_ready.emit(request, hits)
+        if options.rerank and len(hits) > 1:
+            self._rerank(request, query, hits, options)
+
+    def _rerank(
+        self, request: int, query: str, hits: Sequence[Hit], options: SearchOptions
+    ) -> None:
+        self.rerank_started.emit(request)
+        try:
+            self.backend.rerank(
+                query,
+                hits,
+                options,
+                lambda improved: self._publish(request, improved),
+                lambda: not self.is_current(request),
+            )
+        finally:
+            self.rerank_finished.emit(request)
+
+    def _publish(self, request: int, hits: list[Hit]) -> None:
+        if self.is_current(request):
+            self.rerank_updated.emit(request, list(hits))
+
+    def _preview(self, request: int, hit: Hit) -> None:
+        if self.is_current_preview(request):
+            self.preview_ready.emit(request, self.backend.preview(hit))
+
+    def shutdown(self, wait_ms: int = 1000) -> None:
+        """Outdate all work and give running tasks a moment to notice."""
+        self.cancel()
+        self.pool.clear()
+        self.pool.waitForDone(wait_ms)
+
+
+class IndexingWorker(QObject):
+    """Runs the indexer (and dimension rebuilds) on a daemon thread; reports by signal."""
+
+    progress_changed = Signal(object)  # Progress
+    indexing_started = Signal()
+    indexing_finished = Signal()
+    rebuild_finished = Signal(int)  # the new dimension
+    paused_changed = Signal(bool)
+    indexing_failed = Signal(str)
+
+    def __init__(self, backend: IndexingBackend, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.backend = backend
+        self._thread: threading.Thread | None = None
+        self._rebuild: threading.Thread | None = None
+        self.paused = False
+
+    @property
+    def running(self) -> bool:
+        """True while an indexing run is in flight."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def rebuilding(self) -> bool:
+        """True while a dimension rebuild is in flight."""
+        return self._rebuild is not None and self._rebuild.is_alive()
+
+    def start(self) -> None:
+        """Start an indexing run unless one is already going."""
+        if self.running:
+            return
+        self._thread = self._spawn(self._run, "quarry-indexer")
+        self.indexing_started.emit()
+
+    def start_rebuild(self, dimension: int) -> None:
+        """Rebuild at ``dimension`` in the background; search keeps using the old index."""
+        if self.rebuilding:
+            return
+        self._rebuild = self._spawn(lambda: self._run_rebuild(dimension), "quarry-rebuild")
+
+    def pause(self) -> None:
+        """Pause the run; the file in flight finishes first."""
+        self.backend.pause()
+        self.paused = True
+        self.paused_changed.emit(True)
+
+    def resume(self) -> None:
+        """Resume a paused run."""
+        self.backend.resume()
+        self.paused = False
+        self.paused_changed.emit(False)
+
+    def toggle_pause(self) -> None:
+        """Pause when running, resume when paused (the status bar and tray button)."""
+        self.resume() if self.paused else self.pause()
+
+    def shutdown(self, wait_s: float = 0.5) -> None:
+        """Ask the indexer to stop; never block quitting for long (daemon thread)."""
+        self.backend.cancel()
+        for thread in (self._thread, self._rebuild):
+            if thread is not None:
+                thread.join(wait_s)
+
+    def _spawn(self, fn: Callable[[], None], name: str) -> threading.Thread:
+        thread = threading.Thread(target=fn, name=name, daemon=True)
+        thread.start()
+        return thread
+
+    def _run(self) -> None:
+        try:
+            self.backend.run(self.progress_changed.emit)
+        except Exception as exc:
+            log.exception("indexing failed")
+            self.indexing_failed.emit(f"{type(exc).__name__}: {exc}")
+        finally:
+            self.indexing_finished.emit()
+
+    def _run_rebuild(self, dimension: int) -> None:
+        try:
+            self.backend.rebuild(dimension, self.progress_changed.emit)
+        except Exception as exc:
+            log.exception("rebuild failed")
+            self.indexing_failed.emit(f"{type(exc).__name__}: {exc}")
+        else:
+            self.rebuild_finished.emit(dimension)
+
+
+def empty_progress() -> Progress:
+    """The idle snapshot shown before the first report."""
+    return Progress()

@@ -1,0 +1,160 @@
+"""Fakes behind the window's protocols, for pure-UI tests (named Fake... on purpose).
+
+They are deterministic and fast; tests that need real engines and stores use the real
+backends (see test_real_services.py).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+
+from app.ui.backend import (
+    CancelCheck,
+    Hit,
+    Preview,
+    Problem,
+    Progress,
+    ProgressCallback,
+    SearchOptions,
+    UpdateCallback,
+)
+
+CORPUS = {
+    "/docs/cats.md": "Cats are small domesticated carnivores that sleep most of the day.",
+    "/docs/dogs.md": "Dogs are loyal companions; a dog needs walks every day.",
+    "/docs/report.pdf": "Quarterly report: revenue grew, cats featured in the marketing plan.",
+    "/docs/notes.txt": "Meeting notes about cats, dogs and the office plants.",
+}
+
+
+class FakeSearchBackend:
+    """Word-overlap search over a tiny corpus; rerank reverses the order (visibly)."""
+
+    def __init__(self, corpus: dict[str, str] | None = None, rerank_delay: float = 0.0) -> None:
+        self.corpus = dict(corpus or CORPUS)
+        self.rerank_delay = rerank_delay
+        self.queries: list[str] = []
+        self.options: list[SearchOptions] = []
+        self.block = threading.Event()
+        self.block.set()
+
+    def search(self, query: str, options: SearchOptions) -> list[Hit]:
+        self.block.wait(5)
+        self.queries.append(query)
+        self.options.append(options)
+        words = [w for w in query.lower().split() if w]
+        hits = []
+        for path, text in self.corpus.items():
+            low = text.lower()
+            spans = [(low.find(w), low.find(w) + len(w)) for w in words if w in low]
+            if spans and (options.file_type is None or path.endswith("." + options.file_type)):
+                hits.append(
+                    Hit(
+                        path=path,
+                        score=len(spans) / len(words) - len(hits) * 0.01,
+                        snippet=text,
+                        spans=tuple(spans),
+                        page=1 if path.endswith(".pdf") else None,
+                        heading="Intro",
+                        start=0,
+                        end=len(text),
+                        modified=1_700_000_000.0,
+                    )
+                )
+        return hits
+
+    def rerank(
+        self,
+        query: str,
+        hits: Sequence[Hit],
+        options: SearchOptions,
+        on_update: UpdateCallback,
+        is_cancelled: CancelCheck,
+    ) -> list[Hit]:
+        time.sleep(self.rerank_delay)
+        if is_cancelled():
+            return list(hits)
+        n = len(hits)
+        ranked = [
+            replace(h, score=1.0 - i / n, scores={"rerank": 1.0 - i / n})
+            for i, h in enumerate(reversed(hits))
+        ]
+        on_update(ranked)
+        return ranked
+
+    def preview(self, hit: Hit) -> Preview:
+        text = "Before the chunk.\n\n" + self.corpus[hit.path] + "\n\nAfter the chunk."
+        offset = len("Before the chunk.\n\n")
+        spans = tuple((s + offset, e + offset) for s, e in hit.spans)
+        return Preview(text=text, spans=spans, page=hit.page, heading=hit.heading)
+
+    def presets(self) -> dict[str, str]:
+        return {"web_search": "Given a web search query, retrieve relevant passages"}
+
+
+class FakeIndexer:
+    """Reports ``steps`` progress events; honours pause/resume/cancel like the real one."""
+
+    def __init__(self, steps: int = 5, delay: float = 0.02) -> None:
+        self.steps = steps
+        self.delay = delay
+        self.running = threading.Event()
+        self.running.set()
+        self.cancelled = threading.Event()
+        self.retried: list[str] = []
+        self.rebuilt: list[int] = []
+        self._problems = [
+            Problem("/docs/broken.pdf", "PDF is encrypted", "skipped"),
+            Problem("/docs/huge.bin", "binary file", "skipped"),
+            Problem("/docs/locked.docx", "Permission denied", "failed", retries=1),
+        ]
+
+    def run(self, on_progress: ProgressCallback) -> None:
+        for i in range(1, self.steps + 1):
+            while not self.running.wait(0.02):
+                if self.cancelled.is_set():
+                    return
+            if self.cancelled.is_set():
+                return
+            time.sleep(self.delay)
+            on_progress(Progress("indexing", i, self.steps, i * 10, 1500.0, (self.steps - i) * 0.1))
+        on_progress(Progress("idle", indexed_files=self.steps, indexed_chunks=self.steps * 10))
+
+    def pause(self) -> None:
+        self.running.clear()
+
+    def resume(self) -> None:
+        self.running.set()
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+        self.running.set()
+
+    def problems(self) -> list[Problem]:
+        return list(self._problems)
+
+    def retry(self, paths: Sequence[str]) -> None:
+        self.retried.extend(paths)
+
+    def rebuild(self, dimension: int, on_progress: ProgressCallback) -> None:
+        on_progress(Progress("rebuilding", 0, 1))
+        time.sleep(self.delay)
+        self.rebuilt.append(dimension)
+        on_progress(Progress("idle"))
+
+
+class RecordingOpener:
+    """Records open/reveal calls instead of launching applications."""
+
+    def __init__(self) -> None:
+        self.opened: list[str] = []
+        self.revealed: list[str] = []
+
+    def open(self, path: str) -> None:
+        self.opened.append(path)
+
+    def reveal(self, path: str) -> None:
+        self.revealed.append(path)

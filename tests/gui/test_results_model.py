@@ -1,0 +1,46 @@
+"""The results model passes Qt's model tester, also while rows move for a rerank."""
+
+from __future__ import annotations
+
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
+
+from app.ui.backend import Hit
+from app.ui.results_model import PathRole, ResultsModel, plan_moves
+
+
+def make_hits(n: int) -> list[Hit]:
+    return [Hit(path=f"/d/f{i}.txt", score=1.0 - i / 10, snippet=f"text {i}") for i in range(n)]
+
+
+def test_model_tester_on_reset_and_moves(qtmodeltester: ModelTester) -> None:
+    model = ResultsModel()
+    qtmodeltester.check(model)
+    model.set_hits(make_hits(6))
+    qtmodeltester.check(model)
+    model.reorder(list(reversed(make_hits(6))), animate=False)
+    qtmodeltester.check(model)
+    assert model.data(model.index(0), PathRole) == "/d/f5.txt"
+
+
+def test_animated_reorder_ends_in_target_order(qtbot: QtBot) -> None:
+    model = ResultsModel(step_ms=5)
+    model.set_hits(make_hits(5))
+    target = [make_hits(5)[i] for i in (3, 0, 4, 1, 2)]
+    with qtbot.waitSignal(model.reorder_finished, timeout=2000):
+        model.reorder(target, animate=True)
+    assert [h.path for h in model.hits()] == [h.path for h in target]
+
+
+def test_new_results_during_animation_win(qtbot: QtBot) -> None:
+    model = ResultsModel(step_ms=50)
+    model.set_hits(make_hits(5))
+    model.reorder(list(reversed(make_hits(5))), animate=True)
+    model.set_hits(make_hits(2))
+    assert [h.path for h in model.hits()] == ["/d/f0.txt", "/d/f1.txt"]
+
+
+def test_plan_moves_is_minimal_for_sorted_input() -> None:
+    assert plan_moves(["a", "b", "c"], ["a", "b", "c"]) == []
+    moves = plan_moves(["a", "b", "c"], ["c", "a", "b"])
+    assert moves == [(2, 0)]
