@@ -1,0 +1,95 @@
+"""Open SQLite connections with sqlite-vec loaded, WAL on, and sane timeouts.
+
+Stdlib ``sqlite3`` is used when this Python can load extensions; otherwise ``sqlean``
+(a drop-in build with extension loading on Linux, macOS and Windows). One writer
+connection; searches use read-only ones (``mode=ro``), which WAL lets run during writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from storage.errors import DatabaseCorrupt, ExtensionUnavailable
+
+BUSY_TIMEOUT_MS = 10_000
+_DRIVER: ModuleType | None = None
+
+
+def _can_load_extensions(module: ModuleType) -> bool:
+    try:
+        conn = module.connect(":memory:")
+    except Exception:
+        return False
+    try:
+        return hasattr(conn, "enable_load_extension")
+    finally:
+        conn.close()
+
+
+def driver() -> ModuleType:
+    """The sqlite3-compatible module to use, chosen once per process."""
+    global _DRIVER
+    if _DRIVER is None:
+        if _can_load_extensions(sqlite3):
+            _DRIVER = sqlite3
+        else:
+            try:
+                import sqlean
+            except ImportError as exc:
+                raise ExtensionUnavailable(
+                    "this Python's sqlite3 cannot load extensions; install sqlean-py"
+                ) from exc
+            _DRIVER = sqlean
+    return _DRIVER
+
+
+def database_errors() -> tuple[type[BaseException], ...]:
+    """Exception classes of the active driver (sqlean has its own hierarchy)."""
+    mod = driver()
+    return (mod.DatabaseError, sqlite3.DatabaseError)
+
+
+def _load_vec(conn: Any) -> None:
+    import sqlite_vec
+
+    try:
+        conn.enable_load_extension(True)
+        conn.load_extension(sqlite_vec.loadable_path())
+        conn.enable_load_extension(False)
+    except Exception as exc:
+        raise ExtensionUnavailable(f"cannot load sqlite-vec: {exc}") from exc
+
+
+def connect(path: Path | str, *, readonly: bool = False) -> Any:
+    """A configured connection in autocommit mode (the store opens transactions itself)."""
+    mod = driver()
+    target = Path(path)
+    try:
+        if readonly:
+            conn = mod.connect(
+                f"{target.resolve().as_uri()}?mode=ro",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            conn = mod.connect(str(target), isolation_level=None, check_same_thread=False)
+    except mod.DatabaseError as exc:
+        raise DatabaseCorrupt(f"cannot open {target}: {exc}") from exc
+    try:
+        _load_vec(conn)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not readonly:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+    except mod.DatabaseError as exc:
+        with contextlib.suppress(Exception):
+            conn.close()
+        raise DatabaseCorrupt(f"{target} is not a usable database: {exc}") from exc
+    return conn

@@ -1,0 +1,216 @@
+"""Plain dataclasses the store returns and accepts: callers never see SQL rows.
+
+Times are POSIX seconds (float). Character offsets index the file's extracted text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+FileStatus = Literal["ok", "skipped", "failed", "pending"]
+JobKind = Literal["index", "delete"]
+FILE_STATUSES: tuple[FileStatus, ...] = ("ok", "skipped", "failed", "pending")
+
+
+@dataclass(frozen=True)
+class Folder:
+    """A watched root folder."""
+
+    id: int
+    path: str
+    added_at: float
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One file the index knows about, whatever became of it.
+
+    ``status`` is ok (chunks written), skipped (deliberately not indexed, ``error`` says why),
+    failed (an error, ``retries`` counts attempts) or pending (seen, not yet processed).
+    """
+
+    id: int
+    path: str
+    size: int
+    mtime: float
+    content_hash: str
+    status: FileStatus
+    error: str | None = None
+    retries: int = 0
+    indexed_at: float | None = None
+    folder_id: int | None = None
+
+    @property
+    def extension(self) -> str:
+        """Lower-case extension without the dot ('' when none), as filters use it."""
+        return file_extension(self.path)
+
+
+@dataclass(frozen=True)
+class NewChunk:
+    """A chunk the pipeline hands to ``Store.write_file``.
+
+    ``content_hash`` identifies the text *as embedded* (heading prefix included when the
+    fingerprint says so): two chunks with the same hash share one vector.
+    """
+
+    ordinal: int
+    text: str
+    start: int
+    end: int
+    content_hash: str
+    token_count: int = 0
+    page: int | None = None  # page or slide number, 1-based
+    heading: str | None = None  # heading path, e.g. "Intro > Setup"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A stored chunk, with the file it belongs to."""
+
+    id: int
+    file_id: int
+    path: str
+    ordinal: int
+    text: str
+    start: int
+    end: int
+    content_hash: str
+    token_count: int = 0
+    page: int | None = None
+    heading: str | None = None
+    mtime: float = 0.0
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """Everything that changes the vectors of a document: a different one means re-embedding.
+
+    Query instructions are not part of it: they change only the query side.
+    """
+
+    model_id: str
+    revision: str
+    dim: int
+    pooling: str
+    doc_instruction: str = ""
+    chunker_version: str = ""
+    heading_prefix: bool = False
+
+    @property
+    def key(self) -> str:
+        """Stable short identity, equal for equal fingerprints across runs and machines."""
+        blob = json.dumps(asdict(self), sort_keys=True, ensure_ascii=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def to_json(self) -> str:
+        """Serialised form stored in the database."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Fingerprint:
+        """Inverse of ``to_json``; unknown keys (from newer versions) are dropped."""
+        raw = json.loads(text)
+        known = {k: raw[k] for k in cls.__dataclass_fields__ if k in raw}
+        return cls(**known)
+
+    def query_compatible(self, other: Fingerprint) -> bool:
+        """Can a query embedded under ``other`` search vectors made under ``self``?
+
+        Only the embedding space matters here (model, revision, dim, pooling, document
+        instruction); chunking does not change what a query vector means. An empty revision
+        is "unknown" and matches any revision.
+        """
+        same_rev = not self.revision or not other.revision or self.revision == other.revision
+        return (
+            self.model_id == other.model_id
+            and same_rev
+            and self.dim == other.dim
+            and self.pooling == other.pooling
+            and self.doc_instruction == other.doc_instruction
+        )
+
+    def describe(self) -> str:
+        """Human wording for messages: model, revision, dimension."""
+        rev = f"@{self.revision[:12]}" if self.revision else ""
+        return f"{self.model_id}{rev} ({self.dim}-d, {self.pooling} pooling)"
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Restrictions applied inside a search (never by trimming a finished top-k).
+
+    ``folders`` are path prefixes; ``extensions`` are lower-case without dots.
+    """
+
+    folders: tuple[str, ...] = ()
+    extensions: tuple[str, ...] = ()
+    modified_after: float | None = None
+    modified_before: float | None = None
+    size_min: int | None = None
+    size_max: int | None = None
+
+    @property
+    def active(self) -> bool:
+        """True when any restriction is set."""
+        return bool(
+            self.folders
+            or self.extensions
+            or self.modified_after is not None
+            or self.modified_before is not None
+            or self.size_min is not None
+            or self.size_max is not None
+        )
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked chunk from a single retriever (vector or keyword)."""
+
+    chunk_id: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Job:
+    """A persisted unit of pipeline work."""
+
+    id: int
+    path: str
+    kind: JobKind
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class ProblemFile:
+    """A skipped or failed file with its reason, for status reports."""
+
+    path: str
+    status: FileStatus
+    error: str | None
+    retries: int
+
+
+@dataclass(frozen=True)
+class Stats:
+    """What ``quarry status`` reports."""
+
+    files: dict[str, int]
+    chunks: int
+    embeddings: int
+    db_bytes: int
+    fingerprint: Fingerprint | None
+    rebuilding: Fingerprint | None
+    queued_jobs: int
+    problems: list[ProblemFile] = field(default_factory=list)
+
+
+def file_extension(path: str) -> str:
+    """Lower-case extension of ``path`` without the dot; '' for none or dotfiles."""
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    stem, dot, ext = name.rpartition(".")
+    return ext.lower() if dot and stem else ""

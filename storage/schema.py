@@ -1,0 +1,142 @@
+"""Schema and migrations, versioned by ``PRAGMA user_version`` (qutebrowser's sql.py model).
+
+``MIGRATIONS[i]`` upgrades a database from version ``i`` to ``i + 1``; a fresh file runs
+them all. Each step runs inside the caller's transaction, so a failed upgrade changes nothing.
+
+Layout (v2):
+    meta(key, value)                   active/building index ids
+    folders, files, chunks             the documents; chunks.cjk marks text for the trigram index
+    vector_indexes(id, fingerprint)    one row per embedding space (two during a rebuild)
+    embeddings(index_id, content_hash, vector, bits)
+                                       float32 vector + sign bits, keyed by chunk content hash
+    chunks_fts (unicode61), chunks_tri (trigram, CJK chunks only): external-content FTS5
+    jobs                               persisted pipeline queue
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from storage.errors import SchemaTooNew
+
+_V1 = [
+    """CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+    """CREATE TABLE folders (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        added_at REAL NOT NULL
+    )""",
+    """CREATE TABLE files (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        folder_id INTEGER REFERENCES folders(id) ON DELETE SET NULL,
+        ext TEXT NOT NULL DEFAULT '',
+        size INTEGER NOT NULL DEFAULT 0,
+        mtime REAL NOT NULL DEFAULT 0,
+        content_hash TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL CHECK (status IN ('ok', 'skipped', 'failed', 'pending')),
+        error TEXT,
+        retries INTEGER NOT NULL DEFAULT 0,
+        indexed_at REAL
+    )""",
+    "CREATE INDEX files_hash ON files(content_hash)",
+    "CREATE INDEX files_status ON files(status)",
+    """CREATE TABLE chunks (
+        id INTEGER PRIMARY KEY,
+        file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+        ordinal INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        start INTEGER NOT NULL,
+        "end" INTEGER NOT NULL,
+        page INTEGER,
+        heading TEXT,
+        token_count INTEGER NOT NULL DEFAULT 0,
+        content_hash TEXT NOT NULL,
+        cjk INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (file_id, ordinal)
+    )""",
+    "CREATE INDEX chunks_hash ON chunks(content_hash)",
+    """CREATE TABLE vector_indexes (
+        id INTEGER PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        fp_key TEXT NOT NULL,
+        dim INTEGER NOT NULL,
+        created_at REAL NOT NULL
+    )""",
+    """CREATE TABLE embeddings (
+        id INTEGER PRIMARY KEY,
+        index_id INTEGER NOT NULL REFERENCES vector_indexes(id) ON DELETE CASCADE,
+        content_hash TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        bits BLOB NOT NULL,
+        UNIQUE (index_id, content_hash)
+    )""",
+    """CREATE VIRTUAL TABLE chunks_fts USING fts5(
+        text, content='chunks', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+    )""",
+    """CREATE VIRTUAL TABLE chunks_tri USING fts5(
+        text, content='chunks', content_rowid='id', tokenize='trigram'
+    )""",
+    """CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+        INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+        INSERT INTO chunks_tri(rowid, text) SELECT new.id, new.text WHERE new.cjk;
+    END""",
+    """CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+        INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO chunks_tri(chunks_tri, rowid, text)
+            SELECT 'delete', old.id, old.text WHERE old.cjk;
+    END""",
+]
+
+# v2: the persisted job queue (v1 databases from early builds had none).
+_V2 = [
+    """CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('index', 'delete')),
+        state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'claimed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        enqueued_at REAL NOT NULL,
+        claimed_at REAL
+    )""",
+    "CREATE UNIQUE INDEX jobs_queued_path ON jobs(path) WHERE state = 'queued'",
+    "CREATE INDEX jobs_state ON jobs(state, id)",
+]
+
+
+def _steps(statements: list[str]) -> Callable[[Any], None]:
+    def apply(conn: Any) -> None:
+        for sql in statements:
+            conn.execute(sql)
+
+    return apply
+
+
+MIGRATIONS: list[Callable[[Any], None]] = [_steps(_V1), _steps(_V2)]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def version(conn: Any) -> int:
+    """The database's schema version (0 for a fresh file)."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: Any, target: int = SCHEMA_VERSION) -> int:
+    """Bring the schema to ``target`` in one IMMEDIATE transaction; returns the old version."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = version(conn)
+        if current > SCHEMA_VERSION:
+            raise SchemaTooNew(
+                f"database schema v{current} is newer than this Quarry (v{SCHEMA_VERSION})"
+            )
+        for step in MIGRATIONS[current:target]:
+            step(conn)
+        if target > current:
+            conn.execute(f"PRAGMA user_version = {int(target)}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return current
