@@ -95,6 +95,7 @@ def _section_breaks(text: str, section: Section, base: int) -> Iterator[tuple[in
     """(char position relative to region, score) of every candidate cut in one section."""
     body = text[section.start - base : section.end - base]
     offset = section.start - base
+    patterns: tuple[tuple[re.Pattern[str], int], ...]
     if section.kind == "code":
         patterns = ((_TOP_LEVEL, PARAGRAPH), (_BLANK_LINE, DEFINITION), (_LINE, LINE))
     elif section.kind == "table":
