@@ -1,0 +1,231 @@
+"""A BERT encoder in pure numpy, so the starter model runs without torch.
+
+The base install and the frozen app ship no torch, yet must embed out of the box with
+all-MiniLM-L6-v2 (22M parameters: numpy's BLAS handles it at interactive speed). Weights
+come straight from ``model.safetensors``; the maths mirrors transformers' ``BertModel``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.config import EmbedderConfig
+from engine.errors import ModelLoadError
+from engine.pooling import (
+    check_dim,
+    declared_pooling,
+    length_batches,
+    pad,
+    sbert_max_length,
+    truncate_normalize,
+)
+from engine.protocols import ModelInfo, Vector
+from engine.tokenizer import HFTokenizer
+
+if TYPE_CHECKING:
+    from engine.resolve import ResolvedModel
+
+Array = NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class BertShape:
+    """The few config.json numbers the forward pass needs."""
+
+    layers: int
+    heads: int
+    eps: float
+    max_positions: int
+    pad_id: int
+
+
+def _erf(x: Array) -> Array:
+    """erf via Abramowitz-Stegun 7.1.26 (max error 1.5e-7): numpy has no erf, scipy is not a dep."""
+    sign = np.sign(x)
+    a = np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * a)
+    poly = t * (
+        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
+    )
+    return (sign * (1.0 - poly * np.exp(-a * a))).astype(np.float32)
+
+
+def _gelu(x: Array) -> Array:
+    """BERT's exact (erf) GELU, not the tanh approximation."""
+    return (0.5 * x * (1.0 + _erf(x / np.float32(np.sqrt(2.0))))).astype(np.float32)
+
+
+def _layer_norm(x: Array, weight: Array, bias: Array, eps: float) -> Array:
+    mean = x.mean(-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    return ((x - mean) / np.sqrt(var + eps) * weight + bias).astype(np.float32)
+
+
+def _softmax(x: Array) -> Array:
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return (e / e.sum(-1, keepdims=True)).astype(np.float32)
+
+
+class NumpyBert:
+    """BertModel's forward pass (last hidden state) over safetensors weights."""
+
+    def __init__(self, weights: dict[str, Array], shape: BertShape) -> None:
+        self.w = {k.removeprefix("bert."): v for k, v in weights.items()}
+        self.shape = shape
+
+    def _linear(self, x: Array, name: str) -> Array:
+        return (x @ self.w[f"{name}.weight"].T + self.w[f"{name}.bias"]).astype(np.float32)
+
+    def _norm(self, x: Array, name: str) -> Array:
+        return _layer_norm(x, self.w[f"{name}.weight"], self.w[f"{name}.bias"], self.shape.eps)
+
+    def __call__(self, ids: NDArray[np.int64], mask: NDArray[np.int64]) -> Array:
+        """Hidden states (batch, length, hidden) for right-padded ``ids``."""
+        length = ids.shape[1]
+        x = (
+            self.w["embeddings.word_embeddings.weight"][ids]
+            + self.w["embeddings.position_embeddings.weight"][:length]
+            + self.w["embeddings.token_type_embeddings.weight"][0]
+        )
+        x = self._norm(x.astype(np.float32), "embeddings.LayerNorm")
+        # Padding keys get a large negative bias, as transformers' extended attention mask does.
+        bias = ((1.0 - mask[:, None, None, :]) * np.float32(-1e9)).astype(np.float32)
+        for i in range(self.shape.layers):
+            x = self._layer(x, bias, f"encoder.layer.{i}")
+        return x
+
+    def _layer(self, x: Array, bias: Array, p: str) -> Array:
+        batch, length, hidden = x.shape
+        heads = self.shape.heads
+        size = hidden // heads
+
+        def split(t: Array) -> Array:
+            return t.reshape(batch, length, heads, size).transpose(0, 2, 1, 3)
+
+        q = split(self._linear(x, f"{p}.attention.self.query"))
+        k = split(self._linear(x, f"{p}.attention.self.key"))
+        v = split(self._linear(x, f"{p}.attention.self.value"))
+        scores = q @ k.transpose(0, 1, 3, 2) / np.float32(np.sqrt(size)) + bias
+        context = (_softmax(scores) @ v).transpose(0, 2, 1, 3).reshape(batch, length, hidden)
+        x = self._norm(
+            self._linear(context, f"{p}.attention.output.dense") + x,
+            f"{p}.attention.output.LayerNorm",
+        )
+        inner = _gelu(self._linear(x, f"{p}.intermediate.dense"))
+        return self._norm(self._linear(inner, f"{p}.output.dense") + x, f"{p}.output.LayerNorm")
+
+
+def _read_shape(path: Path) -> tuple[BertShape, dict[str, Any]]:
+    try:
+        config: dict[str, Any] = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"Cannot read {path / 'config.json'}: {exc}") from exc
+    if config.get("model_type") != "bert" or config.get("hidden_act", "gelu") != "gelu":
+        raise ModelLoadError(f"{path} is not a BERT model; the numpy backend runs BERT only.")
+    shape = BertShape(
+        layers=int(config["num_hidden_layers"]),
+        heads=int(config["num_attention_heads"]),
+        eps=float(config.get("layer_norm_eps", 1e-12)),
+        max_positions=int(config.get("max_position_embeddings", 512)),
+        pad_id=int(config.get("pad_token_id") or 0),
+    )
+    return shape, config
+
+
+class NumpyBertEmbedder:
+    """Sentence-transformers BERT embeddings (mean or CLS pooling), torch-free."""
+
+    def __init__(self, resolved: ResolvedModel, config: EmbedderConfig) -> None:
+        if resolved.path is None or resolved.format != "hf":
+            raise ModelLoadError(
+                f"The numpy backend needs a BERT model folder, not {resolved.spec}"
+            )
+        path = resolved.path
+        shape, settings = _read_shape(path)
+        self._tokenizer = HFTokenizer.from_folder(path)
+        self.max_length = min(
+            config.max_length, shape.max_positions, sbert_max_length(path) or shape.max_positions
+        )
+        self.batch_tokens = config.batch_tokens
+        self.pooling = declared_pooling(path) or "mean"
+        native = int(settings["hidden_size"])
+        # BERT sentence models are not Matryoshka-trained: only the native size is allowed.
+        self.dim = check_dim(config.dim, native, native)
+        self.info = ModelInfo(
+            model_id=resolved.model_id,
+            revision=resolved.revision,
+            family="bert",
+            pooling=self.pooling,
+            min_dim=native,
+            max_dim=native,
+            uses_instruction=False,
+            backend="numpy",
+        )
+        self._model = NumpyBert(self._load_weights(path), shape)
+
+    @staticmethod
+    def _load_weights(path: Path) -> dict[str, Array]:
+        from safetensors.numpy import load_file
+
+        try:
+            raw = load_file(str(path / "model.safetensors"))
+        except Exception as exc:  # missing or corrupt file
+            raise ModelLoadError(f"Cannot read {path / 'model.safetensors'}: {exc}") from exc
+        return {k: v.astype(np.float32) for k, v in raw.items() if v.dtype.kind == "f"}
+
+    def tokenizer(self) -> HFTokenizer:
+        """The WordPiece tokenizer whose tokens ``max_length`` counts."""
+        return self._tokenizer
+
+    def encode_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """[CLS] text [SEP], cut to ``max_length`` while keeping the final [SEP]."""
+        full = self._tokenizer.encode_batch(texts, special=True)
+        return [
+            x if len(x) <= self.max_length else [*x[: self.max_length - 1], x[-1]] for x in full
+        ]
+
+    def embed_documents(self, texts: Sequence[str]) -> Vector:
+        """Embed texts; shape (len(texts), dim), L2-normalised."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        ids = self.encode_ids(texts)
+        out = np.zeros((len(ids), self.info.max_dim), dtype=np.float32)
+        for batch in length_batches([len(x) for x in ids], self.batch_tokens):
+            out[batch] = self._forward([ids[i] for i in batch])
+        return truncate_normalize(out, self.dim)
+
+    def embed_query(self, text: str, instruction: str | None = None) -> Vector:
+        """Queries are embedded like documents: this model was trained without instructions."""
+        vector: Vector = self.embed_documents([text])[0]
+        return vector
+
+    def _forward(self, batch: list[list[int]]) -> Array:
+        ids, mask = pad(batch, self._model.shape.pad_id, left=False)
+        hidden = self._model(ids, mask)
+        if self.pooling == "cls":
+            return hidden[:, 0]
+        weights = mask[:, :, None].astype(np.float32)
+        return ((hidden * weights).sum(1) / np.maximum(weights.sum(1), 1e-9)).astype(np.float32)
+
+    def close(self) -> None:
+        """Drop the weights."""
+        self._model.w.clear()
+
+
+def load_embedder(resolved: ResolvedModel, config: EmbedderConfig) -> NumpyBertEmbedder:
+    """Backend entry point used by ``engine.factory``."""
+    return NumpyBertEmbedder(resolved, config)
+
+
+def load_reranker(resolved: ResolvedModel, config: object) -> None:
+    """The numpy backend has no reranker; say so instead of failing obscurely."""
+    raise ModelLoadError(
+        "The numpy backend runs only the BERT starter embedding model, not rerankers."
+    )
