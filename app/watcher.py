@@ -1,0 +1,359 @@
+"""Watch folders for changes and report them, debounced, as normalised path events.
+
+watchdog callbacks run on the observer thread and only record the latest event per path;
+a flusher thread hands each path's coalesced change to ``on_changes`` once it has been
+quiet for ``debounce_s``. Editors that save by writing a temp file and renaming it over
+the target produce one ``index`` for the target, not a delete + create.
+
+inotify limits (``OSError`` ENOSPC/EMFILE from ``schedule``/``start``) and network drives
+fall back to watchdog's ``PollingObserver``. ``scan`` and ``reconcile`` find what changed
+while the app was closed (size and mtime here; the indexer then compares content hashes).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Literal
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserver
+
+from app.settings import DEFAULT_EXCLUDE
+
+log = logging.getLogger(__name__)
+
+ChangeKind = Literal["index", "delete", "move"]
+_NETWORK_FS = frozenset({"nfs", "nfs4", "cifs", "smbfs", "smb3", "sshfs", "fuse.sshfs", "9p"})
+
+
+@dataclass(frozen=True)
+class Change:
+    """One coalesced change: re-index ``path``, forget it, or move ``src`` to ``path``."""
+
+    kind: ChangeKind
+    path: str
+    src: str | None = None
+
+
+@lru_cache(maxsize=512)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """Translate a ``**``-aware glob into a regex over '/'-separated relative paths."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class PathFilter:
+    """Include/exclude globs matched against the path relative to its watched folder.
+
+    Relative matching matters: ``**/.*`` must skip hidden files inside a folder, not every
+    file of a folder that happens to live under ``~/.local``.
+    """
+
+    include: Sequence[str] = ("**/*",)
+    exclude: Sequence[str] = field(default_factory=lambda: tuple(DEFAULT_EXCLUDE))
+    follow_symlinks: bool = False
+
+    def _matches(self, rel: str, patterns: Sequence[str]) -> bool:
+        return any(_glob_regex(p).match(rel) for p in patterns)
+
+    def accepts(self, rel: str) -> bool:
+        """Should the file at folder-relative ``rel`` ('/'-separated) be indexed?"""
+        rel = "/" + rel.lstrip("/")  # so "**/x" also matches at the top level
+        return self._matches(rel, [f"/{p.lstrip('/')}" for p in self.include]) and not (
+            self._matches(rel, [f"/{p.lstrip('/')}" for p in self.exclude])
+        )
+
+    def accepts_dir(self, rel: str) -> bool:
+        """May a walk descend into folder-relative directory ``rel``?"""
+        probe = "/" + rel.strip("/") + "/"
+        return not self._matches(probe, [f"/{p.lstrip('/')}" for p in self.exclude])
+
+
+def normalise(path: str | os.PathLike[str]) -> str:
+    """Absolute, '/'-joined, without '..' or trailing slash; symlinks are *not* resolved."""
+    return os.path.normpath(os.path.abspath(os.fspath(path))).replace(os.sep, "/")
+
+
+def relative_to(path: str, folders: Sequence[str]) -> tuple[str, str] | None:
+    """(folder, relative path) of the deepest watched folder containing ``path``."""
+    best = None
+    for folder in folders:
+        if path.startswith(folder.rstrip("/") + "/") and (best is None or len(folder) > len(best)):
+            best = folder
+    return None if best is None else (best, path[len(best.rstrip("/")) + 1 :])
+
+
+def scan(folder: str, path_filter: PathFilter) -> Iterator[tuple[str, os.stat_result]]:
+    """Every indexable file under ``folder`` with its stat; symlink loops are cut.
+
+    With ``follow_symlinks`` each directory is entered once per (device, inode), so a link
+    back to an ancestor cannot loop; without it, links to directories are not entered.
+    """
+    root = normalise(folder)
+    seen: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        current = stack.pop()
+        try:
+            info = os.stat(current)
+            entries = list(os.scandir(current))
+        except OSError as exc:
+            log.warning("cannot list %s: %s", current, exc)
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        for entry in entries:
+            full = f"{current}/{entry.name}"
+            rel = full[len(root) + 1 :]
+            try:
+                is_link = entry.is_symlink()
+                if is_link and not path_filter.follow_symlinks:
+                    continue
+                if entry.is_dir(follow_symlinks=True):
+                    if path_filter.accepts_dir(rel):
+                        stack.append(full)
+                elif path_filter.accepts(rel):
+                    yield full, entry.stat(follow_symlinks=True)
+            except OSError:  # dangling link, symlink loop (ELOOP), vanished entry
+                if path_filter.accepts(rel):
+                    yield full, os.lstat(full)
+
+
+def reconcile(
+    folder: str, path_filter: PathFilter, known: Mapping[str, tuple[int, float]]
+) -> tuple[list[str], list[str]]:
+    """(paths new or changed by size/mtime, known paths gone from disk) under ``folder``.
+
+    ``known`` maps indexed paths under this folder to their recorded (size, mtime).
+    """
+    changed: list[str] = []
+    present: set[str] = set()
+    for path, info in scan(folder, path_filter):
+        present.add(path)
+        recorded = known.get(path)
+        if recorded is None or recorded[0] != info.st_size or recorded[1] != info.st_mtime:
+            changed.append(path)
+    gone = [p for p in known if p not in present]
+    return changed, gone
+
+
+def is_network_path(path: str) -> bool:
+    """True for UNC paths and mounts whose filesystem type is a network one (Linux)."""
+    if path.startswith(("//", "\\\\")):
+        return True
+    try:
+        with open("/proc/mounts", encoding="utf-8") as fh:
+            mounts = [line.split()[1:3] for line in fh if len(line.split()) > 2]
+    except OSError:
+        return False
+    best = max((m for m in mounts if path == m[0] or path.startswith(m[0].rstrip("/") + "/")),
+               key=lambda m: len(m[0]), default=None)  # fmt: skip
+    return best is not None and best[1] in _NETWORK_FS
+
+
+class _Handler(FileSystemEventHandler):
+    """Turns raw watchdog events into calls on the Watcher; does no I/O itself."""
+
+    def __init__(self, watcher: Watcher) -> None:
+        self._watcher = watcher
+
+    def on_created(self, event: FileSystemEvent) -> None:
+        if not event.is_directory:
+            self._watcher.note("index", os.fsdecode(event.src_path))
+        else:
+            self._watcher.note_dir(os.fsdecode(event.src_path))
+
+    def on_modified(self, event: FileSystemEvent) -> None:
+        if not event.is_directory:
+            self._watcher.note("index", os.fsdecode(event.src_path))
+
+    def on_closed(self, event: FileSystemEvent) -> None:
+        if not event.is_directory:
+            self._watcher.note("index", os.fsdecode(event.src_path))
+
+    def on_deleted(self, event: FileSystemEvent) -> None:
+        self._watcher.note("delete", os.fsdecode(event.src_path))
+
+    def on_moved(self, event: FileSystemEvent) -> None:
+        src, dest = os.fsdecode(event.src_path), os.fsdecode(event.dest_path)
+        if event.is_directory:
+            self._watcher.note("delete", src)
+            self._watcher.note_dir(dest)
+        else:
+            self._watcher.note_move(src, dest)
+
+    # on_attrib (metadata only, watchdog >= 6) is deliberately not handled.
+
+
+class Watcher:
+    """Observes folders; calls ``on_changes(list[Change])`` from its flusher thread."""
+
+    def __init__(
+        self,
+        folders: Sequence[str],
+        path_filter: PathFilter,
+        on_changes: Callable[[list[Change]], None],
+        *,
+        debounce_s: float = 0.5,
+        force_polling: bool = False,
+        poll_interval_s: float = 2.0,
+    ) -> None:
+        self.folders = [normalise(f) for f in folders]
+        self.filter = path_filter
+        self._on_changes = on_changes
+        self._debounce = debounce_s
+        self._force_polling = force_polling
+        self._poll_interval = poll_interval_s
+        self._pending: dict[str, tuple[Change, float]] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._observers: list[BaseObserver] = []
+        self._flusher: threading.Thread | None = None
+        self.polling: list[str] = []  # folders watched by polling (for status display)
+
+    # ---- event intake (observer thread) ----------------------------------------------
+
+    def _accepts(self, path: str) -> bool:
+        located = relative_to(path, self.folders)
+        return located is not None and self.filter.accepts(located[1])
+
+    def _put(self, change: Change) -> None:
+        with self._lock:
+            self._pending[change.path] = (change, time.monotonic() + self._debounce)
+        self._wake.set()
+
+    def note(self, kind: ChangeKind, raw_path: str) -> None:
+        """Record that ``raw_path`` was written (kind "index") or removed ("delete")."""
+        path = normalise(raw_path)
+        if kind == "delete":
+            if relative_to(path, self.folders) is not None:  # may be a dir: indexer expands
+                self._put(Change("delete", path))
+        elif self._accepts(path):
+            self._put(Change("index", path))
+
+    def note_move(self, raw_src: str, raw_dest: str) -> None:
+        """A rename: keep vectors when both ends are indexable; else index/delete one end."""
+        src, dest = normalise(raw_src), normalise(raw_dest)
+        src_ok, dest_ok = self._accepts(src), self._accepts(dest)
+        with self._lock:
+            queued = self._pending.pop(src, None)
+        if not dest_ok:
+            if src_ok:
+                self._put(Change("delete", src))
+        elif not src_ok or (queued is not None and queued[0].kind == "index"):
+            # save-by-rename from a temp file, or a file still waiting to be indexed
+            self._put(Change("index", dest))
+        else:
+            self._put(Change("move", dest, src))
+
+    def note_dir(self, raw_path: str) -> None:
+        """A directory appeared (created or moved in): index what it contains."""
+        path = normalise(raw_path)
+        located = relative_to(path, self.folders)
+        if located is None or not self.filter.accepts_dir(located[1]):
+            return
+        for file_path, _ in scan(path, self.filter):
+            if self._accepts(file_path):
+                self._put(Change("index", file_path))
+
+    # ---- delivery (flusher thread) ----------------------------------------------------
+
+    def _due(self) -> tuple[list[Change], float | None]:
+        now = time.monotonic()
+        with self._lock:
+            due = [p for p, (_, t) in self._pending.items() if t <= now]
+            changes = [self._pending.pop(p)[0] for p in due]
+            nxt = min((t for _, t in self._pending.values()), default=None)
+        return changes, None if nxt is None else max(0.0, nxt - now)
+
+    def _flush_loop(self) -> None:
+        while not self._stop.is_set():
+            changes, wait = self._due()
+            if changes:
+                try:
+                    self._on_changes(changes)
+                except Exception:  # a consumer bug must not kill watching
+                    log.exception("change consumer failed")
+            self._wake.wait(timeout=wait if wait is not None else 1.0)
+            self._wake.clear()
+
+    def flush(self) -> None:
+        """Deliver everything pending now (used when stopping)."""
+        with self._lock:
+            changes = [c for c, _ in self._pending.values()]
+            self._pending.clear()
+        if changes:
+            self._on_changes(changes)
+
+    # ---- lifecycle --------------------------------------------------------------------
+
+    def _start_observer(self, folder: str) -> BaseObserver:
+        """Native observer; on inotify limits or network drives a polling one."""
+        handler = _Handler(self)
+        if not self._force_polling and not is_network_path(folder):
+            observer: BaseObserver = Observer()
+            try:
+                observer.schedule(handler, folder, recursive=True)
+                observer.start()
+                return observer
+            except OSError as exc:
+                log.warning("native watching of %s failed (%s); polling instead", folder, exc)
+                observer.stop()
+        observer = PollingObserver(timeout=self._poll_interval)
+        observer.schedule(handler, folder, recursive=True)
+        observer.start()
+        self.polling.append(folder)
+        return observer
+
+    def start(self) -> None:
+        """Start one observer per folder and the flusher thread."""
+        self._stop.clear()
+        for folder in self.folders:
+            if os.path.isdir(folder):
+                self._observers.append(self._start_observer(folder))
+            else:
+                log.warning("watched folder %s does not exist", folder)
+        self._flusher = threading.Thread(target=self._flush_loop, name="watch-flush", daemon=True)
+        self._flusher.start()
+
+    def stop(self) -> None:
+        """Stop observers and deliver pending changes; safe to call twice."""
+        for observer in self._observers:
+            observer.stop()
+        for observer in self._observers:
+            observer.join(timeout=5)
+        self._observers.clear()
+        self._stop.set()
+        self._wake.set()
+        if self._flusher is not None:
+            self._flusher.join(timeout=5)
+            self._flusher = None
+        self.flush()

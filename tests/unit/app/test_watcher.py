@@ -1,0 +1,127 @@
+"""Watcher: glob filtering, scans without symlink loops, debounced real watchdog events."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from app.watcher import Change, PathFilter, Watcher, normalise, reconcile, scan
+
+
+def test_filter_defaults_skip_hidden_and_build_dirs() -> None:
+    f = PathFilter()
+    assert f.accepts("notes.txt") and f.accepts("a/b/report.pdf")
+    for rel in (".hidden", "a/.git/config", "node_modules/x/index.js", "build/out.txt",
+                "pkg/__pycache__/m.pyc", "x.pyc", "a/.cache/y"):  # fmt: skip
+        assert not f.accepts(rel), rel
+    assert not f.accepts_dir(".git") and not f.accepts_dir("a/node_modules")
+    assert f.accepts_dir("docs")
+    only_md = PathFilter(include=["**/*.md"], exclude=[])
+    assert only_md.accepts("a/b.md") and only_md.accepts("b.md") and not only_md.accepts("c.txt")
+
+
+def test_scan_cuts_symlink_loops(tmp_path: Path) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "f.txt").write_text("x")
+    (tmp_path / "a" / "b" / "up").symlink_to(tmp_path / "a")
+    (tmp_path / "self").symlink_to(tmp_path / "self")
+    for follow in (False, True):
+        found = [p for p, _ in scan(str(tmp_path), PathFilter(follow_symlinks=follow))]
+        assert normalise(tmp_path / "a/b/f.txt") in found
+        assert len(found) == len(set(found)) <= 3
+
+
+def test_reconcile_finds_new_changed_and_gone(tmp_path: Path) -> None:
+    (tmp_path / "same.txt").write_text("same")
+    (tmp_path / "edited.txt").write_text("new content")
+    (tmp_path / "new.txt").write_text("n")
+    same = os.stat(tmp_path / "same.txt")
+    known = {
+        normalise(tmp_path / "same.txt"): (same.st_size, same.st_mtime),
+        normalise(tmp_path / "edited.txt"): (3, 1.0),
+        normalise(tmp_path / "gone.txt"): (1, 1.0),
+    }
+    changed, gone = reconcile(str(tmp_path), PathFilter(), known)
+    assert sorted(changed) == [normalise(tmp_path / "edited.txt"), normalise(tmp_path / "new.txt")]
+    assert gone == [normalise(tmp_path / "gone.txt")]
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.changes: list[Change] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, changes: list[Change]) -> None:
+        with self.lock:
+            self.changes.extend(changes)
+
+    def wait_for(self, predicate: object, timeout: float = 10.0) -> list[Change]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if predicate(self.changes):  # type: ignore[operator]
+                    return list(self.changes)
+            time.sleep(0.05)
+        raise AssertionError(f"timed out; got {self.changes}")
+
+
+@pytest.mark.parametrize("polling", [False, True])
+def test_real_events_are_coalesced(tmp_path: Path, polling: bool) -> None:
+    sink = _Sink()
+    watcher = Watcher([str(tmp_path)], PathFilter(), sink, debounce_s=0.3,
+                      force_polling=polling, poll_interval_s=0.2)  # fmt: skip
+    watcher.start()
+    try:
+        target = tmp_path / "doc.txt"
+        for i in range(5):  # a burst of writes -> one change
+            target.write_text(f"version {i}")
+        got = sink.wait_for(lambda c: any(x.path == normalise(target) for x in c))
+        assert [c.kind for c in got if c.path == normalise(target)] == ["index"]
+        time.sleep(0.5)
+        sink.changes.clear()
+        # editor-style atomic save: hidden temp file renamed over the target
+        tmp = tmp_path / ".doc.txt.swp"
+        tmp.write_text("saved atomically")
+        os.replace(tmp, target)
+        got = sink.wait_for(lambda c: any(x.path == normalise(target) for x in c))
+        assert all(c.path != normalise(tmp) for c in got)
+        time.sleep(0.5)
+        sink.changes.clear()
+        target.rename(tmp_path / "renamed.txt")
+        got = sink.wait_for(lambda c: any(x.path == normalise(tmp_path / "renamed.txt") for x in c))
+        kinds = {(c.kind, c.path, c.src) for c in got}
+        assert ("move", normalise(tmp_path / "renamed.txt"), normalise(target)) in kinds or (
+            polling and ("index", normalise(tmp_path / "renamed.txt"), None) in kinds
+        )
+        (tmp_path / "renamed.txt").unlink()
+        sink.wait_for(lambda c: any(x.kind == "delete" for x in c))
+        (tmp_path / ".hidden.txt").write_text("ignored")
+        time.sleep(0.8)
+        assert all(".hidden" not in c.path for c in sink.changes)
+    finally:
+        watcher.stop()
+
+
+def test_inotify_failure_falls_back_to_polling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app.watcher as mod
+
+    class Broken(mod.PollingObserver):  # type: ignore[misc]
+        def schedule(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
+            raise OSError(28, "inotify watch limit reached")
+
+    monkeypatch.setattr(mod, "Observer", Broken)
+    sink = _Sink()
+    watcher = Watcher([str(tmp_path)], PathFilter(), sink, debounce_s=0.1, poll_interval_s=0.2)
+    watcher.start()
+    try:
+        assert watcher.polling == [normalise(tmp_path)]
+        (tmp_path / "x.txt").write_text("hi")
+        sink.wait_for(lambda c: any(x.path.endswith("x.txt") for x in c))
+    finally:
+        watcher.stop()
