@@ -1,0 +1,84 @@
+"""``quarry embed``: print the embedding of some texts, to check a model and backend by hand."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from engine.config import BACKENDS, DEVICES, EmbedderConfig
+from engine.errors import EngineError
+from engine.instructions import merged_presets, resolve_instruction
+
+HELP = "Embed texts with a model and print the vectors."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the options of ``quarry embed``."""
+    parser.add_argument("texts", nargs="+", metavar="TEXT", help="texts to embed")
+    parser.add_argument("--model", help="model folder, .gguf file or hub name (default: auto)")
+    parser.add_argument("--backend", choices=BACKENDS, default="auto")
+    parser.add_argument("--device", choices=DEVICES, default="auto")
+    parser.add_argument("--dim", type=int, help="output dimension (Matryoshka truncation)")
+    parser.add_argument("--max-length", type=int, default=8192, help="tokens per text")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--instruction", help="query task instruction (Qwen3)")
+    group.add_argument("--preset", choices=sorted(merged_presets()), help="named instruction")
+    parser.add_argument(
+        "--document", action="store_true", help="embed as documents (no instruction)"
+    )
+    parser.add_argument("--remote-url", help="OpenAI-compatible server, e.g. http://host:8080/v1")
+    parser.add_argument("--download", action="store_true", help="allow downloading the model")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _model_spec(args: argparse.Namespace) -> str:
+    """The explicit --model, else the default model (telling the user when it is the starter)."""
+    if args.model:
+        return str(args.model)
+    from engine.resolve import default_embedding_spec
+
+    spec, notice = default_embedding_spec()
+    if notice:
+        print(notice, file=sys.stderr)
+    return spec
+
+
+def run(args: argparse.Namespace) -> int:
+    """Embed, print, and map engine failures to one line on stderr and exit code 1."""
+    from engine.factory import load_embedder
+
+    try:
+        config = EmbedderConfig(
+            model=_model_spec(args),
+            backend=args.backend,
+            device=args.device,
+            dim=args.dim,
+            max_length=args.max_length,
+            allow_download=args.download,
+            remote_url=args.remote_url,
+        )
+        embedder = load_embedder(config)
+        try:
+            if args.document:
+                vectors = list(embedder.embed_documents(args.texts))
+            else:
+                task = resolve_instruction(args.instruction, args.preset)
+                vectors = [embedder.embed_query(text, task) for text in args.texts]
+        finally:
+            embedder.close()
+    except EngineError as exc:
+        print(f"quarry embed: error: {exc}", file=sys.stderr)
+        return 1
+    info = embedder.info
+    rows = [[float(x) for x in vector] for vector in vectors]
+    if args.json:
+        payload = {"model": info.model_id, "backend": info.backend, "dim": embedder.dim}
+        print(json.dumps({**payload, "vectors": rows}))
+        return 0
+    kind = "document" if args.document else "query"
+    print(f"{info.model_id} on {info.backend}, dim {embedder.dim}, as {kind}:")
+    for text, row in zip(args.texts, rows, strict=True):
+        head = ", ".join(f"{x:+.4f}" for x in row[:6])
+        print(f"  {text[:40]!r}: [{head}, ...]")
+    return 0
