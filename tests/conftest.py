@@ -46,3 +46,43 @@ def starter_model_dir() -> Path:
     path = Path(mod.__file__).parent / "model"
     assert (path / "model.safetensors").exists()
     return path
+
+
+def _gguf(factory: pytest.TempPathFactory, hf_dir: Path, name: str, **kwargs: object) -> Path:
+    """Write ``hf_dir`` as an f32 GGUF in its own folder (no tokenizer.json beside it)."""
+    pytest.importorskip("gguf")
+    from tests.fixtures.gguf import write_qwen3_gguf
+
+    return write_qwen3_gguf(hf_dir, factory.mktemp("gguf") / name, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def tiny_embedding_gguf(tmp_path_factory: pytest.TempPathFactory, tiny_embedding_dir: Path) -> Path:
+    """The tiny embedder as GGUF with add_eos_token=true and pooling LAST, like Qwen's own."""
+    return _gguf(
+        tmp_path_factory, tiny_embedding_dir, "tiny-emb.gguf", add_eos_token=True, pooling="last"
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_embedding_gguf_noeos(
+    tmp_path_factory: pytest.TempPathFactory, tiny_embedding_dir: Path
+) -> Path:
+    """The tiny embedder as GGUF without add_eos_token or pooling metadata."""
+    return _gguf(tmp_path_factory, tiny_embedding_dir, "tiny-emb-noeos.gguf", add_eos_token=None)
+
+
+@pytest.fixture(scope="session")
+def tiny_reranker_gguf(tmp_path_factory: pytest.TempPathFactory, tiny_reranker_dir: Path) -> Path:
+    """The tiny reranker as a causal-LM GGUF (LM head kept, yes/no read from logits)."""
+    return _gguf(tmp_path_factory, tiny_reranker_dir, "tiny-rr.gguf", add_eos_token=None)
+
+
+@pytest.fixture(scope="session")
+def tiny_reranker_gguf_rank(
+    tmp_path_factory: pytest.TempPathFactory, tiny_reranker_dir: Path
+) -> Path:
+    """The tiny reranker in llama.cpp's converter layout: pooling RANK, cls.output = [yes, no]."""
+    return _gguf(
+        tmp_path_factory, tiny_reranker_dir, "tiny-rr-rank.gguf", add_eos_token=None, pooling="rank"
+    )
