@@ -1,0 +1,183 @@
+"""Store behaviour on real SQLite files: schema, fingerprints, reuse, atomicity, jobs, swap."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from storage import schema
+from storage.connection import connect
+from storage.errors import FingerprintMismatch, RebuildError, StorageError
+from storage.models import Fingerprint, NewChunk, SearchFilters
+from storage.store import Store
+from tests.unit.storage.conftest import DIM, FP, unit, write
+
+
+def test_fresh_db_is_at_latest_version(store: Store) -> None:
+    assert schema.version(store.conn) == schema.SCHEMA_VERSION
+    assert store.integrity_check() == []
+
+
+def test_upgrade_from_v1_keeps_data(db: Path) -> None:
+    conn = connect(db)
+    schema.migrate(conn, target=1)
+    conn.execute("INSERT INTO folders(path, added_at) VALUES ('/docs', 1)")
+    conn.close()
+    with Store.open(db) as s:
+        assert schema.version(s.conn) == schema.SCHEMA_VERSION
+        assert [f.path for f in s.folders()] == ["/docs"]
+        s.enqueue(["/docs/a.txt"])
+        assert s.job_counts() == {"queued": 1}
+
+
+def test_storage_never_imports_qt() -> None:
+    sys.modules["PySide6"] = None  # type: ignore[assignment]
+    try:
+        import storage.store  # noqa: F401
+    finally:
+        del sys.modules["PySide6"]
+
+
+def test_fingerprint_set_on_first_use_and_refused_after(store: Store) -> None:
+    write(store, "/d/a.txt", ["alpha"])
+    assert store.fingerprint() == FP
+    other = Fingerprint("other/model", "r", DIM, "mean")
+    with pytest.raises(FingerprintMismatch, match="other/model"):
+        store.vector_search(unit(1), 5, fingerprint=other)
+    with pytest.raises(FingerprintMismatch):
+        write(store, "/d/b.txt", ["beta"], fp=other)
+
+
+def test_moved_and_copied_files_need_no_new_embeddings(store: Store) -> None:
+    write(store, "/d/a.txt", ["one", "two"])
+    hashes = [c.content_hash for c in store.chunks("/d/a.txt")]
+    assert store.missing_embeddings(hashes) == set()  # a copy costs nothing
+    assert store.move_file("/d/a.txt", "/e/a.md")
+    assert store.get_file("/d/a.txt") is None
+    assert [c.text for c in store.chunks("/e/a.md")] == ["one", "two"]
+    assert store.get_file("/e/a.md").extension == "md"  # type: ignore[union-attr]
+    assert store.files_by_content_hash(store.get_file("/e/a.md").content_hash)  # type: ignore[union-attr]
+
+
+def test_write_is_atomic(store: Store) -> None:
+    write(store, "/d/a.txt", ["old text"])
+    bad = [NewChunk(0, "new text", 0, 8, "h:new")]
+    with pytest.raises(StorageError, match="no vector"):
+        store.write_file(
+            "/d/a.txt",
+            size=1,
+            mtime=2.0,
+            content_hash="x",
+            chunks=bad,
+            vectors_by_hash={},
+            fingerprint=FP,
+        )
+    assert [c.text for c in store.chunks("/d/a.txt")] == ["old text"]
+    assert store.keyword_search("old", 5) and not store.keyword_search("new", 5)
+
+
+def test_mark_failed_counts_retries_and_reports(store: Store) -> None:
+    write(store, "/d/a.txt", ["text"])
+    store.mark_failed("/d/a.txt", "boom")
+    rec = store.mark_failed("/d/a.txt", "boom again")
+    assert (rec.status, rec.retries, rec.error) == ("failed", 2, "boom again")
+    store.mark_skipped("/d/b.bin", "binary")
+    stats = store.stats()
+    assert stats.files["failed"] == 1 and stats.files["skipped"] == 1 and stats.chunks == 0
+    assert {p.path for p in stats.problems} == {"/d/a.txt", "/d/b.bin"}
+
+
+def test_job_queue_survives_reopen(db: Path) -> None:
+    with Store.open(db) as s:
+        s.enqueue(["/a", "/b", "/c"])
+        s.enqueue(["/a"], kind="delete")  # coalesced with the queued one
+        claimed = s.claim_jobs(2)
+        s.finish_jobs([claimed[0].id])
+    with Store.open(db) as s:
+        assert s.requeue_claimed() == 1
+        jobs = s.claim_jobs(10)
+        assert sorted(j.path for j in jobs) == ["/b", "/c"]
+
+
+def test_filter_excluding_all_top_neighbours_still_returns_matches(store: Store) -> None:
+    for i in range(30):
+        write(store, f"/d/near{i}.txt", [f"near {i}"])
+    write(store, "/other/far.pdf", ["far away"])
+    query = unit("h:near 0")
+    top = store.vector_search(query, 5)
+    assert all(store.chunks_by_id([h.chunk_id])[h.chunk_id].path.startswith("/d/") for h in top)
+    hits = store.vector_search(query, 5, SearchFilters(extensions=("pdf",)))
+    assert [store.chunks_by_id([h.chunk_id])[h.chunk_id].path for h in hits] == ["/other/far.pdf"]
+    assert store.vector_search(query, 5, SearchFilters(folders=("/other",)))
+    assert not store.vector_search(query, 5, SearchFilters(modified_after=5000.0))
+
+
+def test_recall_of_default_path_against_exact(store: Store) -> None:
+    rng = np.random.default_rng(3)
+    centres = rng.standard_normal((40, DIM)).astype(np.float32)
+    hashes = [f"v{i}" for i in range(3000)]
+    pts = centres[rng.integers(0, 40, 3000)] + 0.7 * rng.standard_normal((3000, DIM)).astype(
+        np.float32
+    )
+    pts /= np.linalg.norm(pts, axis=1, keepdims=True)
+    for f in range(0, 3000, 300):
+        chunks = [NewChunk(i, h, 0, 1, h) for i, h in enumerate(hashes[f : f + 300])]
+        store.write_file(
+            f"/r/{f}.txt",
+            size=1,
+            mtime=1.0,
+            content_hash=str(f),
+            chunks=chunks,
+            vectors_by_hash=dict(zip(hashes[f : f + 300], pts[f : f + 300], strict=True)),
+            fingerprint=FP,
+        )
+    recalls = []
+    for q in range(30):
+        query = centres[q] + 0.7 * rng.standard_normal(DIM).astype(np.float32)
+        query /= np.linalg.norm(query)
+        exact = {h.chunk_id for h in store.vector_search(query, 10, exact=True)}
+        fast = {h.chunk_id for h in store.vector_search(query, 10)}
+        recalls.append(len(exact & fast) / 10)
+    assert np.mean(recalls) >= 0.98
+
+
+def test_rebuild_swaps_atomically_while_search_keeps_answering(db: Path) -> None:
+    new_fp = Fingerprint("new/model", "r2", 32, "last", chunker_version="c1")
+    with Store.open(db) as writer:
+        write(writer, "/d/a.txt", ["alpha", "beta"])
+        reader = Store.open(db, readonly=True)
+        writer.begin_rebuild(new_fp)
+        with pytest.raises(RebuildError):
+            writer.finish_rebuild()
+        todo = writer.rebuild_missing(1)
+        writer.add_rebuild_vectors(
+            [c.content_hash for c in todo], np.stack([unit(c.content_hash, 32) for c in todo])
+        )
+        assert reader.vector_search(unit("h:alpha"), 2, fingerprint=FP)  # old index still serves
+        write(writer, "/d/b.txt", ["gamma"])  # indexing goes on during the rebuild
+        while todo := writer.rebuild_missing(10):
+            writer.add_rebuild_vectors(
+                [c.content_hash for c in todo], np.stack([unit(c.content_hash, 32) for c in todo])
+            )
+        assert writer.finish_rebuild() == new_fp
+        hits = reader.vector_search(unit("h:gamma", 32), 1, fingerprint=new_fp)
+        assert reader.chunks_by_id([hits[0].chunk_id])[hits[0].chunk_id].text == "gamma"
+        with pytest.raises(FingerprintMismatch):
+            reader.vector_search(unit(1), 2, fingerprint=FP)
+        assert writer.stats().embeddings == 3
+        reader.close()
+
+
+def test_vacuum_and_integrity(store: Store) -> None:
+    write(store, "/d/a.txt", ["alpha"])
+    store.delete_file("/d/a.txt")
+    store.vacuum()
+    assert store.stats().embeddings == 0 and store.integrity_check() == []
+
+
+def test_readonly_open_of_missing_db_is_a_calm_error(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="no index"):
+        Store.open(tmp_path / "nope.sqlite3", readonly=True)
