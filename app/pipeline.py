@@ -1,0 +1,169 @@
+"""The indexing service the window and the CLI drive: folders -> watcher -> indexer -> store.
+
+``Pipeline`` owns one writer ``Store``, the ``Indexer`` (on its own thread) and, in watch
+mode, the ``Watcher``. On start it reconciles every folder with the index (size + mtime,
+then the indexer compares content hashes), so edits made while the app was closed are
+picked up. Qt-free: progress arrives through a plain callback.
+
+    pipeline = Pipeline(db_path, embedder, settings, on_progress=callback)
+    pipeline.start(watch=True)       # or: summary = pipeline.index_once()
+    pipeline.pause(); pipeline.resume(); pipeline.cancel(); pipeline.stop()
+    pipeline.add_folder(path); pipeline.remove_folder(path)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from app.chunker import Chunker, ChunkerConfig
+from app.indexer import Indexer, IndexerConfig, Progress, Summary
+from app.settings import Settings
+from app.watcher import PathFilter, Watcher, normalise, reconcile
+from engine.protocols import Embedder
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def chunker_for(embedder: Embedder, settings: Settings) -> Chunker:
+    """A chunker sized for both the user's setting and the model's context window."""
+    target = max(16, min(settings.chunk_tokens, embedder.max_length - 4))
+    overlap = max(0, min(settings.chunk_overlap, target // 4))
+    config = ChunkerConfig(target, overlap, settings.heading_prefix)
+    return Chunker(embedder.tokenizer(), config)
+
+
+def path_filter(settings: Settings) -> PathFilter:
+    """The include/exclude rules from the user's settings."""
+    return PathFilter(tuple(settings.include), tuple(settings.exclude), settings.follow_symlinks)
+
+
+class Pipeline:
+    """Keeps the index of ``settings.folders`` in sync; thread-safe controls."""
+
+    def __init__(
+        self,
+        db_path: Path,
+        embedder: Embedder,
+        settings: Settings,
+        *,
+        on_progress: Callable[[Progress], None] | None = None,
+        config: IndexerConfig | None = None,
+    ) -> None:
+        self.settings = settings
+        self.filter = path_filter(settings)
+        self.store = Store.open(db_path)
+        max_bytes = int(settings.max_file_mb * 1024 * 1024)
+        base = config or IndexerConfig()
+        self.config = IndexerConfig(**{**base.__dict__, "max_file_bytes": max_bytes})
+        self.indexer = Indexer(
+            self.store, embedder, chunker_for(embedder, settings), self.config, on_progress
+        )
+        self.folders = [normalise(f) for f in settings.folders]
+        self.watcher: Watcher | None = None
+        self._thread: threading.Thread | None = None
+        self.summary: Summary | None = None
+
+    # ---- folders ----------------------------------------------------------------------
+
+    def _reconcile(self, folder: str) -> None:
+        """Queue what changed on disk since the index last saw ``folder``."""
+        self.store.add_folder(folder)
+        records = self.store.files(under=folder)
+        known = {r.path: (r.size, r.mtime) for r in records}
+        changed, gone = reconcile(folder, self.filter, known)
+        retry = [r.path for r in records if r.status in ("pending",)
+                 or (r.status == "failed" and r.retries < self.config.max_attempts)]  # fmt: skip
+        if gone:
+            self.store.enqueue(gone, "delete")
+        if changed or retry:
+            self.store.enqueue(sorted(set(changed) | set(retry)), "index")
+
+    def add_folder(self, folder: str) -> None:
+        """Start indexing (and, when running, watching) another folder."""
+        path = normalise(folder)
+        if path not in self.folders:
+            self.folders.append(path)
+        self._reconcile(path)
+        if self.watcher is not None:
+            self._restart_watcher()
+        self.indexer.resume()
+
+    def remove_folder(self, folder: str) -> None:
+        """Stop watching a folder and drop its files from the index."""
+        path = normalise(folder)
+        self.folders = [f for f in self.folders if f != path]
+        if self.watcher is not None:
+            self._restart_watcher()
+        self.store.remove_folder(path)
+
+    # ---- running ----------------------------------------------------------------------
+
+    def index_once(self, paths: Sequence[str] = ()) -> Summary:
+        """Reconcile folders (plus explicit files) and index until the queue is empty."""
+        for folder in self.folders:
+            self._reconcile(folder)
+        if paths:
+            self.store.enqueue([normalise(p) for p in paths], "index")
+        self.summary = self.indexer.run()
+        return self.summary
+
+    def start(self, *, watch: bool = True) -> None:
+        """Reconcile, then index in the background (and keep watching when ``watch``)."""
+        for folder in self.folders:
+            self._reconcile(folder)
+        if watch:
+            self._restart_watcher()
+        target = self.indexer.serve if watch else self.indexer.run
+        self._thread = threading.Thread(target=self._run, args=(target,), name="indexer")
+        self._thread.start()
+
+    def _run(self, target: Callable[[], Summary]) -> None:
+        try:
+            self.summary = target()
+        except Exception:  # shown by the caller via the log; the app keeps searching
+            log.exception("indexer stopped on an error")
+
+    def _restart_watcher(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+        self.watcher = Watcher(self.folders, self.filter, self.indexer.submit)
+        self.watcher.start()
+
+    def pause(self) -> None:
+        """Pause indexing (watching continues; changes queue up)."""
+        self.indexer.pause()
+
+    def resume(self) -> None:
+        """Resume after ``pause``."""
+        self.indexer.resume()
+
+    def cancel(self) -> None:
+        """Stop the current run; queued work stays persisted for the next start."""
+        self.indexer.cancel()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a background run to end; True when it has."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def stop(self) -> None:
+        """Stop watching and indexing and close the store; safe to call twice."""
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
+        self.indexer.cancel()
+        self.wait()
+        self._thread = None
+        self.store.close()
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
