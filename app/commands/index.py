@@ -1,0 +1,148 @@
+"""``quarry index PATH...``: index folders or files once, with a progress bar and a summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from app import paths, settings
+from app.extract.errors import ExtractionError
+from app.indexer import Progress, Summary
+from app.pipeline import Pipeline
+from engine.errors import EngineError
+from engine.protocols import Embedder
+from storage.errors import StorageError
+
+HELP = "Index folders or files once (progress on stderr, summary at the end)."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by ``index`` and ``watch``."""
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="folders or files to index")
+    parser.add_argument("--db", type=Path, help="index database (default: the app's)")
+    parser.add_argument("--model", help="embedding model spec (default: Qwen3 or starter)")
+    parser.add_argument("--workers", type=int, default=2, help="extraction processes")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def load_embedder(spec: str | None, user: settings.Settings) -> Embedder:
+    """The embedder named by --model, the settings, or the default (with its notice)."""
+    from engine.config import EmbedderConfig
+    from engine.factory import load_embedder as factory_load
+    from engine.resolve import default_embedding_spec
+
+    model = spec or user.embed_model
+    if not model:
+        model, notice = default_embedding_spec()
+        if notice:
+            print(notice, file=sys.stderr)
+    config = EmbedderConfig(
+        model=model,
+        backend=user.embed_backend,
+        device=user.device,
+        dtype=user.precision,
+        dim=user.dimension or None,
+        remote_url=user.remote_url or None,
+    )
+    return factory_load(config)
+
+
+def progress_printer(enabled: bool) -> object:
+    """A callback drawing a one-line progress bar on stderr (only on a terminal)."""
+
+    def show(p: Progress) -> None:
+        if not enabled:
+            return
+        total = max(p.files_total, 1)
+        filled = int(30 * p.files_done / total)
+        eta = f" ETA {p.eta_s:4.0f}s" if p.eta_s is not None else ""
+        line = (
+            f"\r[{'#' * filled}{'.' * (30 - filled)}] {p.files_done}/{p.files_total} files"
+            f" {p.chunks} chunks {p.tokens_per_s:6.0f} tok/s{eta} {p.state:<9}"
+        )
+        sys.stderr.write(line[:160])
+        sys.stderr.flush()
+        if p.state in ("done", "cancelled"):
+            sys.stderr.write("\n")
+
+    return show
+
+
+def split_targets(targets: list[str]) -> tuple[list[str], list[str]]:
+    """(folders, files) among the command-line paths; missing ones are reported."""
+    folders, files = [], []
+    for raw in targets:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            folders.append(str(path.resolve()))
+        elif path.is_file():
+            files.append(str(path.resolve()))
+        else:
+            print(f"quarry: {raw}: no such file or folder", file=sys.stderr)
+    return folders, files
+
+
+def summary_dict(summary: Summary) -> dict[str, object]:
+    """The JSON form of a run's summary."""
+    return {
+        "ok": summary.ok,
+        "unchanged": summary.unchanged,
+        "skipped": summary.skipped,
+        "failed": summary.failed,
+        "deleted": summary.deleted,
+        "chunks": summary.chunks,
+        "embedded": summary.embedded,
+        "seconds": round(summary.seconds, 3),
+        "problems": [{"path": p, "status": s, "reason": r} for p, s, r in summary.problems],
+    }
+
+
+def print_summary(summary: Summary, as_json: bool) -> None:
+    """Summary on stdout: JSON or a short human report."""
+    if as_json:
+        print(json.dumps(summary_dict(summary), ensure_ascii=False))
+        return
+    print(
+        f"{summary.ok} indexed, {summary.unchanged} unchanged, {summary.skipped} skipped,"
+        f" {summary.failed} failed, {summary.deleted} removed;"
+        f" {summary.chunks} chunks ({summary.embedded} embedded) in {summary.seconds:.1f}s"
+    )
+    for path, status, reason in summary.problems:
+        print(f"  {status}: {path}: {reason}")
+
+
+def build_pipeline(args: argparse.Namespace, folders: list[str]) -> Pipeline:
+    """Settings with the command-line folders, the embedder, and the pipeline around them."""
+    from app.indexer import IndexerConfig
+
+    user = settings.load()
+    user.folders = folders
+    embedder = load_embedder(args.model, user)
+    db = args.db or paths.database_path()
+    return Pipeline(
+        db,
+        embedder,
+        user,
+        on_progress=progress_printer(sys.stderr.isatty()),  # type: ignore[arg-type]
+        config=IndexerConfig(workers=max(1, args.workers)),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Index once; exit 0 when nothing failed, 1 when some files failed, 2 on errors."""
+    folders, files = split_targets(args.paths)
+    if not folders and not files:
+        return 2
+    try:
+        with build_pipeline(args, folders) as pipeline:
+            summary = pipeline.index_once(files)
+    except (EngineError, StorageError, ExtractionError) as exc:
+        print(f"quarry: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nquarry: interrupted; the queue resumes on the next run", file=sys.stderr)
+        return 130
+    print_summary(summary, args.json)
+    return 1 if summary.failed else 0

@@ -1,0 +1,53 @@
+"""``quarry watch PATH...``: index, then keep the index in sync until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+
+from app.commands import index as index_command
+from engine.errors import EngineError
+from storage.errors import StorageError
+
+HELP = "Index folders and keep watching them until Ctrl-C."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Same options as ``quarry index``."""
+    index_command.add_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Watch until SIGINT/SIGTERM; stops cleanly (in-flight files finish or requeue)."""
+    folders, files = index_command.split_targets(args.paths)
+    if files:
+        print("quarry watch: only folders can be watched; ignoring files", file=sys.stderr)
+    if not folders:
+        return 2
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        pipeline = index_command.build_pipeline(args, folders)
+    except (EngineError, StorageError) as exc:
+        print(f"quarry: {exc}", file=sys.stderr)
+        return 2
+    try:
+        pipeline.start(watch=True)
+        print(f"watching {len(folders)} folder(s); Ctrl-C stops", file=sys.stderr)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        print("\nstopping...", file=sys.stderr)
+        pipeline.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if pipeline.summary is not None:
+        index_command.print_summary(pipeline.summary, args.json)
+    return 0
