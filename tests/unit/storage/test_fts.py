@@ -21,7 +21,7 @@ def test_hostile_fixed_inputs(store: Store) -> None:
 @settings(
     max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
 )
-@given(st.text(max_size=40) | st.lists(st.sampled_from(HOSTILE + ["foo", "中文"])).map(" ".join))
+@given(st.text(max_size=40) | st.lists(st.sampled_from([*HOSTILE, "foo", "中文"])).map(" ".join))
 def test_any_text_is_safe(store: Store, text: str) -> None:
     store.keyword_search(text, 5)
 

@@ -15,4 +15,4 @@ def test_rrf_scores_and_order() -> None:
 
 def test_rrf_weights() -> None:
     fused = rrf({"vector": [1, 2], "keyword": [2, 1]}, {"vector": 0.0, "keyword": 1.0})
-    assert [c for c, _ in fused][0] == 2
+    assert next(c for c, _ in fused) == 2

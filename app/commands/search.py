@@ -1,0 +1,75 @@
+"""``quarry search QUERY``: hybrid search from the command line, optionally as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+HELP = "Search the index (vector + keyword, fused; reranked when a reranker is available)."
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Register the search options."""
+    p.add_argument("query", nargs="+", help="what to look for")
+    p.add_argument("--k", type=int, default=10, help="number of results")
+    p.add_argument("--rerank", action=argparse.BooleanOptionalAction, default=None)
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--preset", help="instruction preset name")
+    group.add_argument("--instruction", help="custom query instruction")
+    p.add_argument("--folder", action="append", default=[], help="only under this folder")
+    p.add_argument("--type", action="append", default=[], help="only this extension (pdf, md)")
+    p.add_argument("--after", help="modified on/after DATE (YYYY-MM-DD)")
+    p.add_argument("--before", help="modified before DATE (YYYY-MM-DD)")
+    p.add_argument("--mode", choices=["hybrid", "vector", "keyword"], default="hybrid")
+    p.add_argument("--db", type=Path, help="index database (default: the app's)")
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+
+
+def _date(text: str | None) -> float | None:
+    return None if text is None else datetime.fromisoformat(text).timestamp()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one search and print the results."""
+    from app import paths, settings
+    from app.context import make_embedder, make_reranker, rerank_depth
+    from app.search import SearchOptions, SearchService
+    from engine.errors import EngineError
+    from engine.instructions import resolve_instruction
+    from storage.errors import StorageError
+    from storage.models import SearchFilters
+
+    conf = settings.load()
+    query = " ".join(args.query)
+    try:
+        task = resolve_instruction(
+            args.instruction, args.preset or conf.query_preset, conf.custom_presets
+        )
+        embedder = None if args.mode == "keyword" else make_embedder(conf)
+        use_rerank = conf.rerank_enabled if args.rerank is None else args.rerank
+        reranker = make_reranker(conf) if use_rerank and args.mode != "keyword" else None
+        service = SearchService(
+            args.db or paths.database_path(), embedder, reranker, rerank_depth=rerank_depth(conf)
+        )
+        filters = SearchFilters(
+            folders=tuple(str(Path(f).expanduser().resolve()) for f in args.folder),
+            extensions=tuple(t.lower().lstrip(".") for t in args.type),
+            modified_after=_date(args.after),
+            modified_before=_date(args.before),
+        )
+        opts = SearchOptions(k=args.k, filters=filters, instruction=task, mode=args.mode)
+        results = service.search(query, opts)
+        results = service.rerank(query, results, opts, on_update=lambda _r: None)
+    except (StorageError, EngineError, KeyError, ValueError) as exc:
+        print(f"quarry search: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps([r.to_json() for r in results], ensure_ascii=False, indent=2))
+    else:
+        for i, r in enumerate(results, 1):
+            where = f" p.{r.page}" if r.page else ""
+            print(f"{i:2}. {r.score:.3f}  {r.path}{where}\n    {r.snippet.strip()[:200]}")
+    return 0
