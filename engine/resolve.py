@@ -80,7 +80,8 @@ def resolve(
 
 
 def _resolve_path(spec: str, path: Path) -> ResolvedModel:
-    path = path.resolve()
+    # absolute(), not resolve(): HF cache snapshots are symlinks to nameless blobs.
+    path = path.absolute()
     if path.is_file():
         if path.suffix.lower() != ".gguf":
             raise ModelNotFound(f"{path} is a file but not a .gguf model.")
@@ -89,7 +90,7 @@ def _resolve_path(spec: str, path: Path) -> ResolvedModel:
     if not (path / "config.json").exists():
         ggufs = sorted(path.glob("*.gguf"))
         if ggufs:
-            return _resolve_path(str(_pick_gguf(ggufs, "")), _pick_gguf(ggufs, ""))
+            return _resolve_path(spec, _pick_gguf(ggufs, ""))
         raise ModelNotFound(f"{path} is not a model folder (no config.json). {_how_to_get(None)}")
     model_id, entry = _identify(path, path.name)
     match = _SNAPSHOT.search(str(path))
@@ -100,7 +101,7 @@ def _resolve_path(spec: str, path: Path) -> ResolvedModel:
 def _identify(path: Path, name: str) -> tuple[str, RegistryEntry | None]:
     """Best-effort hub identity of a local model, so the same weights share an index."""
     starter = starter_model_path()
-    if starter is not None and path == starter.resolve():
+    if starter is not None and path.resolve() == starter.resolve():
         return STARTER.model_id, STARTER
     match = _SNAPSHOT.search(str(path))
     if match:
@@ -208,7 +209,7 @@ def _resolve_hub(
         )
     ggufs = sorted(snapshot.glob("*.gguf"))
     if not (snapshot / "config.json").exists() and ggufs:
-        file = _pick_gguf(ggufs, quant).resolve()
+        file = _pick_gguf(ggufs, quant)
         base = repo_id.removesuffix("-GGUF").removesuffix("-gguf")
         entry = lookup(base)
         revision = snapshot.name[:12] + "-" + weights_digest([file])[:8]
