@@ -1,0 +1,236 @@
+"""The app controller: wires settings, search and indexing workers, window, dialogs and tray.
+
+It owns the only mutable copy of ``Settings``; every change goes through ``apply_settings``,
+which saves, emits ``settings_changed`` and applies what can change without a restart
+(filters, presets, rerank, tray, folders -> a new indexing run, dimension -> a rebuild).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from app import settings as settings_mod
+from app.settings import Settings
+from app.ui.backend import IndexingBackend, Problem, SearchBackend
+from app.ui.main_window import MainWindow
+from app.ui.opener import Opener
+from app.ui.problems import ProblemsDialog
+from app.ui.settings_dialog import SettingsDialog
+from app.ui.tray import Tray
+from app.ui.welcome import WelcomeDialog
+from app.ui.workers import IndexingWorker, SearchWorker
+
+log = logging.getLogger(__name__)
+
+# Settings whose change needs a fresh indexing run (the rules decide which files exist).
+REINDEX_KEYS = ("folders", "include", "exclude", "max_file_mb", "follow_symlinks")
+BackendFactory = Callable[[Settings], tuple[SearchBackend, IndexingBackend | None]]
+
+
+def changed(old: Settings, new: Settings, keys: tuple[str, ...]) -> bool:
+    """True when any of ``keys`` differs between the two settings."""
+    return any(getattr(old, k) != getattr(new, k) for k in keys)
+
+
+class AppController(QObject):
+    """Owns the window and workers; the window never sees settings files or threads."""
+
+    settings_changed = Signal(object)  # Settings
+    problems_loaded = Signal(list)  # list[Problem]
+    quitting = Signal()
+
+    def __init__(
+        self,
+        settings: Settings,
+        search: SearchBackend,
+        indexing: IndexingBackend | None = None,
+        *,
+        opener: Opener | None = None,
+        settings_path: Path | None = None,
+        icon: QIcon | None = None,
+        factory: BackendFactory | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.settings_path = settings_path
+        self.factory = factory
+        self.search_worker = SearchWorker(search, self)
+        self.window = MainWindow(self.search_worker, opener=opener)
+        self.window.apply_settings(settings)
+        self.indexing: IndexingWorker | None = None
+        self.problems_dialog: ProblemsDialog | None = None
+        self.tray: Tray | None = None
+        if icon is not None:
+            self.window.setWindowIcon(icon)
+            self.tray = Tray(icon, self)
+        self._wire_window()
+        self._wire_tray()
+        self.set_indexing(indexing)
+
+    # -- wiring -------------------------------------------------------------------------
+    def _wire_window(self) -> None:
+        w = self.window
+        w.settings_requested.connect(self.open_settings)
+        w.problems_requested.connect(self.show_problems)
+        w.quit_requested.connect(self.quit)
+        w.status.pause_toggled.connect(self.toggle_pause)
+        self.problems_loaded.connect(self._on_problems)
+
+    def _wire_tray(self) -> None:
+        if self.tray is None:
+            return
+        self.tray.show_hide_requested.connect(self.toggle_window)
+        self.tray.pause_toggled.connect(self.toggle_pause)
+        self.tray.quit_requested.connect(self.quit)
+        self.window.keep_in_tray = self.settings.keep_running_in_tray and self.tray.available()
+
+    def set_indexing(self, backend: IndexingBackend | None) -> None:
+        """Attach an indexer (or none); the status bar follows its signals."""
+        if self.indexing is not None:
+            self.indexing.shutdown()
+        self.indexing = IndexingWorker(backend, self) if backend is not None else None
+        if self.indexing is None:
+            return
+        status = self.window.status
+        self.indexing.progress_changed.connect(status.show_progress)
+        self.indexing.paused_changed.connect(status.set_paused)
+        if self.tray is not None:
+            self.indexing.paused_changed.connect(self.tray.set_paused)
+        self.indexing.indexing_finished.connect(self.load_problems)
+        self.indexing.rebuild_finished.connect(self._on_rebuilt)
+        self.indexing.indexing_failed.connect(
+            lambda message: status.showMessage(f"Indexing stopped: {message}", 10000)
+        )
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        """Show the window; the first run opens the welcome, later runs resume indexing."""
+        self.window.show()
+        if self.tray is not None:
+            self.tray.show()
+        if not self.settings.first_run_done:
+            self.show_welcome()
+        else:
+            self.start_indexing()
+        self.load_problems()
+
+    def start_indexing(self) -> None:
+        """Start (or restart) the indexer over the watched folders."""
+        if self.indexing is not None and self.settings.folders:
+            self.indexing.start()
+
+    def toggle_pause(self) -> None:
+        """Pause or resume indexing (status bar button, tray menu)."""
+        if self.indexing is not None:
+            self.indexing.toggle_pause()
+
+    def toggle_window(self) -> None:
+        """Tray click: show and raise, or hide."""
+        if self.window.isVisible():
+            self.window.hide()
+        else:
+            self.window.show()
+            self.window.raise_()
+            self.window.activateWindow()
+
+    def quit(self) -> None:
+        """Quit fast, even mid-indexing: committed files stay, the rest resumes next start."""
+        self.quitting.emit()
+        self.search_worker.shutdown(wait_ms=500)
+        if self.indexing is not None:
+            self.indexing.shutdown(wait_s=0.5)
+        if self.tray is not None:
+            self.tray.icon.hide()
+        app = QApplication.instance()
+        if app is not None:
+            app.quit()
+
+    # -- settings -----------------------------------------------------------------------
+    def open_settings(self) -> SettingsDialog:
+        """Open the settings dialog (non-blocking); Save applies the result."""
+        dialog = SettingsDialog(self.settings, self.window)
+        dialog.accepted.connect(lambda: self.apply_settings(dialog.result_settings()))
+        dialog.open()
+        return dialog
+
+    def show_welcome(self) -> WelcomeDialog:
+        """The first-run dialog; accepting it saves the choices and starts indexing."""
+        dialog = WelcomeDialog(self.settings, parent=self.window)
+        dialog.accepted.connect(lambda: self.apply_settings(dialog.result_settings()))
+        dialog.open()
+        return dialog
+
+    def apply_settings(self, new: Settings) -> None:
+        """Save and apply ``new`` without a restart wherever possible."""
+        old, self.settings = self.settings, new
+        try:
+            settings_mod.save(new, self.settings_path)
+        except OSError as exc:
+            QMessageBox.warning(self.window, "Quarry", f"Could not save settings: {exc}")
+        self.window.apply_settings(new)
+        if self.tray is not None:
+            self.window.keep_in_tray = new.keep_running_in_tray and self.tray.available()
+        self.settings_changed.emit(new)
+        self._apply_engine_changes(old, new)
+
+    def _apply_engine_changes(self, old: Settings, new: Settings) -> None:
+        engine_keys = ("embed_model", "embed_backend", "device", "precision", "remote_url")
+        rerank_keys = ("rerank_model", "rerank_depth", "query_preset", "custom_presets")
+        if self.factory is not None and changed(old, new, engine_keys + rerank_keys):
+            search, indexing = self.factory(new)
+            self.search_worker.backend = search
+            self.set_indexing(indexing)
+            self.start_indexing()
+            return
+        if old.dimension != new.dimension and self.indexing is not None:
+            self.window.status.showMessage("Rebuilding the index at the new dimension…", 5000)
+            self.indexing.start_rebuild(new.dimension)
+        if changed(old, new, REINDEX_KEYS) or (not old.first_run_done and new.first_run_done):
+            self.start_indexing()
+
+    def _on_rebuilt(self, dimension: int) -> None:
+        self.window.status.showMessage(f"Index rebuilt at {dimension or 'full'} dimensions", 5000)
+
+    # -- problem files ------------------------------------------------------------------
+    def load_problems(self) -> None:
+        """Read the problem list off the main thread; the count shows in the status bar."""
+        if self.indexing is None:
+            return
+        backend = self.indexing.backend
+
+        def work() -> None:
+            try:
+                self.problems_loaded.emit(backend.problems())
+            except Exception:
+                log.exception("could not list problem files")
+
+        threading.Thread(target=work, name="quarry-problems", daemon=True).start()
+
+    def show_problems(self) -> ProblemsDialog:
+        """Open the problem files dialog; Retry queues the files and restarts indexing."""
+        if self.problems_dialog is None:
+            self.problems_dialog = ProblemsDialog(self.window)
+            self.problems_dialog.retry_requested.connect(self.retry)
+        self.load_problems()
+        self.problems_dialog.show()
+        return self.problems_dialog
+
+    def retry(self, paths: list[str]) -> None:
+        """Queue problem files again and run the indexer."""
+        if self.indexing is None:
+            return
+        self.indexing.backend.retry(paths)
+        self.window.status.showMessage(f"Retrying {len(paths)} file(s)…", 4000)
+        self.start_indexing()
+
+    def _on_problems(self, problems: list[Problem]) -> None:
+        self.window.status.set_problem_count(len(problems))
+        if self.problems_dialog is not None:
+            self.problems_dialog.set_problems(problems)

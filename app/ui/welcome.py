@@ -1,0 +1,118 @@
+"""First run: pick folders and a model, see what will be downloaded, start indexing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.settings import Settings
+from app.ui.suggest import ModelChoice, describe_download, model_choices
+
+INTRO = (
+    "<h2>Welcome to Quarry</h2>"
+    "<p>Quarry finds your documents by meaning, entirely on this computer. Pick the folders "
+    "to index and a model; indexing runs in the background and search works as soon as the "
+    "first files are in.</p>"
+)
+
+
+class WelcomeDialog(QDialog):
+    """Returns the first-run choices as settings via ``result_settings()``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        choices: list[ModelChoice] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Welcome to Quarry")
+        self.resize(620, 520)
+        self._settings = settings
+        self.choices = choices if choices is not None else model_choices()
+        self.folders = QListWidget()
+        self.folders.addItems(settings.folders)
+        self.download = QLabel(wordWrap=True)
+        self.group = QButtonGroup(self)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(INTRO, wordWrap=True))
+        layout.addWidget(QLabel("<b>Folders to index</b>"))
+        layout.addWidget(self.folders)
+        layout.addLayout(self._folder_buttons())
+        layout.addWidget(QLabel("<b>Model</b>"))
+        for i, choice in enumerate(self.choices):
+            radio = QRadioButton(f"{choice.label}{'  (suggested)' if choice.recommended else ''}")
+            radio.setToolTip(choice.note)
+            self.group.addButton(radio, i)
+            layout.addWidget(radio)
+            layout.addWidget(QLabel(f"<small>{choice.note}</small>"))
+        layout.addWidget(self.download)
+        self.buttons = QDialogButtonBox()
+        self.start_button = self.buttons.addButton(
+            "Start indexing", QDialogButtonBox.ButtonRole.AcceptRole
+        )
+        self.buttons.addButton("Later", QDialogButtonBox.ButtonRole.RejectRole)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self.group.idToggled.connect(self._update_download)
+        if self.group.buttons():
+            self.group.buttons()[0].setChecked(True)
+        self._update_download()
+
+    def _folder_buttons(self) -> QHBoxLayout:
+        add = QPushButton("Add folder…")
+        remove = QPushButton("Remove")
+        add.clicked.connect(self._pick_folder)
+        remove.clicked.connect(lambda: self.folders.takeItem(self.folders.currentRow()))
+        row = QHBoxLayout()
+        row.addWidget(add)
+        row.addWidget(remove)
+        row.addStretch(1)
+        return row
+
+    def _pick_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder to index")
+        if folder:
+            self.add_folder(folder)
+
+    def add_folder(self, folder: str) -> None:
+        """Add a folder to index (no duplicates)."""
+        if folder not in self.folder_list():
+            self.folders.addItem(folder)
+        self._update_download()
+
+    def folder_list(self) -> list[str]:
+        """The folders as listed."""
+        return [self.folders.item(i).text() for i in range(self.folders.count())]
+
+    def choice(self) -> ModelChoice | None:
+        """The selected model option."""
+        index = self.group.checkedId()
+        return self.choices[index] if 0 <= index < len(self.choices) else None
+
+    def _update_download(self) -> None:
+        choice = self.choice()
+        self.download.setText(describe_download(choice) if choice else "")
+        self.start_button.setEnabled(bool(self.folder_list()) and choice is not None)
+
+    def result_settings(self) -> Settings:
+        """Settings with the chosen folders and model, marked as past the first run."""
+        choice = self.choice()
+        updated = replace(self._settings, folders=self.folder_list(), first_run_done=True)
+        if choice is not None:
+            updated = replace(updated, embed_model=choice.spec, embed_backend=choice.backend)
+        return updated

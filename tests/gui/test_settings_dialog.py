@@ -1,0 +1,83 @@
+"""Settings dialog round-trip (dialog -> save -> load) and the first-run welcome."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytestqt.qtbot import QtBot
+
+from app import settings as settings_mod
+from app.settings import Settings
+from app.ui.presets import default_presets
+from app.ui.settings_dialog import DIMENSION_NOTE, SettingsDialog
+from app.ui.suggest import ModelChoice, describe_download, model_choices
+from app.ui.welcome import WelcomeDialog
+
+
+def test_settings_round_trip(qtbot: QtBot, tmp_path: Path) -> None:
+    dialog = SettingsDialog(Settings(folders=["/a"]))
+    qtbot.addWidget(dialog)
+    dialog.add_folder("/b")
+    dialog.remove_folder(0)
+    dialog.exclude.setPlainText("**/.git/**\n**/*.tmp")
+    dialog.model.setCurrentText("Qwen/Qwen3-Embedding-0.6B")
+    assert dialog.dimension.maximum() == 1024 and dialog.dimension.minimum() == 32
+    dialog.dimension.setValue(256)
+    dialog.backend.setCurrentText("llamacpp")
+    dialog.add_preset("legal", "Given a legal question, retrieve relevant clauses")
+    dialog.query_preset.setCurrentIndex(dialog.query_preset.findData("legal"))
+    dialog.rerank_enabled.setChecked(False)
+    dialog.rerank_depth.setValue(20)
+    dialog.keep_in_tray.setChecked(False)
+    path = tmp_path / "settings.json"
+    settings_mod.save(dialog.result_settings(), path)
+    loaded = settings_mod.load(path)
+    assert loaded.folders == ["/b"]
+    assert loaded.exclude == ["**/.git/**", "**/*.tmp"]
+    assert loaded.embed_model == "Qwen/Qwen3-Embedding-0.6B"
+    assert loaded.embed_backend == "llamacpp"
+    assert loaded.dimension == 256
+    assert loaded.custom_presets == {"legal": "Given a legal question, retrieve relevant clauses"}
+    assert loaded.query_preset == "legal"
+    assert (loaded.rerank_enabled, loaded.rerank_depth) == (False, 20)
+    assert loaded.keep_running_in_tray is False
+
+
+def test_full_dimension_is_stored_as_zero(qtbot: QtBot) -> None:
+    dialog = SettingsDialog(Settings(embed_model="Qwen/Qwen3-Embedding-0.6B", dimension=0))
+    qtbot.addWidget(dialog)
+    assert dialog.dimension.value() == 1024
+    assert dialog.result_settings().dimension == 0
+    assert "background" in DIMENSION_NOTE and "keeps working" in DIMENSION_NOTE
+
+
+def test_presets_edit_and_reset(qtbot: QtBot) -> None:
+    dialog = SettingsDialog(Settings())
+    qtbot.addWidget(dialog)
+    builtin = next(iter(default_presets()))
+    dialog.set_preset_task(builtin, "Find my recipes")
+    assert dialog.result_settings().custom_presets == {builtin: "Find my recipes"}
+    dialog.reset_presets()
+    assert dialog.result_settings().custom_presets == {}
+    assert dialog.presets() == default_presets()
+
+
+def test_welcome_suggests_a_model_and_explains_the_download(qtbot: QtBot) -> None:
+    choices = model_choices(kind="cpu")
+    assert choices[0].recommended and choices[0].backend == "llamacpp"
+    assert model_choices(kind="cuda")[0].backend == "transformers"
+    assert any(c.download_mb == 0 for c in choices)  # the bundled starter model
+    dialog = WelcomeDialog(Settings(), choices)
+    qtbot.addWidget(dialog)
+    assert not dialog.start_button.isEnabled()  # no folder yet
+    dialog.add_folder("/home/me/Documents")
+    assert dialog.start_button.isEnabled()
+    assert "download" in dialog.download.text() and "MB" in dialog.download.text()
+    result = dialog.result_settings()
+    assert result.folders == ["/home/me/Documents"]
+    assert result.first_run_done and result.embed_model == choices[0].spec
+
+
+def test_describe_download_for_bundled_model() -> None:
+    choice = ModelChoice("starter", "", "numpy", 0, "")
+    assert "Nothing will be downloaded" in describe_download(choice)
