@@ -87,14 +87,19 @@ def build_vec0(path: Path, corpus: F32) -> object:
     return conn
 
 
-def timed(fn: Callable[[F32], list[int]], queries: F32) -> tuple[list[float], list[list[int]]]:
-    fn(queries[0])  # warm caches / in-memory matrix
-    times, answers = [], []
+def timed_all(
+    fns: list[Callable[[F32], list[int]]], queries: F32
+) -> list[tuple[list[float], list[list[int]]]]:
+    """Run every method on each query in turn, so CPU contention hits them all alike."""
+    for fn in fns:
+        fn(queries[0])  # warm caches / in-memory matrix
+    out: list[tuple[list[float], list[list[int]]]] = [([], []) for _ in fns]
     for q in queries:
-        t = time.perf_counter()
-        answers.append(fn(q))
-        times.append((time.perf_counter() - t) * 1000)
-    return times, answers
+        for (times, answers), fn in zip(out, fns, strict=True):
+            t = time.perf_counter()
+            answers.append(fn(q))
+            times.append((time.perf_counter() - t) * 1000)
+    return out
 
 
 def recall(answers: list[list[int]], truth: list[list[int]]) -> float:
@@ -120,9 +125,7 @@ def run(n: int, dim: int, kind: str, k: int, skip_vec0: bool, workdir: Path) -> 
         hits = store.vector_search(q, k)
         return [h.chunk_id - 1 for h in hits]  # chunk ids are 1-based, written in order
 
-    rows: list[tuple[str, list[float], list[list[int]]]] = []
-    np_times, truth = timed(numpy_knn, queries)
-    rows.append(("numpy brute force (float32)", np_times, truth))
+    names, fns = ["numpy brute force (float32)"], [numpy_knn]
     if not skip_vec0:
         conn = build_vec0(workdir / f"vec0-{kind}.db", corpus)
 
@@ -133,8 +136,13 @@ def run(n: int, dim: int, kind: str, k: int, skip_vec0: bool, workdir: Path) -> 
             )
             return [r[0] - 1 for r in cur]
 
-        rows.append(("sqlite-vec vec0 float KNN", *timed(vec0_knn, queries)))
-    rows.append(("Quarry default (bits + rescore)", *timed(quarry, queries)))
+        names.append("sqlite-vec vec0 float KNN")
+        fns.append(vec0_knn)
+    names.append("Quarry default (bits + rescore)")
+    fns.append(quarry)
+    measured = timed_all(fns, queries)
+    np_times, truth = measured[0]
+    rows = [(name, t, a) for name, (t, a) in zip(names, measured, strict=True)]
     np_p50 = float(np.percentile(np_times, 50))
     print(f"{'method':34} {'p50 ms':>8} {'p95 ms':>8} {'recall@10':>10} {'speed vs numpy':>15}")
     for name, times, answers in rows:
