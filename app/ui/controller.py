@@ -196,7 +196,13 @@ class AppController(QObject):
             self.start_indexing()
 
     def _on_rebuilt(self, dimension: int) -> None:
+        """The new index is active: queries must now be embedded at the new dimension."""
         self.window.status.showMessage(f"Index rebuilt at {dimension or 'full'} dimensions", 5000)
+        if self.factory is not None:
+            search, indexing = self.factory(self.settings)
+            self.search_worker.backend = search
+            self.set_indexing(indexing)
+            self.start_indexing()
 
     # -- problem files ------------------------------------------------------------------
     def load_problems(self) -> None:

@@ -1,14 +1,20 @@
 """Adapters from the real services (store, search, pipeline) to the window's protocols.
 
-Built only here, so the rest of ``app/ui`` depends on protocols. Until a service exists
-(or when it cannot start, e.g. no model), the window still opens and says why.
+Built only here, so the rest of ``app/ui`` depends on protocols. Models load lazily on the
+worker thread that first needs them (never on the main thread); when search cannot run yet
+(no index, no model) the window shows the reason instead of results.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from app import paths
 from app.settings import Settings
 from app.ui.backend import (
     CancelCheck,
@@ -20,12 +26,225 @@ from app.ui.backend import (
     UpdateCallback,
 )
 from app.ui.presets import all_presets
+from app.ui.rebuild import rebuild_index
+from app.ui.services_convert import context_preview, problems_from_stats, to_hit, to_progress
+
+if TYPE_CHECKING:
+    from app.pipeline import Pipeline
+    from app.search import SearchService
 
 log = logging.getLogger(__name__)
 
 
 class ServiceUnavailable(Exception):
     """Search cannot run yet (no index, no model); the message is shown as is."""
+
+
+class RealSearch:
+    """``app.search.SearchService`` behind the window's ``SearchBackend`` protocol."""
+
+    def __init__(self, settings: Settings, db_path: Path | None = None) -> None:
+        self.settings = settings
+        self.db_path = db_path or paths.database_path()
+        self._service: SearchService | None = None
+        self._lock = threading.Lock()
+        self._results: dict[str, Any] = {}  # hit key -> Result, for previews
+
+    def service(self) -> SearchService:
+        """The search service, loading models on first use (on a worker thread)."""
+        with self._lock:
+            if self._service is None:
+                self._service = self._load()
+            return self._service
+
+    def _load(self) -> SearchService:
+        from app.context import make_embedder, make_reranker, rerank_depth
+        from app.search import SearchService
+
+        if not self.db_path.exists():
+            raise ServiceUnavailable("Nothing is indexed yet: add a folder in Settings.")
+        embedder = make_embedder(self.settings)
+        reranker = make_reranker(self.settings) if self.settings.rerank_enabled else None
+        depth = rerank_depth(self.settings)
+        return SearchService(self.db_path, embedder, reranker, rerank_depth=depth)
+
+    def _options(self, options: SearchOptions) -> Any:
+        from app.search import SearchOptions as ServiceOptions
+        from storage.models import SearchFilters
+
+        filters = SearchFilters(
+            folders=(options.folder,) if options.folder else (),
+            extensions=(options.file_type,) if options.file_type else (),
+            modified_after=options.modified_after,
+        )
+        preset = options.preset or self.settings.query_preset
+        instruction = all_presets(self.settings).get(preset)
+        return ServiceOptions(k=options.k, filters=filters, instruction=instruction)
+
+    def search(self, query: str, options: SearchOptions) -> list[Hit]:
+        """Fused results from the store, converted for the window."""
+        from storage.errors import FingerprintMismatch
+
+        try:
+            results = self.service().search(query, self._options(options))
+        except FingerprintMismatch:
+            # A rebuild swapped in (or, after a restart, has not yet swapped in) an index at
+            # another dimension: follow the active index rather than refuse to search.
+            if not self._follow_active_dimension():
+                raise
+            results = self.service().search(query, self._options(options))
+        self._results = {str(r.chunk_id): r for r in results}
+        return [to_hit(r) for r in results]
+
+    def _follow_active_dimension(self) -> bool:
+        """Reload the embedder at the active index's dimension; False if that cannot help."""
+        service = self.service()
+        with service._lock:
+            active = service.store.fingerprint()
+        embedder = service.embedder
+        if active is None or embedder is None or active.model_id != embedder.info.model_id:
+            return False
+        if active.dim == embedder.dim:
+            return False
+        dimension = 0 if active.dim == embedder.info.max_dim else active.dim
+        with self._lock:
+            self.close()
+            self.settings = replace(self.settings, dimension=dimension)
+            self._service = None
+        return True
+
+    def rerank(
+        self,
+        query: str,
+        hits: Sequence[Hit],
+        options: SearchOptions,
+        on_update: UpdateCallback,
+        is_cancelled: CancelCheck,
+    ) -> list[Hit]:
+        """Progressive rerank; each improved order is converted and published."""
+        service = self.service()
+        if service.reranker is None:
+            return list(hits)
+        results = [self._results[h.chunk_id] for h in hits if h.chunk_id in self._results]
+        final = service.rerank(
+            query,
+            results,
+            self._options(options),
+            lambda improved: on_update([to_hit(r) for r in improved]),
+            is_cancelled,
+        )
+        return [to_hit(r) for r in final]
+
+    def preview(self, hit: Hit) -> Preview:
+        """The hit's chunk with its neighbours, read through the service's store."""
+        service = self.service()
+        with service._lock:  # the service serialises use of its one connection
+            chunks = service.store.chunks(hit.path)
+        return context_preview(hit, chunks)
+
+    def presets(self) -> dict[str, str]:
+        """Built-in and user presets."""
+        return all_presets(self.settings)
+
+    def close(self) -> None:
+        """Close the store and free the models (the app is quitting or the model changed)."""
+        service, self._service = self._service, None
+        if service is not None:
+            service.close()
+            for model in (service.embedder, service.reranker):
+                if model is not None:
+                    model.close()
+
+
+class RealIndexing:
+    """``app.pipeline.Pipeline`` (watching) behind the window's ``IndexingBackend``."""
+
+    def __init__(self, settings: Settings, db_path: Path | None = None, sandbox: bool = True):
+        self.settings = settings
+        self.db_path = db_path or paths.database_path()
+        self.sandbox = sandbox
+        self.pipeline: Pipeline | None = None
+        self._cancel = threading.Event()
+        self._paused = False
+
+    def run(self, on_progress: Any) -> None:
+        """Reconcile, index and keep watching until cancelled."""
+        from app.context import make_embedder
+        from app.indexer import IndexerConfig
+        from app.pipeline import Pipeline
+
+        self._cancel.clear()
+        embedder = make_embedder(self.settings)
+        config = IndexerConfig(sandbox=self.sandbox)
+        totals = self._totals
+
+        def report(progress: Any) -> None:
+            on_progress(to_progress(progress, totals() if progress.state == "idle" else (0, 0)))
+
+        pipeline = Pipeline(
+            self.db_path, embedder, self.settings, on_progress=report, config=config
+        )
+        self.pipeline = pipeline
+        try:
+            pipeline.start(watch=True)
+            if self._paused:
+                pipeline.pause()
+            while not self._cancel.is_set() and not pipeline.wait(0.2):
+                pass
+        finally:
+            self.pipeline = None
+            pipeline.stop()
+            embedder.close()
+
+    def _totals(self) -> tuple[int, int]:
+        try:
+            from storage.store import Store
+
+            with Store.open(self.db_path, readonly=True) as store:
+                stats = store.stats(problem_limit=0)
+            return sum(stats.files.values()), stats.chunks
+        except Exception:
+            return 0, 0
+
+    def pause(self) -> None:
+        """Pause the indexer (watching continues, changes queue up)."""
+        self._paused = True
+        if self.pipeline is not None:
+            self.pipeline.pause()
+
+    def resume(self) -> None:
+        """Resume the indexer."""
+        self._paused = False
+        if self.pipeline is not None:
+            self.pipeline.resume()
+
+    def cancel(self) -> None:
+        """Stop soon; queued work stays in the database for the next start."""
+        self._cancel.set()
+        if self.pipeline is not None:
+            self.pipeline.cancel()
+
+    def problems(self) -> list[Any]:
+        """Skipped and failed files from the store."""
+        from storage.store import Store
+
+        if not self.db_path.exists():
+            return []
+        with Store.open(self.db_path, readonly=True) as store:
+            return problems_from_stats(store.stats())
+
+    def retry(self, paths_: Sequence[str]) -> None:
+        """Queue problem files again (a short write transaction; the next run picks them up)."""
+        from storage.store import Store
+
+        with Store.open(self.db_path) as store:
+            store.enqueue(list(paths_), "index")
+
+    def rebuild(self, dimension: int, on_progress: Any) -> None:
+        """Build the index at ``dimension`` beside the active one, then swap atomically."""
+        rebuild_index(
+            replace(self.settings, dimension=dimension), self.db_path, on_progress, self._cancel
+        )
 
 
 class UnavailableSearch:
@@ -57,4 +276,10 @@ class UnavailableSearch:
 
 def build_backends(settings: Settings) -> tuple[SearchBackend, IndexingBackend | None]:
     """The real search and indexing adapters for ``settings`` (cheap: models load lazily)."""
-    return UnavailableSearch("The search service is not available yet.", settings), None
+    try:
+        import app.pipeline
+        import app.search  # noqa: F401
+    except ImportError as exc:
+        log.warning("search/indexing services unavailable: %s", exc)
+        return UnavailableSearch(f"Search is unavailable: {exc}", settings), None
+    return RealSearch(settings), RealIndexing(settings)

@@ -1,0 +1,169 @@
+"""The window on real stores with the real starter model and tiny Qwen3 models (no fakes)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from app.indexer import IndexerConfig
+from app.pipeline import Pipeline
+from app.settings import Settings
+from app.ui.backend import Hit, Progress
+from app.ui.controller import AppController
+from app.ui.main_window import MainWindow
+from app.ui.services import RealIndexing, RealSearch
+from app.ui.workers import SearchWorker
+from engine.config import EmbedderConfig
+from engine.factory import load_embedder
+from tests.gui.fakes import RecordingOpener
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+DOCS = {
+    "lighthouse.md": "# Coast\n\nThe lighthouse keeper logs every passing ship at night.",
+    "recipes/bread.txt": "Knead the dough, let the bread rise for an hour, then bake it.",
+    "notes/garden.md": "# Garden\n\nTomatoes need sun; water the garden early in the morning.",
+    "notes/taxes.txt": "File the tax return before April; keep receipts for deductions.",
+}
+
+
+def write_corpus(root: Path) -> Path:
+    for name, text in DOCS.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    (root / "blob.txt").write_bytes(b"\x00\x01\x02binary\x00" * 200)
+    return root
+
+
+def build_index(folder: Path, db: Path, model: Path) -> Settings:
+    settings = Settings(
+        folders=[str(folder)], embed_model=str(model), rerank_enabled=False, first_run_done=True
+    )
+    embedder = load_embedder(EmbedderConfig(model=str(model)))
+    pipeline = Pipeline(db, embedder, settings, config=IndexerConfig(workers=1, sandbox=False))
+    try:
+        pipeline.index_once()
+    finally:
+        pipeline.stop()
+        embedder.close()
+    return settings
+
+
+@pytest.fixture
+def starter_index(tmp_path: Path, starter_model_dir: Path) -> tuple[Settings, Path]:
+    db = tmp_path / "index.sqlite3"
+    return build_index(write_corpus(tmp_path / "docs"), db, starter_model_dir), db
+
+
+@contextmanager
+def real_window(qtbot: QtBot, backend: RealSearch) -> Iterator[MainWindow]:
+    worker = SearchWorker(backend)
+    window = MainWindow(worker, opener=RecordingOpener(), debounce_ms=20)
+    qtbot.addWidget(window)
+    window.resize(1100, 640)
+    window.show()
+    yield window
+    worker.shutdown()
+    backend.close()
+
+
+def test_typing_shows_real_results_and_screenshot(
+    qtbot: QtBot, starter_index: tuple[Settings, Path]
+) -> None:
+    settings, db = starter_index
+    with real_window(qtbot, RealSearch(settings, db)) as window:
+        window.apply_settings(settings)
+        with qtbot.waitSignal(window.worker.results_ready, timeout=30000):
+            qtbot.keyClicks(window.search_field, "lighthouse ship")
+        qtbot.waitUntil(lambda: window.model.rowCount() > 0, timeout=5000)
+        top = window.model.hits()[0]
+        assert top.name == "lighthouse.md"
+        assert any(top.snippet[s:e].lower() == "lighthouse" for s, e in top.spans)
+        qtbot.waitUntil(lambda: "lighthouse" in window.preview.text.toPlainText(), timeout=5000)
+        ARTIFACTS.mkdir(exist_ok=True)
+        assert window.grab().save(str(ARTIFACTS / "main_window.png"))
+
+
+def test_real_indexing_reports_progress_and_problems(
+    qtbot: QtBot, tmp_path: Path, starter_model_dir: Path
+) -> None:
+    folder = write_corpus(tmp_path / "docs")
+    db = tmp_path / "index.sqlite3"
+    settings = Settings(
+        folders=[str(folder)],
+        embed_model=str(starter_model_dir),
+        rerank_enabled=False,
+        first_run_done=True,
+    )
+    ctl = AppController(
+        settings, RealSearch(settings, db), RealIndexing(settings, db, sandbox=False)
+    )
+    qtbot.addWidget(ctl.window)
+    seen: list[Progress] = []
+    assert ctl.indexing is not None
+    ctl.indexing.progress_changed.connect(seen.append)
+    ctl.start_indexing()
+    qtbot.waitUntil(lambda: any(p.phase == "idle" and p.indexed_files for p in seen), timeout=60000)
+    assert any(p.phase == "indexing" for p in seen)
+    dialog = ctl.show_problems()
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 1, timeout=5000)
+    assert dialog.paths()[0].endswith("blob.txt")
+    with qtbot.waitSignal(ctl.search_worker.results_ready, timeout=30000) as got:
+        qtbot.keyClicks(ctl.window.search_field, "bread dough")
+    assert got.args[1][0].name == "bread.txt"
+    ctl.quit()
+
+
+@pytest.mark.torch
+def test_rerank_reorders_real_results(
+    qtbot: QtBot, tmp_path: Path, tiny_embedding_dir: Path, tiny_reranker_dir: Path
+) -> None:
+    db = tmp_path / "index.sqlite3"
+    settings = build_index(write_corpus(tmp_path / "docs"), db, tiny_embedding_dir)
+    settings = replace(settings, rerank_enabled=True, rerank_model=str(tiny_reranker_dir))
+    with real_window(qtbot, RealSearch(settings, db)) as window:
+        updates: list[list[Hit]] = []
+        window.worker.rerank_updated.connect(lambda _r, hits: updates.append(hits))
+        with qtbot.waitSignal(window.worker.rerank_finished, timeout=60000):
+            qtbot.keyClicks(window.search_field, "garden tomatoes bread")
+        assert updates, "the reranker published no improved order"
+        qtbot.waitUntil(lambda: not window.model.animating, timeout=5000)
+        final = updates[-1]
+        assert [h.key for h in window.model.hits()] == [h.key for h in final]
+        reranked = [h.scores["rerank"] for h in final if "rerank" in h.scores]
+        assert reranked == sorted(reranked, reverse=True)
+
+
+@pytest.mark.torch
+def test_dimension_change_rebuilds_while_search_answers(
+    qtbot: QtBot, tmp_path: Path, tiny_embedding_dir: Path
+) -> None:
+    db = tmp_path / "index.sqlite3"
+    settings = build_index(write_corpus(tmp_path / "docs"), db, tiny_embedding_dir)
+
+    def factory(s: Settings) -> tuple[RealSearch, RealIndexing]:
+        return RealSearch(s, db), RealIndexing(s, db, sandbox=False)
+
+    search, indexing = factory(settings)
+    ctl = AppController(settings, search, indexing, factory=factory)
+    qtbot.addWidget(ctl.window)
+    assert ctl.indexing is not None
+    with qtbot.waitSignal(ctl.indexing.rebuild_finished, timeout=60000):
+        ctl.apply_settings(replace(settings, dimension=32))
+        assert ctl.indexing.rebuilding
+        with qtbot.waitSignal(ctl.search_worker.results_ready, timeout=30000) as during:
+            qtbot.keyClicks(ctl.window.search_field, "garden")
+    assert during.args[1], "search must answer on the old index during the rebuild"
+    ctl.window.search_field.clear()
+    with qtbot.waitSignal(ctl.search_worker.results_ready, timeout=30000) as after:
+        qtbot.keyClicks(ctl.window.search_field, "garden")
+    assert after.args[1], "search must answer on the new 32-d index"
+    backend = ctl.search_worker.backend
+    assert isinstance(backend, RealSearch) and backend.service().embedder is not None
+    assert backend.service().embedder.dim == 32
+    ctl.quit()
