@@ -352,7 +352,7 @@ def probe_metadata(path: Path) -> dict[str, str]:
     """
     lib = import_llama_cpp()
     try:
-        llm = lib.Llama(model_path=str(path), vocab_only=True, verbose=False)
+        llm = lib.Llama(model_path=str(path), vocab_only=True, n_ctx=8, n_batch=8, verbose=False)
     except Exception as exc:  # llama-cpp-python raises ValueError for unreadable files
         raise ModelLoadError(f"Cannot read GGUF {path}: {exc}") from exc
     try:
