@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from storage import fts, jobs, schema, vectors
+from storage import fts, jobs, prefilter, schema, vectors
 from storage.connection import connect, database_errors
 from storage.errors import (
     DatabaseCorrupt,
@@ -48,7 +48,8 @@ from storage.models import (
     Stats,
     file_extension,
 )
-from storage.vectors import BinaryIndex, FloatArray
+from storage.prefilter import BinaryIndex
+from storage.vectors import FloatArray
 
 _FILE_COLS = "id, path, size, mtime, content_hash, status, error, retries, indexed_at, folder_id"
 _CHUNK_COLS = (
@@ -604,7 +605,8 @@ class Store:
     ) -> list[Hit]:
         """Chunks nearest to ``query`` (cosine), filters applied inside the search.
 
-        Default path: Hamming prefilter over in-memory sign bits + exact float rescoring.
+        Default path: ``storage.prefilter`` (in-memory sign bits, adaptive depth, exact
+        float rescoring of the candidates).
         ``exact=True`` scans every float vector (the reference). Raises
         FingerprintMismatch when ``fingerprint`` is given and differs from the index's.
         """
@@ -643,9 +645,10 @@ class Store:
                 [index_id, *params],
             )
             rows = index.rows_for_ids(r[0] for r in ids)
-        count = len(index) if exact else vectors.candidate_count(len(index), k)
-        cand = index.candidates(q, count, rows)
-        return vectors.rescore(self.conn, q, cand.tolist(), dim)
+        if exact:
+            assert rows is not None
+            return vectors.rescore_all(self.conn, q, index.ids[rows].tolist(), dim)
+        return prefilter.search(self.conn, index, q, k, rows)
 
     def _binary(self, index_id: int, dim: int) -> BinaryIndex:
         if self._bin is None or self._bin.index_id != index_id:
@@ -656,13 +659,18 @@ class Store:
     def _hashes_to_hits(
         self, scored: list[tuple[str, float]], k: int, filters: SearchFilters | None
     ) -> list[Hit]:
-        """Expand content hashes into the (filtered) chunks that carry them, best first."""
+        """Expand content hashes into the (filtered) chunks that carry them, best first.
+
+        Hashes go in score order, in growing batches, until ``k`` chunks are found: later
+        hashes score lower, so they cannot displace those (orphaned vectors find none).
+        """
         score_of = dict(scored)
         where, params = filter_sql(filters)
         hits: list[Hit] = []
-        hashes = [h for h, _ in scored]
-        for start in range(0, len(hashes), 500):
-            part = hashes[start : start + 500]
+        pos, step = 0, max(k, 16)
+        while pos < len(scored) and len(hits) < k:
+            part = [h for h, _ in scored[pos : pos + step]]
+            pos, step = pos + len(part), min(500, 2 * step)
             rows = self.conn.execute(
                 "SELECT c.id, c.content_hash FROM chunks c JOIN files f ON f.id = c.file_id"
                 f" WHERE c.content_hash IN ({', '.join('?' * len(part))}) AND {where}",
