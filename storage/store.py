@@ -13,84 +13,38 @@ in one transaction, so search keeps answering from the old index meanwhile.
 
 from __future__ import annotations
 
-import contextlib
-import re
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from storage import fts, jobs, prefilter, schema, vectors
+from storage import jobs, schema, vectors
+from storage.base import CHUNK_COLS, FILE_COLS, chunk_record, file_record, has_cjk
 from storage.connection import connect, database_errors
-from storage.errors import (
-    DatabaseCorrupt,
-    DatabaseLocked,
-    FingerprintMismatch,
-    RebuildError,
-    StorageError,
-)
-from storage.filters import filter_sql
+from storage.errors import DatabaseCorrupt, StorageError
+from storage.maintenance import MaintenanceMixin
 from storage.models import (
-    FILE_STATUSES,
     Chunk,
     FileRecord,
     FileStatus,
     Fingerprint,
     Folder,
-    Hit,
     Job,
     JobKind,
     NewChunk,
-    ProblemFile,
-    SearchFilters,
-    Stats,
     file_extension,
 )
-from storage.prefilter import BinaryIndex
+from storage.rebuild import RebuildMixin
+from storage.retrieval import RetrievalMixin
 from storage.vectors import FloatArray
 
-_FILE_COLS = "id, path, size, mtime, content_hash, status, error, retries, indexed_at, folder_id"
-_CHUNK_COLS = (
-    'c.id, c.file_id, f.path, c.ordinal, c.text, c.start, c."end", c.content_hash,'
-    " c.token_count, c.page, c.heading, f.mtime, f.size"
-)
-_CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f\U00020000-\U0002fa1f]")
+__all__ = ["Store", "has_cjk"]
 
 
-def has_cjk(text: str) -> bool:
-    """True when ``text`` holds Chinese, Japanese or Korean characters (trigram-indexed)."""
-    return _CJK.search(text) is not None
-
-
-def _file(row: Sequence[Any]) -> FileRecord:
-    return FileRecord(
-        id=row[0],
-        path=row[1],
-        size=row[2],
-        mtime=row[3],
-        content_hash=row[4],
-        status=row[5],
-        error=row[6],
-        retries=row[7],
-        indexed_at=row[8],
-        folder_id=row[9],
-    )
-
-
-def _chunk(row: Sequence[Any]) -> Chunk:
-    return Chunk(*row)
-
-
-class Store:
-    """Owns a connection; all SQL of Quarry goes through here (or its helper modules)."""
-
-    def __init__(self, conn: Any, path: Path, readonly: bool) -> None:
-        self.conn = conn
-        self.path = path
-        self.readonly = readonly
-        self._bin: BinaryIndex | None = None
+class Store(RetrievalMixin, RebuildMixin, MaintenanceMixin):
+    """The public storage API: files, chunks, jobs here; search, rebuild and maintenance
+    in their mixins (``storage.retrieval``, ``storage.rebuild``, ``storage.maintenance``)."""
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -124,89 +78,6 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @contextlib.contextmanager
-    def transaction(self, mode: str = "IMMEDIATE") -> Iterator[Any]:
-        """One all-or-nothing transaction; driver errors become StorageError subclasses."""
-        try:
-            self.conn.execute(f"BEGIN {mode}")
-        except database_errors() as exc:
-            raise _translate(exc) from exc
-        try:
-            yield self.conn
-        except BaseException as exc:
-            self.conn.execute("ROLLBACK")
-            if isinstance(exc, database_errors()):
-                raise _translate(exc) from exc
-            raise
-        else:
-            self.conn.execute("COMMIT")
-
-    # ---- meta and fingerprints ---------------------------------------------------------
-
-    def _meta(self, key: str) -> str | None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def _set_meta(self, key: str, value: str | None) -> None:
-        if value is None:
-            self.conn.execute("DELETE FROM meta WHERE key = ?", (key,))
-        else:
-            self.conn.execute(
-                "INSERT INTO meta(key, value) VALUES (?, ?)"
-                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )
-
-    def _index_id(self, key: str) -> int | None:
-        value = self._meta(key)
-        return None if value is None else int(value)
-
-    def _index_fp(self, index_id: int | None) -> Fingerprint | None:
-        if index_id is None:
-            return None
-        row = self.conn.execute(
-            "SELECT fingerprint FROM vector_indexes WHERE id = ?", (index_id,)
-        ).fetchone()
-        return None if row is None else Fingerprint.from_json(row[0])
-
-    def _create_index(self, fp: Fingerprint) -> int:
-        cur = self.conn.execute(
-            "INSERT INTO vector_indexes(fingerprint, fp_key, dim, created_at) VALUES (?, ?, ?, ?)",
-            (fp.to_json(), fp.key, fp.dim, time.time()),
-        )
-        return int(cur.lastrowid)
-
-    def _bump_epoch(self) -> None:
-        """Tell in-memory bit matrices (any connection) that vector rows were deleted."""
-        self._set_meta("emb_epoch", str(time.time_ns()))
-
-    def fingerprint(self) -> Fingerprint | None:
-        """The active index's fingerprint; None before the first vectors are written."""
-        return self._index_fp(self._index_id("active_index"))
-
-    def _ensure_active(self, fp: Fingerprint) -> int:
-        """Active index id for writes under ``fp``: set on first use, else must match exactly."""
-        active = self._index_id("active_index")
-        if active is None:
-            active = self._create_index(fp)
-            self._set_meta("active_index", str(active))
-            return active
-        current = self._index_fp(active)
-        if current is not None and current.key != fp.key:
-            raise FingerprintMismatch(current, fp)
-        return active
-
-    def ensure_fingerprint(self, fp: Fingerprint) -> None:
-        """Record ``fp`` on first use; raise FingerprintMismatch if the index has another."""
-        with self.transaction():
-            self._ensure_active(fp)
-
-    def check_query(self, fp: Fingerprint) -> None:
-        """Refuse a query whose embedding space differs from the active index's."""
-        current = self.fingerprint()
-        if current is not None and not current.query_compatible(fp):
-            raise FingerprintMismatch(current, fp)
 
     # ---- folders -----------------------------------------------------------------------
 
@@ -253,13 +124,13 @@ class Store:
 
     def get_file(self, path: str) -> FileRecord | None:
         """The record for ``path``, or None if the index has never seen it."""
-        row = self.conn.execute(f"SELECT {_FILE_COLS} FROM files WHERE path = ?", (path,))
+        row = self.conn.execute(f"SELECT {FILE_COLS} FROM files WHERE path = ?", (path,))
         found = row.fetchone()
-        return None if found is None else _file(found)
+        return None if found is None else file_record(found)
 
     def files(self, status: FileStatus | None = None, under: str | None = None) -> list[FileRecord]:
         """Known files, optionally of one status and/or under a folder prefix."""
-        sql = f"SELECT {_FILE_COLS} FROM files WHERE 1"
+        sql = f"SELECT {FILE_COLS} FROM files WHERE 1"
         params: list[object] = []
         if status is not None:
             sql += " AND status = ?"
@@ -268,15 +139,15 @@ class Store:
             prefix = under.rstrip("/\\") + "/"
             sql += " AND substr(path, 1, ?) = ?"
             params += [len(prefix), prefix]
-        return [_file(r) for r in self.conn.execute(sql + " ORDER BY path", params)]
+        return [file_record(r) for r in self.conn.execute(sql + " ORDER BY path", params)]
 
     def files_by_content_hash(self, content_hash: str) -> list[FileRecord]:
         """Files whose bytes hash to ``content_hash`` (a move/copy source, if still there)."""
         rows = self.conn.execute(
-            f"SELECT {_FILE_COLS} FROM files WHERE content_hash = ? ORDER BY path",
+            f"SELECT {FILE_COLS} FROM files WHERE content_hash = ? ORDER BY path",
             (content_hash,),
         )
-        return [_file(r) for r in rows]
+        return [file_record(r) for r in rows]
 
     def missing_embeddings(self, hashes: Iterable[str]) -> set[str]:
         """Chunk content hashes with no vector under the active fingerprint yet.
@@ -455,11 +326,11 @@ class Store:
     def chunks(self, path: str) -> list[Chunk]:
         """A file's chunks in order."""
         rows = self.conn.execute(
-            f"SELECT {_CHUNK_COLS} FROM chunks c JOIN files f ON f.id = c.file_id"
+            f"SELECT {CHUNK_COLS} FROM chunks c JOIN files f ON f.id = c.file_id"
             " WHERE f.path = ? ORDER BY c.ordinal",
             (path,),
         )
-        return [_chunk(r) for r in rows]
+        return [chunk_record(r) for r in rows]
 
     def chunks_by_id(self, ids: Iterable[int]) -> dict[int, Chunk]:
         """Chunks (with their file's path, mtime, size) for the given ids."""
@@ -468,11 +339,11 @@ class Store:
         for start in range(0, len(id_list), 900):
             part = id_list[start : start + 900]
             rows = self.conn.execute(
-                f"SELECT {_CHUNK_COLS} FROM chunks c JOIN files f ON f.id = c.file_id"
+                f"SELECT {CHUNK_COLS} FROM chunks c JOIN files f ON f.id = c.file_id"
                 f" WHERE c.id IN ({', '.join('?' * len(part))})",
                 part,
             )
-            out.update((r[0], _chunk(r)) for r in rows)
+            out.update((r[0], chunk_record(r)) for r in rows)
         return out
 
     # ---- job queue ---------------------------------------------------------------------
@@ -500,267 +371,3 @@ class Store:
     def job_counts(self) -> dict[str, int]:
         """Jobs per state ('queued', 'claimed')."""
         return jobs.counts(self.conn)
-
-    # ---- background rebuild for a new model / dimension --------------------------------
-
-    def rebuilding(self) -> Fingerprint | None:
-        """The fingerprint being built beside the active index, if any."""
-        return self._index_fp(self._index_id("building_index"))
-
-    def begin_rebuild(self, fp: Fingerprint) -> None:
-        """Start (or restart under another fingerprint) a second index beside the active one.
-
-        With no active index yet, ``fp`` simply becomes the active fingerprint.
-        """
-        with self.transaction():
-            active = self._index_id("active_index")
-            if active is None:
-                self._ensure_active(fp)
-                return
-            current = self._index_fp(active)
-            if current is not None and current.key == fp.key:
-                raise RebuildError(f"the index already uses {fp.describe()}")
-            building = self._index_id("building_index")
-            if building is not None:
-                if (self._index_fp(building) or fp).key == fp.key:
-                    return  # resume after a restart
-                self.conn.execute("DELETE FROM vector_indexes WHERE id = ?", (building,))
-                self._bump_epoch()
-            self._set_meta("building_index", str(self._create_index(fp)))
-
-    def _building(self) -> int:
-        building = self._index_id("building_index")
-        if building is None:
-            raise RebuildError("no rebuild in progress; call begin_rebuild first")
-        return building
-
-    def rebuild_missing(self, limit: int = 256) -> list[Chunk]:
-        """Up to ``limit`` chunks (one per content hash) still lacking a new-index vector.
-
-        The pipeline embeds each chunk's text exactly as it embeds documents (heading prefix
-        included when the new fingerprint says so) and hands the results to
-        ``add_rebuild_vectors``. An empty list means the new index is complete.
-        """
-        building = self._building()
-        rows = self.conn.execute(
-            f"SELECT {_CHUNK_COLS} FROM chunks c JOIN files f ON f.id = c.file_id"
-            " WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.index_id = ?"
-            " AND e.content_hash = c.content_hash) GROUP BY c.content_hash LIMIT ?",
-            (building, limit),
-        )
-        return [_chunk(r) for r in rows]
-
-    def add_rebuild_vectors(self, hashes: Sequence[str], vecs: FloatArray) -> None:
-        """Store new-index vectors for content hashes (rows aligned with ``hashes``)."""
-        with self.transaction():
-            building = self._building()
-            fp = self._index_fp(building)
-            assert fp is not None
-            vectors.insert_vectors(self.conn, building, hashes, vecs, fp.dim)
-
-    def finish_rebuild(self) -> Fingerprint:
-        """Atomically make the new index active and drop the old one.
-
-        Raises RebuildError if chunks written meanwhile still lack new vectors: drive
-        ``rebuild_missing`` again, then retry. Returns the now-active fingerprint.
-        """
-        with self.transaction():
-            building = self._building()
-            left = self.conn.execute(
-                "SELECT count(*) FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM embeddings e"
-                " WHERE e.index_id = ? AND e.content_hash = c.content_hash)",
-                (building,),
-            ).fetchone()[0]
-            if left:
-                raise RebuildError(f"{left} chunk(s) still lack vectors in the new index")
-            old = self._index_id("active_index")
-            self._set_meta("active_index", str(building))
-            self._set_meta("building_index", None)
-            if old is not None:
-                self.conn.execute("DELETE FROM vector_indexes WHERE id = ?", (old,))
-            self._bump_epoch()
-            fp = self._index_fp(building)
-        assert fp is not None
-        return fp
-
-    def cancel_rebuild(self) -> None:
-        """Abandon a rebuild; the active index is untouched."""
-        with self.transaction():
-            building = self._index_id("building_index")
-            if building is not None:
-                self.conn.execute("DELETE FROM vector_indexes WHERE id = ?", (building,))
-                self._set_meta("building_index", None)
-                self._bump_epoch()
-
-    # ---- search ------------------------------------------------------------------------
-
-    def vector_search(
-        self,
-        query: FloatArray,
-        k: int,
-        filters: SearchFilters | None = None,
-        *,
-        fingerprint: Fingerprint | None = None,
-        exact: bool = False,
-    ) -> list[Hit]:
-        """Chunks nearest to ``query`` (cosine), filters applied inside the search.
-
-        Default path: ``storage.prefilter`` (in-memory sign bits, adaptive depth, exact
-        float rescoring of the candidates).
-        ``exact=True`` scans every float vector (the reference). Raises
-        FingerprintMismatch when ``fingerprint`` is given and differs from the index's.
-        """
-        with self.transaction("DEFERRED"):  # one snapshot, even across an index swap
-            active = self._index_id("active_index")
-            fp = self._index_fp(active)
-            if active is None or fp is None:
-                return []
-            if fingerprint is not None and not fp.query_compatible(fingerprint):
-                raise FingerprintMismatch(fp, fingerprint)
-            q = np.asarray(query, dtype=np.float32).reshape(-1)
-            if q.shape[0] != fp.dim:
-                raise FingerprintMismatch(fp, Fingerprint("query vector", "", q.shape[0], "?"))
-            scored = self._score_hashes(active, fp.dim, q, k, filters, exact)
-            return self._hashes_to_hits(scored, k, filters)
-
-    def _score_hashes(
-        self,
-        index_id: int,
-        dim: int,
-        q: FloatArray,
-        k: int,
-        filters: SearchFilters | None,
-        exact: bool,
-    ) -> list[tuple[str, float]]:
-        if exact and (filters is None or not filters.active):
-            return vectors.exact_scan(self.conn, index_id, q, 4 * k + 16, dim)
-        index = self._binary(index_id, dim)
-        rows = None
-        if filters is not None and filters.active:
-            where, params = filter_sql(filters)
-            ids = self.conn.execute(
-                "SELECT DISTINCT e.id FROM files f JOIN chunks c ON c.file_id = f.id"
-                " JOIN embeddings e ON e.index_id = ? AND e.content_hash = c.content_hash"
-                f" WHERE {where}",
-                [index_id, *params],
-            )
-            rows = index.rows_for_ids(r[0] for r in ids)
-        if exact:
-            assert rows is not None
-            return vectors.rescore_all(self.conn, q, index.ids[rows].tolist(), dim)
-        return prefilter.search(self.conn, index, q, k, rows)
-
-    def _binary(self, index_id: int, dim: int) -> BinaryIndex:
-        if self._bin is None or self._bin.index_id != index_id:
-            self._bin = BinaryIndex(index_id, dim)
-        self._bin.refresh(self.conn)
-        return self._bin
-
-    def _hashes_to_hits(
-        self, scored: list[tuple[str, float]], k: int, filters: SearchFilters | None
-    ) -> list[Hit]:
-        """Expand content hashes into the (filtered) chunks that carry them, best first.
-
-        Hashes go in score order, in growing batches, until ``k`` chunks are found: later
-        hashes score lower, so they cannot displace those (orphaned vectors find none).
-        """
-        score_of = dict(scored)
-        where, params = filter_sql(filters)
-        hits: list[Hit] = []
-        pos, step = 0, max(k, 16)
-        while pos < len(scored) and len(hits) < k:
-            part = [h for h, _ in scored[pos : pos + step]]
-            pos, step = pos + len(part), min(500, 2 * step)
-            rows = self.conn.execute(
-                "SELECT c.id, c.content_hash FROM chunks c JOIN files f ON f.id = c.file_id"
-                f" WHERE c.content_hash IN ({', '.join('?' * len(part))}) AND {where}",
-                [*part, *params],
-            )
-            hits += [Hit(r[0], score_of[r[1]]) for r in rows]
-        hits.sort(key=lambda h: (-h.score, h.chunk_id))
-        return hits[:k]
-
-    def keyword_search(self, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
-        """BM25 keyword hits (higher score is better); any user input is safe."""
-        return fts.search(self.conn, query, k, filters)
-
-    # ---- maintenance -------------------------------------------------------------------
-
-    def stats(self, problem_limit: int = 200) -> Stats:
-        """Counts for ``quarry status`` and the window's status bar."""
-        by_status: dict[str, int] = dict.fromkeys(FILE_STATUSES, 0)
-        by_status.update(self.conn.execute("SELECT status, count(*) FROM files GROUP BY status"))
-        chunks = self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
-        active = self._index_id("active_index")
-        embeddings = self.conn.execute(
-            "SELECT count(*) FROM embeddings WHERE index_id = ?", (active or -1,)
-        ).fetchone()[0]
-        problems = [
-            ProblemFile(r[0], r[1], r[2], r[3])
-            for r in self.conn.execute(
-                "SELECT path, status, error, retries FROM files"
-                " WHERE status IN ('skipped', 'failed') ORDER BY status, path LIMIT ?",
-                (problem_limit,),
-            )
-        ]
-        return Stats(
-            files=by_status,
-            chunks=chunks,
-            embeddings=embeddings,
-            db_bytes=self._db_bytes(),
-            fingerprint=self.fingerprint(),
-            rebuilding=self.rebuilding(),
-            queued_jobs=self.job_counts().get("queued", 0),
-            problems=problems,
-        )
-
-    def _db_bytes(self) -> int:
-        total = 0
-        for suffix in ("", "-wal"):
-            with contextlib.suppress(OSError):
-                total += Path(str(self.path) + suffix).stat().st_size
-        return total
-
-    def integrity_check(self) -> list[str]:
-        """Problems found by SQLite (and FTS on the writer); an empty list means healthy."""
-        rows = [r[0] for r in self.conn.execute("PRAGMA integrity_check")]
-        problems = [r for r in rows if r != "ok"]
-        if not self.readonly:
-            for table in ("chunks_fts", "chunks_tri"):
-                try:
-                    self.conn.execute(f"INSERT INTO {table}({table}) VALUES ('integrity-check')")
-                except database_errors() as exc:
-                    problems.append(f"{table}: {exc}")
-        return problems
-
-    def prune_embeddings(self) -> int:
-        """Drop vectors no chunk references any more (kept until now for cheap re-adds)."""
-        with self.transaction():
-            cur = self.conn.execute(
-                "DELETE FROM embeddings WHERE NOT EXISTS"
-                " (SELECT 1 FROM chunks c WHERE c.content_hash = embeddings.content_hash)"
-            )
-            if cur.rowcount:
-                self._bump_epoch()
-        return int(cur.rowcount)
-
-    def vacuum(self) -> int:
-        """Prune orphan vectors, optimise FTS, VACUUM and truncate the WAL; returns bytes saved."""
-        before = self._db_bytes()
-        self.prune_embeddings()
-        with self.transaction():
-            for table in ("chunks_fts", "chunks_tri"):
-                self.conn.execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
-        self.conn.execute("VACUUM")
-        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return max(0, before - self._db_bytes())
-
-
-def _translate(exc: BaseException) -> StorageError:
-    """Map a driver error to the storage tree (environment faults get calm messages)."""
-    text = str(exc).lower()
-    if "locked" in text or "busy" in text:
-        return DatabaseLocked(f"the index is busy (another Quarry is writing): {exc}")
-    if "malformed" in text or "not a database" in text or "corrupt" in text:
-        return DatabaseCorrupt(f"the index file is damaged ({exc}); delete it and re-index")
-    return StorageError(str(exc))

@@ -1,0 +1,163 @@
+"""StoreBase: the connection, transactions, meta keys and fingerprints every Store part uses.
+
+``storage.store.Store`` is assembled from this base and focused mixins (``rebuild``,
+``retrieval``, ``maintenance``); each mixin is a StoreBase so it can use these helpers.
+
+Errors (see ``storage.errors``): driver exceptions are mapped at this boundary by
+``translate`` into DatabaseLocked / DatabaseCorrupt (the environment's fault) or
+StorageError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from storage.connection import database_errors
+from storage.errors import DatabaseCorrupt, DatabaseLocked, FingerprintMismatch, StorageError
+from storage.models import Chunk, FileRecord, Fingerprint
+from storage.prefilter import BinaryIndex
+
+FILE_COLS = "id, path, size, mtime, content_hash, status, error, retries, indexed_at, folder_id"
+CHUNK_COLS = (
+    'c.id, c.file_id, f.path, c.ordinal, c.text, c.start, c."end", c.content_hash,'
+    " c.token_count, c.page, c.heading, f.mtime, f.size"
+)
+_CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f\U00020000-\U0002fa1f]")
+
+
+def has_cjk(text: str) -> bool:
+    """True when ``text`` holds Chinese, Japanese or Korean characters (trigram-indexed)."""
+    return _CJK.search(text) is not None
+
+
+def file_record(row: Sequence[Any]) -> FileRecord:
+    """A ``FILE_COLS`` row as a FileRecord."""
+    return FileRecord(
+        id=row[0],
+        path=row[1],
+        size=row[2],
+        mtime=row[3],
+        content_hash=row[4],
+        status=row[5],
+        error=row[6],
+        retries=row[7],
+        indexed_at=row[8],
+        folder_id=row[9],
+    )
+
+
+def chunk_record(row: Sequence[Any]) -> Chunk:
+    """A ``CHUNK_COLS`` row as a Chunk."""
+    return Chunk(*row)
+
+
+class StoreBase:
+    """Owns a connection; all SQL of Quarry goes through the Store built on this."""
+
+    def __init__(self, conn: Any, path: Path, readonly: bool) -> None:
+        self.conn = conn
+        self.path = path
+        self.readonly = readonly
+        self._bin: BinaryIndex | None = None
+
+    @contextlib.contextmanager
+    def transaction(self, mode: str = "IMMEDIATE") -> Iterator[Any]:
+        """One all-or-nothing transaction; driver errors become StorageError subclasses."""
+        try:
+            self.conn.execute(f"BEGIN {mode}")
+        except database_errors() as exc:
+            raise translate(exc) from exc
+        try:
+            yield self.conn
+        except BaseException as exc:
+            self.conn.execute("ROLLBACK")
+            if isinstance(exc, database_errors()):
+                raise translate(exc) from exc
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    # ---- meta and fingerprints ---------------------------------------------------------
+
+    def _meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, key: str, value: str | None) -> None:
+        if value is None:
+            self.conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+        else:
+            self.conn.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def _index_id(self, key: str) -> int | None:
+        value = self._meta(key)
+        return None if value is None else int(value)
+
+    def _index_fp(self, index_id: int | None) -> Fingerprint | None:
+        if index_id is None:
+            return None
+        row = self.conn.execute(
+            "SELECT fingerprint FROM vector_indexes WHERE id = ?", (index_id,)
+        ).fetchone()
+        return None if row is None else Fingerprint.from_json(row[0])
+
+    def _create_index(self, fp: Fingerprint) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO vector_indexes(fingerprint, fp_key, dim, created_at) VALUES (?, ?, ?, ?)",
+            (fp.to_json(), fp.key, fp.dim, time.time()),
+        )
+        return int(cur.lastrowid)
+
+    def _bump_epoch(self) -> None:
+        """Tell in-memory bit matrices (any connection) that vector rows were deleted."""
+        self._set_meta("emb_epoch", str(time.time_ns()))
+
+    def fingerprint(self) -> Fingerprint | None:
+        """The active index's fingerprint; None before the first vectors are written."""
+        return self._index_fp(self._index_id("active_index"))
+
+    def _ensure_active(self, fp: Fingerprint) -> int:
+        """Active index id for writes under ``fp``: set on first use, else must match exactly."""
+        active = self._index_id("active_index")
+        if active is None:
+            active = self._create_index(fp)
+            self._set_meta("active_index", str(active))
+            return active
+        current = self._index_fp(active)
+        if current is not None and current.key != fp.key:
+            raise FingerprintMismatch(current, fp)
+        return active
+
+    def ensure_fingerprint(self, fp: Fingerprint) -> None:
+        """Record ``fp`` on first use; raise FingerprintMismatch if the index has another."""
+        with self.transaction():
+            self._ensure_active(fp)
+
+    def check_query(self, fp: Fingerprint) -> None:
+        """Refuse a query whose embedding space differs from the active index's."""
+        current = self.fingerprint()
+        if current is not None and not current.query_compatible(fp):
+            raise FingerprintMismatch(current, fp)
+
+    def rebuilding(self) -> Fingerprint | None:
+        """The fingerprint being built beside the active index, if any."""
+        return self._index_fp(self._index_id("building_index"))
+
+
+def translate(exc: BaseException) -> StorageError:
+    """Map a driver error to the storage tree (environment faults get calm messages)."""
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return DatabaseLocked(f"the index is busy (another Quarry is writing): {exc}")
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        return DatabaseCorrupt(f"the index file is damaged ({exc}); delete it and re-index")
+    return StorageError(str(exc))

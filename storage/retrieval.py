@@ -1,0 +1,108 @@
+"""Vector and keyword search over the active index, filters applied inside the search."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from storage import fts, prefilter, vectors
+from storage.base import StoreBase
+from storage.errors import FingerprintMismatch
+from storage.filters import filter_sql
+from storage.models import Fingerprint, Hit, SearchFilters
+from storage.prefilter import BinaryIndex
+from storage.vectors import FloatArray
+
+
+class RetrievalMixin(StoreBase):
+    """``vector_search`` (approximate by default, ``exact=True`` for the reference) and
+    ``keyword_search``."""
+
+    def vector_search(
+        self,
+        query: FloatArray,
+        k: int,
+        filters: SearchFilters | None = None,
+        *,
+        fingerprint: Fingerprint | None = None,
+        exact: bool = False,
+    ) -> list[Hit]:
+        """Chunks nearest to ``query`` (cosine), filters applied inside the search.
+
+        Default path: ``storage.prefilter`` (in-memory sign bits, adaptive depth, exact
+        float rescoring of the candidates).
+        ``exact=True`` scans every float vector (the reference). Raises
+        FingerprintMismatch when ``fingerprint`` is given and differs from the index's.
+        """
+        with self.transaction("DEFERRED"):  # one snapshot, even across an index swap
+            active = self._index_id("active_index")
+            fp = self._index_fp(active)
+            if active is None or fp is None:
+                return []
+            if fingerprint is not None and not fp.query_compatible(fingerprint):
+                raise FingerprintMismatch(fp, fingerprint)
+            q = np.asarray(query, dtype=np.float32).reshape(-1)
+            if q.shape[0] != fp.dim:
+                raise FingerprintMismatch(fp, Fingerprint("query vector", "", q.shape[0], "?"))
+            scored = self._score_hashes(active, fp.dim, q, k, filters, exact)
+            return self._hashes_to_hits(scored, k, filters)
+
+    def _score_hashes(
+        self,
+        index_id: int,
+        dim: int,
+        q: FloatArray,
+        k: int,
+        filters: SearchFilters | None,
+        exact: bool,
+    ) -> list[tuple[str, float]]:
+        if exact and (filters is None or not filters.active):
+            return vectors.exact_scan(self.conn, index_id, q, 4 * k + 16, dim)
+        index = self._binary(index_id, dim)
+        rows = None
+        if filters is not None and filters.active:
+            where, params = filter_sql(filters)
+            ids = self.conn.execute(
+                "SELECT DISTINCT e.id FROM files f JOIN chunks c ON c.file_id = f.id"
+                " JOIN embeddings e ON e.index_id = ? AND e.content_hash = c.content_hash"
+                f" WHERE {where}",
+                [index_id, *params],
+            )
+            rows = index.rows_for_ids(r[0] for r in ids)
+        if exact:
+            assert rows is not None
+            return vectors.rescore_all(self.conn, q, index.ids[rows].tolist(), dim)
+        return prefilter.search(self.conn, index, q, k, rows)
+
+    def _binary(self, index_id: int, dim: int) -> BinaryIndex:
+        if self._bin is None or self._bin.index_id != index_id:
+            self._bin = BinaryIndex(index_id, dim)
+        self._bin.refresh(self.conn)
+        return self._bin
+
+    def _hashes_to_hits(
+        self, scored: list[tuple[str, float]], k: int, filters: SearchFilters | None
+    ) -> list[Hit]:
+        """Expand content hashes into the (filtered) chunks that carry them, best first.
+
+        Hashes go in score order, in growing batches, until ``k`` chunks are found: later
+        hashes score lower, so they cannot displace those (orphaned vectors find none).
+        """
+        score_of = dict(scored)
+        where, params = filter_sql(filters)
+        hits: list[Hit] = []
+        pos, step = 0, max(k, 16)
+        while pos < len(scored) and len(hits) < k:
+            part = [h for h, _ in scored[pos : pos + step]]
+            pos, step = pos + len(part), min(500, 2 * step)
+            rows = self.conn.execute(
+                "SELECT c.id, c.content_hash FROM chunks c JOIN files f ON f.id = c.file_id"
+                f" WHERE c.content_hash IN ({', '.join('?' * len(part))}) AND {where}",
+                [*part, *params],
+            )
+            hits += [Hit(r[0], score_of[r[1]]) for r in rows]
+        hits.sort(key=lambda h: (-h.score, h.chunk_id))
+        return hits[:k]
+
+    def keyword_search(self, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
+        """BM25 keyword hits (higher score is better); any user input is safe."""
+        return fts.search(self.conn, query, k, filters)
