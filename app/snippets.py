@@ -2,7 +2,9 @@
 
 Matching is case-insensitive and accent-insensitive (each character folded to its base
 letter, one character for one, so offsets stay valid); CJK terms match as substrings,
-word terms at word starts (``index`` finds "indexing").
+word terms at word starts (``index`` finds "indexing"). Latin stopwords ("the", "of") and
+one-letter words are not highlighted, unless the query holds nothing else; CJK has no
+such filter (one character can be a whole word there).
 """
 
 from __future__ import annotations
@@ -15,6 +17,20 @@ from storage.fts import split_query
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])|\n{1,}")
 MAX_CHARS = 240
+
+# Function words of the languages Quarry's users mostly write in; matching them marks
+# half of every sentence and says nothing about why the chunk was found.
+_STOPWORD_TEXT = """
+    a about an and are as at be been but by can could did do does for from had has have he
+    her his how i if in into is it its me my no not of on or our she so than that the their
+    them then there these they this those to too us was we were what when where which who
+    why will with would you your
+    au aux avec ce ces dans de des du en est et il la le les leur lui ne nous ou par pas
+    pour qu que qui sa se ses son sur un une vous
+    am auf aus bei das dem den der des die ein eine einem einen einer es für im ist mit
+    nicht oder sich sie und von zu zum zur
+    al con del el en es las lo los para por se su sus una y
+"""
 
 
 @dataclass(frozen=True)
@@ -37,11 +53,19 @@ def fold(text: str) -> str:
     return "".join(_fold_char(c) for c in text)
 
 
+STOPWORDS = frozenset(fold(w) for w in _STOPWORD_TEXT.split())  # folded: "für" -> "fur"
+
+
 def query_terms(query: str) -> list[str]:
-    """Folded terms to highlight: words and CJK runs (runs also as 2-char pieces)."""
+    """Folded terms to highlight: content words and CJK runs (runs also as 2-char pieces).
+
+    Stopwords are dropped unless every word is one ("The Who"); 1-letter words always.
+    """
     words, runs = split_query(query)
+    folded = [w for w in dict.fromkeys(fold(w) for w in words) if len(w) > 1]
+    content = [w for w in folded if w not in STOPWORDS] or folded
     pieces = [r[i : i + 2] for r in runs if len(r) > 2 for i in range(len(r) - 1)]
-    return [t for t in dict.fromkeys(fold(t) for t in [*words, *runs, *pieces]) if t]
+    return [t for t in dict.fromkeys([*content, *(fold(t) for t in [*runs, *pieces])]) if t]
 
 
 def match_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
