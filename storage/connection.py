@@ -13,7 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from storage.errors import DatabaseCorrupt, ExtensionUnavailable
+from storage.errors import DatabaseCorrupt, DatabaseLocked, ExtensionUnavailable
 
 BUSY_TIMEOUT_MS = 10_000
 _DRIVER: ModuleType | None = None
@@ -91,5 +91,7 @@ def connect(path: Path | str, *, readonly: bool = False) -> Any:
     except mod.DatabaseError as exc:
         with contextlib.suppress(Exception):
             conn.close()
+        if "locked" in str(exc).lower() or "busy" in str(exc).lower():
+            raise DatabaseLocked(f"the index is busy (another Quarry is writing): {exc}") from exc
         raise DatabaseCorrupt(f"{target} is not a usable database: {exc}") from exc
     return conn

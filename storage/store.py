@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from storage import jobs, schema, vectors
-from storage.base import CHUNK_COLS, FILE_COLS, chunk_record, file_record, has_cjk
+from storage.base import CHUNK_COLS, FILE_COLS, chunk_record, file_record, has_cjk, translate
 from storage.connection import connect, database_errors
-from storage.errors import DatabaseCorrupt, StorageError
+from storage.errors import DatabaseCorrupt, DatabaseLocked, StorageError
 from storage.maintenance import MaintenanceMixin
 from storage.models import (
     Chunk,
@@ -63,6 +63,8 @@ class Store(RetrievalMixin, RebuildMixin, MaintenanceMixin):
                 schema.migrate(conn)
         except database_errors() as exc:
             conn.close()
+            if isinstance(translate(exc), DatabaseLocked):  # busy writer: not a damaged file
+                raise translate(exc) from exc
             raise DatabaseCorrupt(f"{target} is not a usable Quarry index: {exc}") from exc
         except BaseException:
             conn.close()

@@ -1,4 +1,8 @@
-"""``quarry status``: what the index holds, problem files, and maintenance (check, vacuum)."""
+"""``quarry status``: what the index holds, problem files, and maintenance (check, vacuum).
+
+Plain ``status`` opens the index read-only, so it is safe while Quarry indexes. ``--check``
+and ``--vacuum`` need the writer connection (FTS checks and VACUUM write).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,11 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from storage.models import Stats
+    from storage.store import Store
 
 HELP = "Show index statistics and problem files; --check verifies, --vacuum compacts."
 
@@ -19,18 +28,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", type=Path, help="index database (default: the app's)")
 
 
+def _open(path: Path, args: argparse.Namespace) -> tuple[Store, str | None]:
+    """Read-only unless maintenance was asked for; a busy writer downgrades ``--check``."""
+    from storage.errors import DatabaseLocked
+    from storage.store import Store
+
+    if not (args.check or args.vacuum):
+        return Store.open(path, readonly=True), None
+    try:
+        return Store.open(path), None
+    except DatabaseLocked:
+        if args.vacuum:
+            raise
+        note = "another Quarry is writing: checked SQLite pages only, not the keyword index"
+        return Store.open(path, readonly=True), note
+
+
 def run(args: argparse.Namespace) -> int:
-    """Print stats (and run maintenance when asked)."""
+    """Print stats (and run maintenance when asked); 1 when the check finds problems."""
     from app import paths
     from storage.errors import StorageError
-    from storage.store import Store
 
     path = args.db or paths.database_path()
     if not path.exists():
         print(json.dumps({"files": {}, "chunks": 0}) if args.json else "No index yet.")
         return 0
     try:
-        with Store.open(path, readonly=not (args.check or args.vacuum)) as store:
+        store, note = _open(path, args)
+        with store:
             saved = store.vacuum() if args.vacuum else None
             problems = store.integrity_check() if args.check else None
             stats = store.stats()
@@ -38,16 +63,25 @@ def run(args: argparse.Namespace) -> int:
         print(f"quarry status: {exc}", file=sys.stderr)
         return 1
     report = asdict(stats)
-    report.update(integrity=problems, vacuum_saved_bytes=saved, path=str(path))
+    report.update(integrity=problems, vacuum_saved_bytes=saved, path=str(path), note=note)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
-        fp = stats.fingerprint.describe() if stats.fingerprint else "none yet"
-        print(
-            f"{path}\nfiles: {stats.files}\nchunks: {stats.chunks}  size: {stats.db_bytes / 1e6:.1f} MB\nmodel: {fp}"
-        )
-        for prob in stats.problems:
-            print(f"  {prob.status}: {prob.path} ({prob.error})")
-        if problems is not None:
-            print("integrity: ok" if not problems else "integrity: " + "; ".join(problems))
+        _print_text(path, stats, problems, saved, note)
     return 1 if problems else 0
+
+
+def _print_text(
+    path: Path, stats: Stats, problems: list[str] | None, saved: int | None, note: str | None
+) -> None:
+    fp = stats.fingerprint.describe() if stats.fingerprint else "none yet"
+    print(f"{path}\nfiles: {stats.files}")
+    print(f"chunks: {stats.chunks}  size: {stats.db_bytes / 1e6:.1f} MB\nmodel: {fp}")
+    for prob in stats.problems:
+        print(f"  {prob.status}: {prob.path} ({prob.error})")
+    if saved is not None:
+        print(f"vacuum: {saved / 1e6:.1f} MB freed")
+    if problems is not None:
+        print("integrity: ok" if not problems else "integrity: " + "; ".join(problems))
+    if note:
+        print(f"note: {note}")
