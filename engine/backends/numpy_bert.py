@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from engine.resolve import ResolvedModel
 
 Array = NDArray[np.float32]
+NUMPY_BATCH_TOKENS = 2048
 
 
 @dataclass(frozen=True)
@@ -46,31 +47,54 @@ class BertShape:
     pad_id: int
 
 
-def _erf(x: Array) -> Array:
-    """erf via Abramowitz-Stegun 7.1.26 (max error 1.5e-7): numpy has no erf, scipy is not a dep."""
-    sign = np.sign(x)
-    a = np.abs(x)
-    t = 1.0 / (1.0 + 0.3275911 * a)
-    poly = t * (
-        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
-    )
-    return (sign * (1.0 - poly * np.exp(-a * a))).astype(np.float32)
+_SQRT_HALF = np.float32(np.sqrt(0.5))
+# Abramowitz-Stegun 7.1.26 coefficients (max error 1.5e-7): numpy has no erf, scipy is no dep.
+_AS_P = np.float32(0.3275911)
+_AS_A = tuple(
+    np.float32(c) for c in (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)
+)
 
 
 def _gelu(x: Array) -> Array:
-    """BERT's exact (erf) GELU, not the tanh approximation."""
-    return (0.5 * x * (1.0 + _erf(x / np.float32(np.sqrt(2.0))))).astype(np.float32)
+    """BERT's exact (erf) GELU, not the tanh approximation, computed with few temporaries.
+
+    With z = |x|/sqrt(2) and erf(z) = 1 - y, GELU is x - x*y/2 for x >= 0 and x*y/2 below.
+    """
+    z = np.abs(x)
+    z *= _SQRT_HALF
+    t = z * _AS_P
+    t += 1.0
+    np.reciprocal(t, out=t)
+    y = t * _AS_A[0]
+    for coef in _AS_A[1:]:
+        y += coef
+        y *= t
+    z *= z
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    y *= z  # y = 1 - erf(|x|/sqrt 2)
+    y *= x
+    y *= 0.5
+    return np.where(x >= 0, x - y, y)
 
 
 def _layer_norm(x: Array, weight: Array, bias: Array, eps: float) -> Array:
-    mean = x.mean(-1, keepdims=True)
-    var = ((x - mean) ** 2).mean(-1, keepdims=True)
-    return ((x - mean) / np.sqrt(var + eps) * weight + bias).astype(np.float32)
+    out = x - x.mean(-1, keepdims=True)
+    var = np.mean(out * out, axis=-1, keepdims=True)
+    var += eps
+    np.sqrt(var, out=var)
+    out /= var
+    out *= weight
+    out += bias
+    return out
 
 
 def _softmax(x: Array) -> Array:
-    e = np.exp(x - x.max(-1, keepdims=True))
-    return (e / e.sum(-1, keepdims=True)).astype(np.float32)
+    """Softmax over the last axis, in place: the score tensor is the biggest one we hold."""
+    x -= x.max(-1, keepdims=True)
+    np.exp(x, out=x)
+    x /= x.sum(-1, keepdims=True)
+    return x
 
 
 class NumpyBert:
@@ -79,9 +103,18 @@ class NumpyBert:
     def __init__(self, weights: dict[str, Array], shape: BertShape) -> None:
         self.w = {k.removeprefix("bert."): v for k, v in weights.items()}
         self.shape = shape
+        # Pre-transposed, contiguous weight matrices so every linear layer is one plain GEMM.
+        self.wt = {
+            k.removesuffix(".weight"): np.ascontiguousarray(v.T)
+            for k, v in self.w.items()
+            if k.endswith(".weight") and v.ndim == 2 and "embeddings" not in k
+        }
 
     def _linear(self, x: Array, name: str) -> Array:
-        return (x @ self.w[f"{name}.weight"].T + self.w[f"{name}.bias"]).astype(np.float32)
+        # One 2-D GEMM: numpy runs a stacked 3-D @ 2-D product as many small ones (2x slower).
+        flat = x.reshape(-1, x.shape[-1]) @ self.wt[name]
+        flat += self.w[f"{name}.bias"]
+        return flat.reshape(*x.shape[:-1], flat.shape[-1])
 
     def _norm(self, x: Array, name: str) -> Array:
         return _layer_norm(x, self.w[f"{name}.weight"], self.w[f"{name}.bias"], self.shape.eps)
@@ -107,12 +140,19 @@ class NumpyBert:
         size = hidden // heads
 
         def split(t: Array) -> Array:
-            return t.reshape(batch, length, heads, size).transpose(0, 2, 1, 3)
+            # Contiguous heads let matmul hand each (length x size) block to BLAS.
+            return np.ascontiguousarray(t.reshape(batch, length, heads, size).transpose(0, 2, 1, 3))
 
-        q = split(self._linear(x, f"{p}.attention.self.query"))
-        k = split(self._linear(x, f"{p}.attention.self.key"))
+        q = split(self._linear(x, f"{p}.attention.self.query") * np.float32(size**-0.5))
+        # K^T laid out contiguously: numpy's stacked matmul is ~3x slower on a transposed view.
+        k_t = np.ascontiguousarray(
+            self._linear(x, f"{p}.attention.self.key")
+            .reshape(batch, length, heads, size)
+            .transpose(0, 2, 3, 1)
+        )
         v = split(self._linear(x, f"{p}.attention.self.value"))
-        scores = q @ k.transpose(0, 1, 3, 2) / np.float32(np.sqrt(size)) + bias
+        scores = q @ k_t
+        scores += bias
         context = (_softmax(scores) @ v).transpose(0, 2, 1, 3).reshape(batch, length, hidden)
         x = self._norm(
             self._linear(context, f"{p}.attention.output.dense") + x,
@@ -153,7 +193,9 @@ class NumpyBertEmbedder:
         self.max_length = min(
             config.max_length, shape.max_positions, sbert_max_length(path) or shape.max_positions
         )
-        self.batch_tokens = config.batch_tokens
+        # Small batches keep the (batch, heads, len, len) scores cache-sized: measured 3x faster
+        # at 2048 padded tokens than at 16384 for all-MiniLM-L6-v2 on a laptop-class CPU.
+        self.batch_tokens = min(config.batch_tokens, NUMPY_BATCH_TOKENS)
         self.pooling = declared_pooling(path) or "mean"
         native = int(settings["hidden_size"])
         # BERT sentence models are not Matryoshka-trained: only the native size is allowed.
@@ -217,6 +259,7 @@ class NumpyBertEmbedder:
     def close(self) -> None:
         """Drop the weights."""
         self._model.w.clear()
+        self._model.wt.clear()
 
 
 def load_embedder(resolved: ResolvedModel, config: EmbedderConfig) -> NumpyBertEmbedder:
