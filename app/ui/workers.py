@@ -128,6 +128,40 @@ class SearchWorker(QObject):
         self.pool.waitForDone(wait_ms)
 
 
+class _Relay(QObject):
+    """Parentless signal source that the indexing threads own.
+
+    A daemon thread may outlive the window (quitting never waits for it). If it emitted on
+    the IndexingWorker itself after Qt deleted that C++ object, the process would crash;
+    the relay is kept alive by the thread, and Qt drops its connections when the worker dies.
+    """
+
+    progress = Signal(object)
+    finished = Signal()
+    rebuilt = Signal(int)
+    failed = Signal(str)
+
+
+def _run_indexing(backend: IndexingBackend, relay: _Relay) -> None:
+    try:
+        backend.run(relay.progress.emit)
+    except Exception as exc:
+        log.exception("indexing failed")
+        relay.failed.emit(f"{type(exc).__name__}: {exc}")
+    finally:
+        relay.finished.emit()
+
+
+def _run_rebuild(backend: IndexingBackend, relay: _Relay, dimension: int) -> None:
+    try:
+        backend.rebuild(dimension, relay.progress.emit)
+    except Exception as exc:
+        log.exception("rebuild failed")
+        relay.failed.emit(f"{type(exc).__name__}: {exc}")
+    else:
+        relay.rebuilt.emit(dimension)
+
+
 class IndexingWorker(QObject):
     """Runs the indexer (and dimension rebuilds) on a daemon thread; reports by signal."""
 
@@ -144,6 +178,11 @@ class IndexingWorker(QObject):
         self._thread: threading.Thread | None = None
         self._rebuild: threading.Thread | None = None
         self.paused = False
+        self._relay = _Relay()
+        self._relay.progress.connect(self.progress_changed)
+        self._relay.finished.connect(self.indexing_finished)
+        self._relay.rebuilt.connect(self.rebuild_finished)
+        self._relay.failed.connect(self.indexing_failed)
 
     @property
     def running(self) -> bool:
@@ -159,14 +198,18 @@ class IndexingWorker(QObject):
         """Start an indexing run unless one is already going."""
         if self.running:
             return
-        self._thread = self._spawn(self._run, "quarry-indexer")
+        backend, relay = self.backend, self._relay
+        self._thread = self._spawn(lambda: _run_indexing(backend, relay), "quarry-indexer")
         self.indexing_started.emit()
 
     def start_rebuild(self, dimension: int) -> None:
         """Rebuild at ``dimension`` in the background; search keeps using the old index."""
         if self.rebuilding:
             return
-        self._rebuild = self._spawn(lambda: self._run_rebuild(dimension), "quarry-rebuild")
+        backend, relay = self.backend, self._relay
+        self._rebuild = self._spawn(
+            lambda: _run_rebuild(backend, relay, dimension), "quarry-rebuild"
+        )
 
     def pause(self) -> None:
         """Pause the run; the file in flight finishes first."""
@@ -195,24 +238,6 @@ class IndexingWorker(QObject):
         thread = threading.Thread(target=fn, name=name, daemon=True)
         thread.start()
         return thread
-
-    def _run(self) -> None:
-        try:
-            self.backend.run(self.progress_changed.emit)
-        except Exception as exc:
-            log.exception("indexing failed")
-            self.indexing_failed.emit(f"{type(exc).__name__}: {exc}")
-        finally:
-            self.indexing_finished.emit()
-
-    def _run_rebuild(self, dimension: int) -> None:
-        try:
-            self.backend.rebuild(dimension, self.progress_changed.emit)
-        except Exception as exc:
-            log.exception("rebuild failed")
-            self.indexing_failed.emit(f"{type(exc).__name__}: {exc}")
-        else:
-            self.rebuild_finished.emit(dimension)
 
 
 def empty_progress() -> Progress:
