@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,8 @@ FP = Fingerprint("test/model", "rev1", DIM, "last", chunker_version="c1")
 
 def unit(seed: int | str, dim: int = DIM) -> np.ndarray:
     """A deterministic unit vector per seed."""
-    rng = np.random.default_rng(abs(hash(seed)) % 2**32 if isinstance(seed, str) else seed)
+    # crc32, not hash(): str hashes change per process (PYTHONHASHSEED), making tests flaky.
+    rng = np.random.default_rng(zlib.crc32(seed.encode()) if isinstance(seed, str) else seed)
     v = rng.standard_normal(dim).astype(np.float32)
     return v / np.linalg.norm(v)
 
