@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,6 +66,31 @@ class Chunk:
     embed_text: str  # text, optionally prefixed by the heading path
     token_count: int  # tokens of ``text`` (prefix excluded)
     content_hash: str  # sha256 of embed_text: the key for embedding reuse
+
+
+#: Joins a heading path into the label stored with each chunk ("Guide > Install").
+HEADING_SEPARATOR = " > "
+
+
+def heading_label(heading_path: Sequence[str]) -> str:
+    """The heading path as one label, exactly as the store keeps it ("" when none)."""
+    return HEADING_SEPARATOR.join(heading_path)
+
+
+def embedded_text(
+    chunk_text: str, heading_path: Sequence[str] | str | None, heading_prefix: bool
+) -> str:
+    """The text embedded (and hashed) for a chunk: the one heading-prefix rule.
+
+    ``heading_path`` is the chunk's path tuple, or the stored label (already joined, as
+    ``storage.models.Chunk.heading`` has it); both give the same text, so the indexer and a
+    rebuild from stored chunks produce the same ``content_hash`` and so reuse each other's
+    vectors.
+    """
+    label = heading_path if isinstance(heading_path, str) else heading_label(heading_path or ())
+    if not heading_prefix or not label:
+        return chunk_text
+    return f"{label}\n\n{chunk_text}"
 
 
 def content_hash(embed_text: str) -> str:
@@ -123,9 +148,7 @@ class Chunker:
 
     def prefix(self, heading_path: tuple[str, ...]) -> str:
         """The text put before a chunk when embedding it (empty when disabled)."""
-        if not self.config.heading_prefix or not heading_path:
-            return ""
-        return " > ".join(heading_path) + "\n\n"
+        return embedded_text("", heading_path, self.config.heading_prefix)
 
     def _budget(self, heading_path: tuple[str, ...]) -> int:
         """Tokens left for the chunk body once its heading prefix is paid for."""
@@ -140,7 +163,7 @@ class Chunker:
         for page, sections in _regions(doc):
             for start, end, heading, count in self._chunk_region(doc.text, sections):
                 body = doc.text[start:end]
-                embed = self.prefix(heading) + body
+                embed = embedded_text(body, heading, self.config.heading_prefix)
                 chunks.append(
                     Chunk(
                         len(chunks), body, start, end, page, heading, embed, count,

@@ -6,6 +6,7 @@ Engine modules are imported inside functions so ``quarry status`` never pays for
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from app import paths
@@ -23,8 +24,12 @@ def open_store(readonly: bool = False, path: Path | None = None) -> Store:
     return Store.open(path or paths.database_path(), readonly=readonly)
 
 
-def make_embedder(settings: Settings) -> Embedder:
-    """Load the configured embedder (or the default one, logging the resolver's notice)."""
+def make_embedder(settings: Settings, on_notice: Callable[[str], None] | None = None) -> Embedder:
+    """Load the configured embedder, or the default one.
+
+    When the default is the bundled starter model, the resolver's notice goes to
+    ``on_notice`` (the CLI prints it on stderr), else to the log.
+    """
     from engine.config import EmbedderConfig
     from engine.factory import load_embedder
     from engine.resolve import default_embedding_spec
@@ -33,7 +38,10 @@ def make_embedder(settings: Settings) -> Embedder:
     if not spec:
         spec, notice = default_embedding_spec()
         if notice:
-            log.warning("%s", notice)
+            if on_notice is not None:
+                on_notice(notice)
+            else:
+                log.warning("%s", notice)
     config = EmbedderConfig(
         model=spec,
         backend=settings.embed_backend,

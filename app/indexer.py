@@ -13,7 +13,10 @@ Stages and threads:
 Resilience: a job is finished only after its file's transaction commits, so ``kill -9``
 loses at most the files in flight; ``requeue_claimed`` puts them back on restart. A job
 claimed ``max_attempts`` times without finishing (it kills the process) is marked failed.
-Every file ends ok, skipped (reason) or failed (reason, retry count).
+Every file ends ok, skipped (reason) or failed (reason, retry count). In watch mode
+(``serve``) a failure that may pass (a timeout, a model error) is retried with exponential
+backoff until the file has failed ``max_attempts`` times; the others wait for the file to
+change (the watcher sees that) or for the next start's reconcile.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from app.chunker import Chunker
+from app.chunker import Chunker, heading_label
 from app.extract import ExtractorPool
 from app.extract.errors import SKIPPED, ExtractionError
 from app.watcher import Change
@@ -54,6 +57,7 @@ class IndexerConfig:
     batch_chunks: int = 256  # chunks per embedding call once the embedder is busy
     max_attempts: int = 3  # claims of one job before it is declared failed
     sandbox: bool = True  # False extracts in-thread (tests; no time limit)
+    retry_backoff_s: float = 30.0  # watch mode: first retry of a retryable failure; doubles
 
 
 @dataclass(frozen=True)
@@ -81,12 +85,18 @@ class Summary:
     unchanged: int = 0
     skipped: int = 0
     failed: int = 0
+    failed_again: int = 0  # of ``failed``: files that had already failed, same bytes
     deleted: int = 0
     chunks: int = 0
     embedded: int = 0
     tokens: int = 0
     seconds: float = 0.0
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # path, status, reason
+
+    @property
+    def new_failures(self) -> int:
+        """Files that failed in this run and had not failed the same way before."""
+        return self.failed - self.failed_again
 
 
 @dataclass
@@ -102,6 +112,7 @@ class _Prepared:
     error: ExtractionError | None = None
     unchanged: bool = False
     vanished: bool = False
+    failed_before: bool = False  # the index already had this file, same bytes, as failed
 
 
 @dataclass
@@ -120,6 +131,15 @@ def file_digest(path: str) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _stat(path: str) -> tuple[int, float]:
+    """(size, mtime) of a file; zeros when it cannot be read."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return 0, 0.0
+    return info.st_size, info.st_mtime
 
 
 def make_fingerprint(embedder: Embedder, chunker: Chunker) -> Fingerprint:
@@ -164,6 +184,8 @@ class Indexer:
         self._last_emit = 0.0
         self._embed_seconds = 0.0
         self._extractor = ExtractorPool(0)
+        self._serving = False
+        self._retry_at: dict[str, float] = {}  # watch mode: path -> monotonic retry time
 
     # ---- controls (any thread) ------------------------------------------------------------
 
@@ -206,6 +228,8 @@ class Indexer:
 
     def _loop(self, *, until_idle: bool) -> Summary:
         self._cancel.clear()
+        self._serving = not until_idle
+        self._retry_at.clear()
         self._summary = Summary()
         self._started = time.monotonic()
         self.store.requeue_claimed()
@@ -224,6 +248,7 @@ class Indexer:
         try:
             while not self._cancel.is_set():
                 self._drain_inbox()
+                self._queue_due_retries()
                 if self._resume.is_set():
                     self._claim(preparers, preparing)
                 self._collect(preparing, ready)
@@ -281,6 +306,24 @@ class Indexer:
         if index:
             self.store.enqueue(index, "index")
 
+    def _queue_due_retries(self) -> None:
+        """Watch mode: queue the failed files whose backoff has run out."""
+        if not self._retry_at:
+            return
+        now = time.monotonic()
+        due = sorted(p for p, at in self._retry_at.items() if at <= now)
+        for path in due:
+            del self._retry_at[path]
+        if due:
+            self.store.enqueue(due, "index")
+
+    def _schedule_retry(self, record: FileRecord) -> None:
+        """Watch mode: try a retryable failure again later, backing off, up to the limit."""
+        if not self._serving or record.retries >= self.config.max_attempts:
+            return
+        delay = self.config.retry_backoff_s * 2 ** max(0, record.retries - 1)
+        self._retry_at[record.path] = time.monotonic() + delay
+
     def _claim(
         self, preparers: ThreadPoolExecutor, preparing: dict[Future[_Prepared], Job]
     ) -> None:
@@ -292,9 +335,13 @@ class Indexer:
             if job.kind == "delete":
                 self._delete(job)
             elif job.attempts > self.config.max_attempts:
-                self.store.mark_failed(job.path, f"gave up after {job.attempts - 1} attempts")
+                old = self.store.get_file(job.path)
+                size, mtime = _stat(job.path)  # so the next reconcile sees it as unchanged
+                reason = f"gave up after {job.attempts - 1} attempts"
+                self.store.mark_failed(job.path, reason, size=size, mtime=mtime)
                 self.store.finish_jobs([job.id])
-                self._count("failed", job.path, "gave up after repeated crashes")
+                again = old is not None and old.status == "failed"
+                self._count("failed", job.path, "gave up after repeated crashes", again=again)
             else:
                 record = self.store.get_file(job.path)
                 preparing[preparers.submit(self._prepare, job, record)] = job
@@ -328,6 +375,8 @@ class Indexer:
             return work
         except OSError:
             pass  # the extractor reports it with a proper reason
+        if record is not None and record.status == "failed":
+            work.failed_before = record.content_hash == work.digest
         if record is not None and record.status == "ok" and record.content_hash == work.digest:
             work.unchanged = True
             return work
@@ -339,7 +388,7 @@ class Indexer:
             work.error = exc
             return work
         for chunk in self.chunker.chunk(document):
-            heading = " > ".join(chunk.heading_path) or None
+            heading = heading_label(chunk.heading_path) or None
             work.chunks.append(
                 NewChunk(
                     chunk.ordinal, chunk.text, chunk.start, chunk.end, chunk.content_hash,
@@ -393,9 +442,11 @@ class Indexer:
         assert work.error is not None
         err, path = work.error, work.job.path
         mark = self.store.mark_skipped if err.status == SKIPPED else self.store.mark_failed
-        mark(path, err.reason, size=work.size, mtime=work.mtime, content_hash=work.digest)
+        record = mark(path, err.reason, size=work.size, mtime=work.mtime, content_hash=work.digest)
         self.store.finish_jobs([work.job.id])
-        self._count(err.status, path, err.reason)
+        if err.status != SKIPPED and err.retryable:
+            self._schedule_retry(record)
+        self._count(err.status, path, err.reason, again=work.failed_before)
 
     # ---- stage 2: embed (embedder thread) ---------------------------------------------
 
@@ -473,7 +524,9 @@ class Indexer:
 
     # ---- progress -----------------------------------------------------------------------
 
-    def _count(self, status: str | None, path: str, reason: str = "") -> None:
+    def _count(
+        self, status: str | None, path: str, reason: str = "", *, again: bool = False
+    ) -> None:
         summary = self._summary
         if status == "ok":
             summary.ok += 1
@@ -481,6 +534,7 @@ class Indexer:
             summary.skipped += 1
         elif status == "failed":
             summary.failed += 1
+            summary.failed_again += int(again)
         if status in ("skipped", "failed"):
             summary.problems.append((path, status, reason))
         self._emit("paused" if self.paused else "running", current=path)

@@ -3,7 +3,9 @@
 ``Pipeline`` owns one writer ``Store``, the ``Indexer`` (on its own thread) and, in watch
 mode, the ``Watcher``. On start it reconciles every folder with the index (size + mtime,
 then the indexer compares content hashes), so edits made while the app was closed are
-picked up. Qt-free: progress arrives through a plain callback.
+picked up, and it finishes a rebuild towards its own fingerprint that an earlier run left
+unfinished (``Store.rebuilding()``) before indexing; search answers from the old index
+meanwhile. Qt-free: progress arrives through plain callbacks.
 
     pipeline = Pipeline(db_path, embedder, settings, on_progress=callback)
     pipeline.start(watch=True)       # or: summary = pipeline.index_once()
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from app.chunker import Chunker, ChunkerConfig
 from app.indexer import Indexer, IndexerConfig, Progress, Summary
+from app.rebuild import RebuildCallback, run_rebuild
 from app.settings import Settings
 from app.watcher import PathFilter, Watcher, normalise, reconcile
 from engine.protocols import Embedder
@@ -46,16 +49,20 @@ class Pipeline:
 
     def __init__(
         self,
-        db_path: Path,
+        db: Path | Store,
         embedder: Embedder,
         settings: Settings,
         *,
         on_progress: Callable[[Progress], None] | None = None,
+        on_rebuild: RebuildCallback | None = None,
         config: IndexerConfig | None = None,
     ) -> None:
+        """``db`` is the index path, or a writer ``Store`` the pipeline then owns and closes."""
         self.settings = settings
         self.filter = path_filter(settings)
-        self.store = Store.open(db_path)
+        self.store = db if isinstance(db, Store) else Store.open(db)
+        self._on_rebuild = on_rebuild
+        self._cancelled = threading.Event()
         max_bytes = int(settings.max_file_mb * 1024 * 1024)
         base = config or IndexerConfig()
         self.config = IndexerConfig(**{**base.__dict__, "max_file_bytes": max_bytes})
@@ -102,17 +109,41 @@ class Pipeline:
 
     # ---- running ----------------------------------------------------------------------
 
+    def resume_rebuild(self) -> bool:
+        """Finish a rebuild towards this pipeline's fingerprint left by an earlier run.
+
+        True when one was finished (the new index is now active). Another rebuild, or none,
+        is left alone: the window may be driving it on its own thread.
+        """
+        building = self.store.rebuilding()
+        if building is None or building.key != self.indexer.fingerprint.key:
+            return False
+        log.info("resuming the rebuild towards %s", building.describe())
+        return run_rebuild(
+            self.store,
+            self.indexer.embedder,
+            building,
+            on_progress=self._on_rebuild,
+            cancelled=self._cancelled.is_set,
+        )
+
     def index_once(self, paths: Sequence[str] = ()) -> Summary:
         """Reconcile folders (plus explicit files) and index until the queue is empty."""
+        self._cancelled.clear()
         for folder in self.folders:
             self._reconcile(folder)
         if paths:
             self.store.enqueue([normalise(p) for p in paths], "index")
+        self.resume_rebuild()
+        if self._cancelled.is_set():
+            self.summary = Summary()
+            return self.summary
         self.summary = self.indexer.run()
         return self.summary
 
     def start(self, *, watch: bool = True) -> None:
         """Reconcile, then index in the background (and keep watching when ``watch``)."""
+        self._cancelled.clear()
         for folder in self.folders:
             self._reconcile(folder)
         if watch:
@@ -123,7 +154,9 @@ class Pipeline:
 
     def _run(self, target: Callable[[], Summary]) -> None:
         try:
-            self.summary = target()
+            self.resume_rebuild()
+            if not self._cancelled.is_set():
+                self.summary = target()
         except Exception:  # shown by the caller via the log; the app keeps searching
             log.exception("indexer stopped on an error")
 
@@ -142,7 +175,8 @@ class Pipeline:
         self.indexer.resume()
 
     def cancel(self) -> None:
-        """Stop the current run; queued work stays persisted for the next start."""
+        """Stop the current run (or rebuild); queued work stays persisted for the next start."""
+        self._cancelled.set()
         self.indexer.cancel()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -157,8 +191,11 @@ class Pipeline:
         if self.watcher is not None:
             self.watcher.stop()
             self.watcher = None
-        self.indexer.cancel()
-        self.wait()
+        self.cancel()
+        # The indexer re-arms on entry to its loop, so a cancel landing just before that is
+        # lost: repeat it until the thread is gone.
+        while not self.wait(0.2):
+            self.cancel()
         self._thread = None
         self.store.close()
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
-from app import paths, settings
+from app import settings
 from app.extract.errors import ExtractionError
 from app.indexer import Progress, Summary
 from app.pipeline import Pipeline
+from app.rebuild import RebuildProgress
 from engine.errors import EngineError
-from engine.protocols import Embedder
 from storage.errors import StorageError
 
 HELP = "Index folders or files once (progress on stderr, summary at the end)."
@@ -27,29 +29,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
-def load_embedder(spec: str | None, user: settings.Settings) -> Embedder:
-    """The embedder named by --model, the settings, or the default (with its notice)."""
-    from engine.config import EmbedderConfig
-    from engine.factory import load_embedder as factory_load
-    from engine.resolve import default_embedding_spec
-
-    model = spec or user.embed_model
-    if not model:
-        model, notice = default_embedding_spec()
-        if notice:
-            print(notice, file=sys.stderr)
-    config = EmbedderConfig(
-        model=model,
-        backend=user.embed_backend,
-        device=user.device,
-        dtype=user.precision,
-        dim=user.dimension or None,
-        remote_url=user.remote_url or None,
-    )
-    return factory_load(config)
+def notice(text: str) -> None:
+    """Print the model resolver's notice (the starter model is in use) on stderr."""
+    print(f"quarry: {text}", file=sys.stderr)
 
 
-def progress_printer(enabled: bool) -> object:
+def user_settings(args: argparse.Namespace, folders: list[str]) -> settings.Settings:
+    """The saved settings, with the command line's folders and ``--model``."""
+    user = replace(settings.load(), folders=folders)
+    if args.model:
+        user = replace(user, embed_model=args.model)
+    return user
+
+
+def rebuild_printer(enabled: bool) -> Callable[[RebuildProgress], None]:
+    """A callback showing the progress of a resumed index rebuild on stderr."""
+
+    def show(p: RebuildProgress) -> None:
+        if enabled:
+            eta = f" ETA {p.eta_s:4.0f}s" if p.eta_s is not None else ""
+            sys.stderr.write(f"\rrebuilding the index: {p.done}/{p.total} chunks{eta}   ")
+            sys.stderr.flush()
+
+    return show
+
+
+def progress_printer(enabled: bool) -> Callable[[Progress], None]:
     """A callback drawing a one-line progress bar on stderr (only on a terminal)."""
 
     def show(p: Progress) -> None:
@@ -91,6 +96,7 @@ def summary_dict(summary: Summary) -> dict[str, object]:
         "unchanged": summary.unchanged,
         "skipped": summary.skipped,
         "failed": summary.failed,
+        "failed_again": summary.failed_again,
         "deleted": summary.deleted,
         "chunks": summary.chunks,
         "embedded": summary.embedded,
@@ -106,32 +112,46 @@ def print_summary(summary: Summary, as_json: bool) -> None:
         return
     print(
         f"{summary.ok} indexed, {summary.unchanged} unchanged, {summary.skipped} skipped,"
-        f" {summary.failed} failed, {summary.deleted} removed;"
+        f" {summary.failed} failed{_again(summary)}, {summary.deleted} removed;"
         f" {summary.chunks} chunks ({summary.embedded} embedded) in {summary.seconds:.1f}s"
     )
     for path, status, reason in summary.problems:
         print(f"  {status}: {path}: {reason}")
 
 
+def _again(summary: Summary) -> str:
+    return f" ({summary.failed_again} as before)" if summary.failed_again else ""
+
+
 def build_pipeline(args: argparse.Namespace, folders: list[str]) -> Pipeline:
     """Settings with the command-line folders, the embedder, and the pipeline around them."""
+    from app.context import make_embedder, open_store
     from app.indexer import IndexerConfig
 
-    user = settings.load()
-    user.folders = folders
-    embedder = load_embedder(args.model, user)
-    db = args.db or paths.database_path()
+    user = user_settings(args, folders)
+    embedder = make_embedder(user, on_notice=notice)
+    try:
+        store = open_store(path=args.db)
+    except BaseException:
+        embedder.close()
+        raise
+    terminal = sys.stderr.isatty()
     return Pipeline(
-        db,
+        store,
         embedder,
         user,
-        on_progress=progress_printer(sys.stderr.isatty()),  # type: ignore[arg-type]
+        on_progress=progress_printer(terminal),
+        on_rebuild=rebuild_printer(terminal),
         config=IndexerConfig(workers=max(1, args.workers)),
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    """Index once; exit 0 when nothing failed, 1 when some files failed, 2 on errors."""
+    """Index once; exit 0 when nothing new failed, 1 when files failed in this run, 2 on errors.
+
+    A file that had already failed and fails again unchanged is listed, but does not make
+    every later run exit 1: it was reported when it first failed.
+    """
     folders, files = split_targets(args.paths)
     if not folders and not files:
         return 2
@@ -145,4 +165,4 @@ def run(args: argparse.Namespace) -> int:
         print("\nquarry: interrupted; the queue resumes on the next run", file=sys.stderr)
         return 130
     print_summary(summary, args.json)
-    return 1 if summary.failed else 0
+    return 1 if summary.new_failures else 0

@@ -21,7 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Watch until SIGINT/SIGTERM; stops cleanly (in-flight files finish or requeue)."""
+    """Watch until SIGINT/SIGTERM; stops cleanly (in-flight files finish or requeue).
+
+    Settings, ``--model`` and ``--db`` are read as ``quarry index`` reads them (through
+    ``app.context``); failures that may pass are retried with backoff while watching.
+    """
     folders, files = index_command.split_targets(args.paths)
     if files:
         print("quarry watch: only folders can be watched; ignoring files", file=sys.stderr)
@@ -37,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
         pipeline = index_command.build_pipeline(args, folders)
     except (EngineError, StorageError) as exc:
         print(f"quarry: {exc}", file=sys.stderr)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         return 2
     try:
         pipeline.start(watch=True)

@@ -70,6 +70,7 @@ class AppController(QObject):
         if icon is not None:
             self.window.setWindowIcon(icon)
             self.tray = Tray(icon, self)
+        self._quitting = False
         self._wire_window()
         self._wire_tray()
         self.set_indexing(indexing)
@@ -142,6 +143,7 @@ class AppController(QObject):
 
     def quit(self) -> None:
         """Quit fast, even mid-indexing: committed files stay, the rest resumes next start."""
+        self._quitting = True
         self.quitting.emit()
         self.search_worker.shutdown(wait_ms=500)
         if self.indexing is not None:
@@ -197,6 +199,8 @@ class AppController(QObject):
 
     def _on_rebuilt(self, dimension: int) -> None:
         """The new index is active: queries must now be embedded at the new dimension."""
+        if self._quitting:  # a rebuild stopped by quitting resumes at the next start
+            return
         self.window.status.showMessage(f"Index rebuilt at {dimension or 'full'} dimensions", 5000)
         if self.factory is not None:
             search, indexing = self.factory(self.settings)

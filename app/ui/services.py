@@ -26,7 +26,7 @@ from app.ui.backend import (
     UpdateCallback,
 )
 from app.ui.presets import all_presets
-from app.ui.rebuild import rebuild_index
+from app.ui.rebuild import rebuild_index, reporter
 from app.ui.services_convert import context_preview, problems_from_stats, to_hit, to_progress
 
 if TYPE_CHECKING:
@@ -168,7 +168,7 @@ class RealIndexing:
         self._paused = False
 
     def run(self, on_progress: Any) -> None:
-        """Reconcile, index and keep watching until cancelled."""
+        """Finish an interrupted rebuild, reconcile, index and keep watching until cancelled."""
         from app.context import make_embedder
         from app.indexer import IndexerConfig
         from app.pipeline import Pipeline
@@ -182,7 +182,12 @@ class RealIndexing:
             on_progress(to_progress(progress, totals() if progress.state == "idle" else (0, 0)))
 
         pipeline = Pipeline(
-            self.db_path, embedder, self.settings, on_progress=report, config=config
+            self.db_path,
+            embedder,
+            self.settings,
+            on_progress=report,
+            on_rebuild=reporter(on_progress),  # an interrupted rebuild resumes first
+            config=config,
         )
         self.pipeline = pipeline
         try:

@@ -10,7 +10,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.chunker import Chunk, Chunker, ChunkerConfig, content_hash
+from app.chunker import (
+    Chunk,
+    Chunker,
+    ChunkerConfig,
+    content_hash,
+    embedded_text,
+    heading_label,
+)
 from app.extract.model import Document, DocumentBuilder, Section
 from app.extract.text import markdown_sections
 from engine.protocols import Tokenizer
@@ -92,6 +99,19 @@ def test_headings_prefix_embedded_text_only(tok: Tokenizer) -> None:
     assert "Guide >" not in install.text
     plain = Chunker(tok, ChunkerConfig(heading_prefix=False)).chunk(doc)
     assert all(c.embed_text == c.text for c in plain)
+
+
+def test_embedded_text_is_one_rule_for_paths_and_stored_labels(tok: Tokenizer) -> None:
+    text = "# Guide\n\nIntro.\n\n## Install\n\nRun the installer.\n"
+    doc = Document(text, markdown_sections(text), "markdown")
+    for prefix in (True, False):
+        config = ChunkerConfig(target_tokens=6, overlap_tokens=0, heading_prefix=prefix)
+        for chunk in Chunker(tok, config).chunk(doc):
+            stored = heading_label(chunk.heading_path) or None  # as the store keeps it
+            assert embedded_text(chunk.text, stored, prefix) == chunk.embed_text
+            assert embedded_text(chunk.text, chunk.heading_path, prefix) == chunk.embed_text
+    assert embedded_text("body", (), True) == embedded_text("body", None, True) == "body"
+    assert embedded_text("body", ("A", "B"), True) == "A > B\n\nbody"
 
 
 def test_cuts_prefer_paragraphs_and_code_blocks(tok: Tokenizer) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -96,3 +99,56 @@ def test_pause_resume_cancel(tmp_path: Path, embedder: Embedder) -> None:
         summary = pipe.index_once()  # restart resumes the persisted queue
         assert summary.ok == 30 - done
         assert sum(1 for r in pipe.store.files() if r.status == "ok") == 30
+
+
+class FlakyEmbedder:
+    """The real embedder, except that its first ``fails`` document batches raise."""
+
+    def __init__(self, inner: Embedder, fails: int) -> None:
+        self.inner = inner
+        self.fails = fails
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def embed_documents(self, texts: list[str]) -> object:
+        if self.fails > 0:
+            self.fails -= 1
+            raise RuntimeError("the model fell over")
+        return self.inner.embed_documents(texts)
+
+
+def _until(check: Callable[[], bool], timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("fails", [2, 5])
+def test_watch_retries_failures_with_backoff_up_to_the_limit(
+    tmp_path: Path, embedder: Embedder, fails: int
+) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Owls hunt at night. " * 10)
+    path = normalise(folder / "a.txt")
+    flaky = cast(Embedder, FlakyEmbedder(embedder, fails))
+    with _pipeline(tmp_path, flaky, folder, retry_backoff_s=0.2) as pipe:
+        pipe.start(watch=True)
+        if fails < pipe.config.max_attempts:  # fails twice, the third attempt succeeds
+            assert _until(lambda: getattr(pipe.store.get_file(path), "status", "") == "ok")
+        else:  # gives up after max_attempts failures; the next start's reconcile decides
+            attempts = pipe.config.max_attempts
+
+            def gave_up() -> bool:
+                record = pipe.store.get_file(path)
+                return record is not None and record.retries == attempts
+
+            assert _until(gave_up)
+            time.sleep(1.0)  # backoff 0.2, 0.4: a further retry would have come by now
+            record = pipe.store.get_file(path)
+            assert record is not None and record.status == "failed"
+            assert record.retries == attempts and pipe.store.job_counts().get("queued", 0) == 0

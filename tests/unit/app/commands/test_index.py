@@ -1,0 +1,79 @@
+"""``quarry index`` with the real starter model: settings, --model/--db, notice, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app import settings
+from app.cli import main
+from storage.store import Store
+
+BROKEN_PDF = b"%PDF-1.4\n1 0 obj<<>>\nstream\nxx"
+
+
+def _index(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any], str]:
+    rc = main(["index", "--json", "--workers", "1", *argv])
+    out, err = capsys.readouterr()
+    return rc, json.loads(out.strip().splitlines()[-1]), err
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("The lighthouse keeper logs every passing ship.")
+    return docs
+
+
+def test_model_and_db_are_honoured(
+    folder: Path, tmp_path: Path, starter_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "elsewhere.sqlite3"
+    rc, summary, err = _index(
+        capsys, str(folder), "--model", str(starter_model_dir), "--db", str(db)
+    )
+    assert rc == 0 and summary["ok"] == 1
+    assert "starter" not in err.lower()
+    with Store.open(db, readonly=True) as store:
+        fingerprint = store.fingerprint()
+    assert fingerprint is not None and fingerprint.dim == 384
+
+
+def test_settings_are_read_and_starter_notice_goes_to_stderr(
+    folder: Path,
+    tmp_path: Path,
+    starter_model_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import engine.resolve
+
+    notice = "No Qwen3 embedding model found; using the starter model."
+    monkeypatch.setattr(
+        engine.resolve, "default_embedding_spec", lambda: (str(starter_model_dir), notice)
+    )
+    settings.save(settings.Settings(exclude=["**/skip-*"]))
+    (folder / "skip-me.txt").write_text("excluded by the saved settings")
+    db = tmp_path / "index.sqlite3"
+    rc, summary, err = _index(capsys, str(folder), "--db", str(db))
+    assert rc == 0 and summary["ok"] == 1
+    assert notice in err
+
+
+def test_exit_1_only_for_failures_of_this_run(
+    folder: Path, tmp_path: Path, starter_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (folder / "bad.pdf").write_bytes(BROKEN_PDF)
+    args = (str(folder), "--model", str(starter_model_dir), "--db", str(tmp_path / "i.sqlite3"))
+    rc, first, _ = _index(capsys, *args)
+    assert rc == 1 and first["failed"] == 1 and first["failed_again"] == 0
+    rc, again, _ = _index(capsys, *args)  # retried, same bytes, same failure: already reported
+    assert rc == 0 and again["failed"] == 1 and again["failed_again"] == 1
+    assert again["problems"][0]["path"].endswith("bad.pdf")
+    (folder / "bad.pdf").write_bytes(BROKEN_PDF + b"more")  # a new version that fails anew
+    rc, changed, _ = _index(capsys, *args)
+    assert rc == 1 and changed["failed"] == 1 and changed["failed_again"] == 0
