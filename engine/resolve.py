@@ -17,7 +17,7 @@ from typing import Literal
 
 import platformdirs
 
-from engine.errors import ModelNotFound
+from engine.errors import ModelLoadError, ModelNotFound
 from engine.registry import (
     STARTER,
     STARTER_PACKAGE,
@@ -33,6 +33,8 @@ _SNAPSHOT = re.compile(
 )
 _GGUF_PREFERENCE = ("q8_0", "f16", "bf16", "q6_k", "q5_k_m", "q4_k_m")
 _SAMPLE = 4 * 1024 * 1024  # bytes hashed at each end of a weights file
+# PyTorch checkpoint formats built on pickle, which can execute code when loaded: never opened.
+PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".ckpt", ".pkl"})
 
 STARTER_NOTICE = (
     "No Qwen3 embedding model found; using the bundled English starter model "
@@ -83,6 +85,8 @@ def _resolve_path(spec: str, path: Path) -> ResolvedModel:
     # absolute(), not resolve(): HF cache snapshots are symlinks to nameless blobs.
     path = path.absolute()
     if path.is_file():
+        if path.suffix.lower() in PICKLE_SUFFIXES:
+            raise ModelLoadError(_pickle_refusal(path, [path]))
         if path.suffix.lower() != ".gguf":
             raise ModelNotFound(f"{path} is a file but not a .gguf model.")
         model_id, entry = _identify(path, path.stem)
@@ -92,9 +96,10 @@ def _resolve_path(spec: str, path: Path) -> ResolvedModel:
         if ggufs:
             return _resolve_path(spec, _pick_gguf(ggufs, ""))
         raise ModelNotFound(f"{path} is not a model folder (no config.json). {_how_to_get(None)}")
+    weights = _weights_files(path)
     model_id, entry = _identify(path, path.name)
     match = _SNAPSHOT.search(str(path))
-    revision = match["rev"] if match else weights_digest(_weights_files(path))
+    revision = match["rev"] if match else weights_digest(weights)
     return ResolvedModel(spec, path, "hf", model_id, revision, entry)
 
 
@@ -117,8 +122,23 @@ def _identify(path: Path, name: str) -> tuple[str, RegistryEntry | None]:
 
 
 def _weights_files(folder: Path) -> list[Path]:
-    files = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
+    """The folder's safetensors files; a folder holding only pickled weights is refused."""
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        pickles = sorted(p for p in folder.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES)
+        if pickles:
+            raise ModelLoadError(_pickle_refusal(folder, pickles))
     return files
+
+
+def _pickle_refusal(where: Path, pickles: list[Path]) -> str:
+    """Why Quarry will not open PyTorch pickles, and what to get instead."""
+    names = ", ".join(p.name for p in pickles[:3])
+    return (
+        f"{where} has only PyTorch pickle weights ({names}). Quarry loads only safetensors "
+        "or GGUF files, because loading a pickle can run arbitrary code. Download the model's "
+        "model.safetensors (most hub models have one) or a GGUF version instead."
+    )
 
 
 def weights_digest(files: list[Path]) -> str:
@@ -226,7 +246,14 @@ def _download(repo_id: str, quant: str, root: Path) -> Path | None:
 
     patterns = [f"*{quant}.gguf", "*.json", "*.md"] if quant else None
     try:
-        return Path(snapshot_download(repo_id, cache_dir=root, allow_patterns=patterns))
+        return Path(
+            snapshot_download(
+                repo_id,
+                cache_dir=root,
+                allow_patterns=patterns,
+                ignore_patterns=[f"*{suffix}" for suffix in sorted(PICKLE_SUFFIXES)],
+            )
+        )
     except Exception as exc:  # offline, unknown repo, disk full: all the user's to fix
         raise ModelNotFound(f"Could not download {repo_id}: {exc}. {_how_to_get(repo_id)}") from exc
 

@@ -8,6 +8,7 @@ connection; searches use read-only ones (``mode=ro``), which WAL lets run during
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from pathlib import Path
 from types import ModuleType
@@ -64,6 +65,31 @@ def _load_vec(conn: Any) -> None:
         raise ExtensionUnavailable(f"cannot load sqlite-vec: {exc}") from exc
 
 
+def _is_file_path(target: Path) -> bool:
+    return str(target) != ":memory:" and not str(target).startswith("file:")
+
+
+def _create_private(target: Path) -> None:
+    """Create the database file user-only before SQLite opens it: it holds the user's text.
+
+    SQLite gives the -wal and -shm files the database file's mode, so they follow.
+    """
+    if not _is_file_path(target):
+        return
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def _make_private(target: Path) -> None:
+    """chmod 0600 the database and its WAL files (also fixes files made by older versions)."""
+    if not _is_file_path(target):
+        return
+    for name in (target.name, f"{target.name}-wal", f"{target.name}-shm"):
+        with contextlib.suppress(OSError):  # missing, not ours, or no POSIX modes here
+            (target.parent / name).chmod(0o600)
+
+
 def connect(path: Path | str, *, readonly: bool = False) -> Any:
     """A configured connection in autocommit mode (the store opens transactions itself)."""
     mod = driver()
@@ -77,7 +103,7 @@ def connect(path: Path | str, *, readonly: bool = False) -> Any:
                 check_same_thread=False,
             )
         else:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(target)
             conn = mod.connect(str(target), isolation_level=None, check_same_thread=False)
     except mod.DatabaseError as exc:
         raise DatabaseCorrupt(f"cannot open {target}: {exc}") from exc
@@ -88,6 +114,7 @@ def connect(path: Path | str, *, readonly: bool = False) -> Any:
         if not readonly:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+            _make_private(target)
     except mod.DatabaseError as exc:
         with contextlib.suppress(Exception):
             conn.close()

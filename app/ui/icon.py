@@ -1,4 +1,9 @@
-"""The app icon, from ``assets/`` (SVG rendered by Qt, PNG sizes as a fallback)."""
+"""The app icon, from the package's ``assets/`` (PNG sizes first, the SVG as a fallback).
+
+``app/ui/assets/`` ships inside the wheel and the frozen bundle; its files are copies of the
+repository's top-level ``assets/`` (the source, also used for the desktop entry), and a test
+keeps the two identical.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
+ASSETS = Path(__file__).resolve().parent / "assets"
 PNG_SIZES = (16, 32, 48, 64, 128, 256)
 
 

@@ -91,8 +91,9 @@ def _load(auto_class: str, path: Path, device: str, dtype: torch.dtype) -> Any:
             str(path),
             dtype=dtype,
             attn_implementation=attention,
-            use_safetensors=True,
+            use_safetensors=True,  # never unpickle .bin weights
             trust_remote_code=False,
+            local_files_only=True,  # resolve() already found the folder; never go online
         )
         return model.to(device).eval()
     except Exception as exc:  # OSError, KeyError('qwen3') on old transformers, OOM, ...
