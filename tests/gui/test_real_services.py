@@ -167,3 +167,47 @@ def test_dimension_change_rebuilds_while_search_answers(
     assert isinstance(backend, RealSearch) and backend.service().embedder is not None
     assert backend.service().embedder.dim == 32
     ctl.quit()
+    # The run started after the swap is a daemon thread: let it end before Qt objects go.
+    qtbot.waitUntil(lambda: ctl.indexing is None or not ctl.indexing.running, timeout=10000)
+
+
+@pytest.mark.torch
+def test_interrupted_rebuild_resumes_at_next_start(
+    qtbot: QtBot, tmp_path: Path, tiny_embedding_dir: Path
+) -> None:
+    from app.rebuild import rebuild_fingerprint, run_rebuild
+    from storage.store import Store
+
+    db = tmp_path / "index.sqlite3"
+    settings = replace(build_index(write_corpus(tmp_path / "docs"), db, tiny_embedding_dir),
+                       dimension=32)  # fmt: skip
+    half = load_embedder(EmbedderConfig(model=str(tiny_embedding_dir), dim=32))
+    try:
+        with Store.open(db) as store:  # the app quit after one batch of a 64 -> 32 rebuild
+            fingerprint = rebuild_fingerprint(half, settings)
+            calls: list[int] = []
+            stopped = run_rebuild(
+                store, half, fingerprint, on_progress=lambda p: calls.append(p.done),
+                cancelled=lambda: bool(calls), batch=1,
+            )  # fmt: skip
+            assert not stopped and store.rebuilding() is not None
+    finally:
+        half.close()
+    ctl = AppController(
+        settings, RealSearch(settings, db), RealIndexing(settings, db, sandbox=False)
+    )
+    qtbot.addWidget(ctl.window)
+    seen: list[Progress] = []
+    assert ctl.indexing is not None
+    ctl.indexing.progress_changed.connect(seen.append)
+    ctl.start_indexing()
+    qtbot.waitUntil(lambda: any(p.phase == "idle" and p.indexed_files for p in seen), timeout=60000)
+    assert any(p.phase == "rebuilding" for p in seen)
+    with Store.open(db, readonly=True) as store:
+        active = store.fingerprint()
+        assert store.rebuilding() is None and active is not None and active.dim == 32
+    with qtbot.waitSignal(ctl.search_worker.results_ready, timeout=30000) as got:
+        qtbot.keyClicks(ctl.window.search_field, "garden")
+    assert got.args[1], "search answers on the finished 32-d index"
+    ctl.quit()
+    qtbot.waitUntil(lambda: ctl.indexing is None or not ctl.indexing.running, timeout=10000)
