@@ -1,0 +1,35 @@
+"""The BLAS thread limit: honoured inside the block, restored after it."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.threads import blas_threads, limited_blas
+
+
+def test_override_and_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QUARRY_BLAS_THREADS", "3")
+    assert blas_threads() == 3
+    monkeypatch.setenv("QUARRY_BLAS_THREADS", "zero")
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert blas_threads() == 4
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert blas_threads() == 1
+
+
+def test_limit_applies_to_numpy_blas_and_is_restored() -> None:
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import numpy as np
+
+    np.ones((4, 4)) @ np.ones((4, 4))  # make sure numpy's BLAS is loaded
+
+    def blas_limits() -> list[int]:
+        return [
+            p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"
+        ]
+
+    before = blas_limits()
+    assert before, "numpy's BLAS should be visible to threadpoolctl"
+    with limited_blas(1):
+        assert blas_limits() == [1] * len(before)
+    assert blas_limits() == before
