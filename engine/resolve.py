@@ -2,7 +2,9 @@
 
 Quarry never downloads behind the user's back: a hub name is looked up in the local
 Hugging Face cache only, and a miss raises ``ModelNotFound`` whose message says exactly
-what to download and where to put it. Downloading happens only with ``allow_download``.
+what to download and where to put it. Downloading happens only with ``allow_download``;
+``on_progress(done_bytes, total_bytes)`` then follows it (raising from it aborts the download),
+while the usual tqdm bar still goes to stderr.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import hashlib
 import importlib.util
 import os
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import platformdirs
 
@@ -28,6 +32,7 @@ from engine.registry import (
 )
 
 Format = Literal["hf", "gguf", "remote"]
+ProgressCallback = Callable[[int, int], None]  # (done_bytes, total_bytes); total 0 = unknown
 _SNAPSHOT = re.compile(
     r"models--(?P<org>[^/\\]+?)--(?P<name>[^/\\]+)[/\\]snapshots[/\\](?P<rev>[^/\\]+)"
 )
@@ -64,8 +69,12 @@ def resolve(
     allow_download: bool = False,
     remote: bool = False,
     cache_dir: Path | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> ResolvedModel:
-    """Find the weights for ``spec``; see the module docstring for the search order."""
+    """Find the weights for ``spec``; see the module docstring for the search order.
+
+    ``on_progress`` receives (done, total) bytes while a download runs (``allow_download``).
+    """
     spec = spec.strip()
     if remote:
         return ResolvedModel(spec, None, "remote", spec, "", lookup(spec))
@@ -74,7 +83,9 @@ def resolve(
         return _resolve_path(spec, path)
     repo_id, _, quant = spec.partition(":")
     if _looks_like_repo_id(repo_id):
-        return _resolve_hub(spec, repo_id, quant, allow_download, cache_dir or hf_cache_dir())
+        root = cache_dir or hf_cache_dir()
+        fetch = _downloader(on_progress) if allow_download else None
+        return _resolve_hub(spec, repo_id, quant, fetch, root)
     raise ModelNotFound(f"Model {spec!r} not found: no such file or folder. {_how_to_get(None)}")
 
 
@@ -217,12 +228,24 @@ def _newest_snapshot(root: Path, repo_id: str) -> Path | None:
     return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
 
 
+Fetcher = Callable[[str, str, Path], Path]
+
+
+def _downloader(on_progress: ProgressCallback | None) -> Fetcher:
+    """A ``_download`` bound to ``on_progress`` (None: the tqdm bar on stderr only)."""
+
+    def fetch(repo_id: str, quant: str, root: Path) -> Path:
+        return _download(repo_id, quant, root, on_progress)
+
+    return fetch
+
+
 def _resolve_hub(
-    spec: str, repo_id: str, quant: str, allow_download: bool, root: Path
+    spec: str, repo_id: str, quant: str, fetch: Fetcher | None, root: Path
 ) -> ResolvedModel:
     snapshot = cached_snapshot(repo_id, root)
-    if snapshot is None and allow_download:
-        snapshot = _download(repo_id, quant, root)
+    if snapshot is None and fetch is not None:
+        snapshot = fetch(repo_id, quant, root)
     if snapshot is None:
         raise ModelNotFound(
             f"Model {repo_id} is not in the Hugging Face cache ({root}). {_how_to_get(repo_id)}"
@@ -240,11 +263,15 @@ def _resolve_hub(
     )
 
 
-def _download(repo_id: str, quant: str, root: Path) -> Path | None:
+def _download(
+    repo_id: str, quant: str, root: Path, on_progress: ProgressCallback | None = None
+) -> Path:
     """Fetch ``repo_id`` into the HF cache with huggingface_hub's tqdm progress bars."""
     from huggingface_hub import snapshot_download
 
     patterns = [f"*{quant}.gguf", "*.json", "*.md"] if quant else None
+    # Read at call time, like hf_cache_dir(): huggingface_hub reads it once at import.
+    endpoint = os.environ.get("HF_ENDPOINT") or None
     try:
         return Path(
             snapshot_download(
@@ -252,10 +279,71 @@ def _download(repo_id: str, quant: str, root: Path) -> Path | None:
                 cache_dir=root,
                 allow_patterns=patterns,
                 ignore_patterns=[f"*{suffix}" for suffix in sorted(PICKLE_SUFFIXES)],
+                endpoint=endpoint,
+                tqdm_class=progress_tqdm(on_progress) if on_progress else None,
             )
         )
     except Exception as exc:  # offline, unknown repo, disk full: all the user's to fix
-        raise ModelNotFound(f"Could not download {repo_id}: {exc}. {_how_to_get(repo_id)}") from exc
+        reason = _download_failure(exc, endpoint)
+        raise ModelNotFound(
+            f"Could not download {repo_id}: {reason}. {_how_to_get(repo_id)}"
+        ) from exc
+
+
+def _download_failure(exc: BaseException, endpoint: str | None) -> str:
+    """One line saying why a download failed (the library's messages span paragraphs)."""
+    import errno
+
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(chain) < 8:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    names = " ".join(type(c).__name__ for c in chain)
+    if any(isinstance(c, OSError) and c.errno == errno.ENOSPC for c in chain):
+        return "the disk is full"
+    if "Offline" in names:
+        return "downloads are switched off (HF_HUB_OFFLINE is set)"
+    if "RepositoryNotFound" in names:
+        return "the Hugging Face hub has no such model"
+    if any(word in names for word in ("Connect", "Timeout", "LocalEntryNotFound", "Network")):
+        return f"cannot reach {endpoint or 'the Hugging Face hub'} (no internet connection?)"
+    first = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {first[0] if first else ''}".rstrip(": ")
+
+
+def progress_tqdm(on_progress: ProgressCallback) -> type[Any]:
+    """A tqdm class for ``snapshot_download``/``hf_hub_download`` that reports bytes.
+
+    Every bar still draws on stderr as huggingface_hub's own does (when not disabled); the
+    bars counting bytes written also call ``on_progress(done, total)``. Counts are kept here
+    because a disabled tqdm (no terminal) stops tracking ``n``; totals are read at each
+    update because ``snapshot_download`` grows them as it learns each file's size.
+    """
+    from huggingface_hub.utils import tqdm as hf_tqdm
+
+    class ProgressTqdm(hf_tqdm):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            name = str(kwargs.get("name") or "")
+            desc = str(kwargs.get("desc") or "")
+            # Network bytes (the "transfer" bar) double-count what is written; files are counted.
+            self._reports = kwargs.get("unit") == "B" and not (
+                name.endswith(".transfer") or desc == "Downloading bytes"
+            )
+            self._done = int(kwargs.get("initial") or 0)
+            self._count_lock = threading.Lock()
+            super().__init__(*args, **kwargs)
+
+        def update(self, n: float | None = 1) -> bool | None:
+            with self._count_lock:
+                self._done += int(n or 0)
+                done = self._done
+            shown = super().update(n)
+            if self._reports:
+                on_progress(max(0, done), int(self.total or 0))
+            return shown  # type: ignore[no-any-return]
+
+    return ProgressTqdm
 
 
 def _how_to_get(repo_id: str | None) -> str:

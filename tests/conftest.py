@@ -21,6 +21,32 @@ def quarry_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     yield home
 
 
+def closed_port() -> int:
+    """A local port nothing listens on: connecting is refused at once."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def unreachable_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Online mode (HF_HUB_OFFLINE unset) with the hub at a closed local port, empty cache.
+
+    huggingface_hub reads HF_HUB_OFFLINE once at import, so its constant is switched too.
+    """
+    import huggingface_hub.constants
+
+    endpoint = f"http://127.0.0.1:{closed_port()}"
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_ENDPOINT", endpoint)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-empty" / "hub"))
+    return endpoint
+
+
 @pytest.fixture(scope="session")
 def tiny_embedding_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random Qwen3 embedding model (HF folder, real Qwen tokenizer with EOS)."""

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +19,7 @@ from engine.resolve import (
     STARTER_NOTICE,
     default_embedding_spec,
     default_reranker_spec,
+    progress_tqdm,
     resolve,
     starter_model_path,
 )
@@ -167,3 +172,118 @@ def test_defaults_find_user_model_folder(
     spec, notice = default_embedding_spec()
     assert Path(spec) == target and notice is None
     assert resolve(spec).model_id == "Qwen/Qwen3-Embedding-0.6B"
+
+
+# ---------------------------------------------------------------- downloads (no hub reachable)
+
+
+class CountingServer:
+    """A real TCP listener on 127.0.0.1 that counts connections and hangs up on each."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.1)
+        self.connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+@pytest.fixture
+def counting_hub(unreachable_hub: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CountingServer]:
+    server = CountingServer()
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    yield server
+    server.close()
+
+
+def test_without_consent_nothing_touches_the_network(counting_hub: CountingServer) -> None:
+    started = time.monotonic()
+    with pytest.raises(ModelNotFound, match="hf download Qwen/Qwen3-Embedding-0.6B"):
+        resolve("Qwen/Qwen3-Embedding-0.6B")
+    assert time.monotonic() - started < 2
+    assert counting_hub.connections == 0
+    # the same call with consent does go to the (configured) hub, and fails calmly
+    with pytest.raises(ModelNotFound, match="Could not download"):
+        resolve("Qwen/Qwen3-Embedding-0.6B", allow_download=True)
+    assert counting_hub.connections > 0
+
+
+def test_download_failure_is_one_clear_line(unreachable_hub: str) -> None:
+    seen: list[tuple[int, int]] = []
+    with pytest.raises(ModelNotFound) as info:
+        resolve(
+            "Qwen/Qwen3-Embedding-0.6B",
+            allow_download=True,
+            on_progress=lambda done, total: seen.append((done, total)),
+        )
+    message = str(info.value)
+    assert "\n" not in message
+    assert f"cannot reach {unreachable_hub}" in message
+    assert "hf download Qwen/Qwen3-Embedding-0.6B" in message and "about 1.2 GB" in message
+    assert seen == []
+
+
+def test_progress_tqdm_reports_bytes_written() -> None:
+    calls: list[tuple[int, int]] = []
+    bar_class = progress_tqdm(lambda done, total: calls.append((done, total)))
+    # snapshot_download's byte bar: starts with an unknown total that grows per file
+    files = bar_class(total=0, initial=0, unit="B", unit_scale=True, desc="Reconstructing")
+    files.total = 100
+    files.update(30)
+    files.total = 250  # a second file's size became known
+    files.update(20)
+    files.update(-10)  # a retried file rewinds its resumed bytes
+    files.close()
+    assert calls == [(30, 100), (50, 250), (40, 250)]
+    # the network-bytes bar and the "Fetching N files" counter are not reported
+    calls.clear()
+    transfer = bar_class(
+        total=0, unit="B", desc="Downloading bytes", name="huggingface_hub.x.transfer"
+    )
+    transfer.update(64)
+    counter = bar_class(total=3, desc="Fetching 3 files")
+    counter.update(1)
+    transfer.close()
+    counter.close()
+    assert calls == []
+
+
+def test_progress_tqdm_counts_while_disabled() -> None:
+    """Without a terminal tqdm stops counting ``n``; the adapter keeps counting."""
+    calls: list[tuple[int, int]] = []
+    bar = progress_tqdm(lambda done, total: calls.append((done, total)))(
+        total=10, initial=4, unit="B", disable=True
+    )
+    bar.update(3)
+    bar.update(3)
+    assert calls == [(7, 10), (10, 10)]
+
+
+def test_raising_from_on_progress_aborts() -> None:
+    def stop(done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    bar = progress_tqdm(stop)(total=10, unit="B", disable=True)
+    with pytest.raises(KeyboardInterrupt):
+        bar.update(1)
