@@ -25,7 +25,7 @@ def open_store(readonly: bool = False, path: Path | None = None) -> Store:
 
 
 def make_embedder(settings: Settings, on_notice: Callable[[str], None] | None = None) -> Embedder:
-    """Load the configured embedder, or the default one.
+    """Load the configured embedder, or the default one (downloading it only with consent).
 
     When the default is the bundled starter model, the resolver's notice goes to
     ``on_notice`` (the CLI prints it on stderr), else to the log.
@@ -49,6 +49,7 @@ def make_embedder(settings: Settings, on_notice: Callable[[str], None] | None = 
         dtype=settings.precision,
         dim=settings.dimension or None,
         remote_url=settings.remote_url or None,
+        allow_download=settings.allow_download,
     )
     return load_embedder(config)
 
@@ -70,6 +71,7 @@ def make_reranker(settings: Settings) -> Reranker | None:
         device=settings.device,
         dtype=settings.precision,
         remote_url=settings.remote_url or None,
+        allow_download=settings.allow_download,
     )
     return load_reranker(config)
 

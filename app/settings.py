@@ -67,6 +67,13 @@ class Settings:
     embed_backend: str = field(
         default="auto", metadata=_doc("transformers, llamacpp, remote, numpy or auto.")
     )
+    allow_download: bool = field(
+        default=False,
+        metadata=_doc(
+            "The user agreed to download missing models from the Hugging Face hub (asked by "
+            "the welcome and settings dialogs); off, Quarry never goes online."
+        ),
+    )
     device: str = field(default="auto", metadata=_doc("cuda, mps, cpu or auto."))
     precision: str = field(default="auto", metadata=_doc("float32, float16, bfloat16 or auto."))
     dimension: int = field(

@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     from app import settings as settings_mod
     from app.ui.controller import AppController
+    from app.ui.download import ModelDownloader
     from app.ui.icon import app_icon
     from app.ui.services import build_backends
 
@@ -46,7 +47,14 @@ def run(args: argparse.Namespace) -> int:
         settings = replace(settings, folders=folders)
         settings_mod.save(settings)
     search, indexing = build_backends(settings)
-    controller = AppController(settings, search, indexing, icon=app_icon(), factory=build_backends)
+    controller = AppController(
+        settings,
+        search,
+        indexing,
+        icon=app_icon(),
+        factory=build_backends,
+        downloader=ModelDownloader(),
+    )
     controller.start()
     if args.hidden and controller.tray is not None and controller.tray.available():
         controller.window.hide()

@@ -17,8 +17,10 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app import settings as settings_mod
+from app.download import ModelUnavailable, Prepared, describe_size, fallback_settings, is_starter
 from app.settings import Settings
 from app.ui.backend import IndexingBackend, Problem, SearchBackend
+from app.ui.download import ModelDownloader
 from app.ui.main_window import MainWindow
 from app.ui.opener import Opener
 from app.ui.problems import ProblemsDialog
@@ -56,11 +58,14 @@ class AppController(QObject):
         settings_path: Path | None = None,
         icon: QIcon | None = None,
         factory: BackendFactory | None = None,
+        downloader: ModelDownloader | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
         self.settings_path = settings_path
         self.factory = factory
+        self.downloader = downloader
+        self.model_message: QMessageBox | None = None  # the last "model unavailable" notice
         self.search_worker = SearchWorker(search, self)
         self.window = MainWindow(self.search_worker, opener=opener)
         self.window.apply_settings(settings)
@@ -71,8 +76,10 @@ class AppController(QObject):
             self.window.setWindowIcon(icon)
             self.tray = Tray(icon, self)
         self._quitting = False
+        self._downloading = False
         self._wire_window()
         self._wire_tray()
+        self._wire_downloader()
         self.set_indexing(indexing)
 
     # -- wiring -------------------------------------------------------------------------
@@ -91,6 +98,14 @@ class AppController(QObject):
         self.tray.pause_toggled.connect(self.toggle_pause)
         self.tray.quit_requested.connect(self.quit)
         self.window.keep_in_tray = self.settings.keep_running_in_tray and self.tray.available()
+
+    def _wire_downloader(self) -> None:
+        if self.downloader is None:
+            return
+        self.downloader.setParent(self)
+        self.downloader.download_progress.connect(self._on_download_progress)
+        self.downloader.models_ready.connect(self._on_models_ready)
+        self.downloader.models_failed.connect(self._on_models_failed)
 
     def set_indexing(self, backend: IndexingBackend | None) -> None:
         """Attach an indexer (or none); the status bar follows its signals."""
@@ -119,7 +134,7 @@ class AppController(QObject):
         if not self.settings.first_run_done:
             self.show_welcome()
         else:
-            self.start_indexing()
+            self.prepare_models()
         self.load_problems()
 
     def start_indexing(self) -> None:
@@ -146,6 +161,8 @@ class AppController(QObject):
         self._quitting = True
         self.quitting.emit()
         self.search_worker.shutdown(wait_ms=500)
+        if self.downloader is not None:
+            self.downloader.shutdown(wait_s=0.2)
         if self.indexing is not None:
             self.indexing.shutdown(wait_s=0.5)
         if self.tray is not None:
@@ -189,12 +206,14 @@ class AppController(QObject):
             search, indexing = self.factory(new)
             self.search_worker.backend = search
             self.set_indexing(indexing)
-            self.start_indexing()
+            self.prepare_models()
             return
         if old.dimension != new.dimension and self.indexing is not None:
             self.window.status.showMessage("Rebuilding the index at the new dimension…", 5000)
             self.indexing.start_rebuild(new.dimension)
-        if changed(old, new, REINDEX_KEYS) or (not old.first_run_done and new.first_run_done):
+        if not old.first_run_done and new.first_run_done:
+            self.prepare_models()
+        elif changed(old, new, REINDEX_KEYS):
             self.start_indexing()
 
     def _on_rebuilt(self, dimension: int) -> None:
@@ -207,6 +226,70 @@ class AppController(QObject):
             self.search_worker.backend = search
             self.set_indexing(indexing)
             self.start_indexing()
+
+    # -- models -------------------------------------------------------------------------
+    def prepare_models(self) -> None:
+        """Check the configured models off the main thread (downloading with consent), then index.
+
+        Without a downloader (pure-UI tests) indexing starts at once.
+        """
+        if self.downloader is None:
+            self.start_indexing()
+            return
+        self.downloader.start(self.settings)
+
+    def _on_download_progress(self, spec: str, done: int, total: int) -> None:
+        if not self._downloading:
+            self._downloading = True
+            self._pause_search(f"Downloading {spec}; search starts when it is ready.")
+        name = spec.split(":")[0].split("/")[-1]
+        self.window.status.showMessage(f"Downloading {name}… {describe_size(done, total)}")
+
+    def _pause_search(self, reason: str) -> None:
+        from app.ui.services import UnavailableSearch
+
+        self.search_worker.backend = UnavailableSearch(reason, self.settings)
+
+    def _on_models_ready(self, prepared: Prepared) -> None:
+        if self._quitting:
+            return
+        if self._downloading or prepared.downloaded:
+            self._downloading = False
+            self.window.status.showMessage(f"Downloaded {', '.join(prepared.downloaded)}", 8000)
+            if self.factory is not None:  # the search paused for the download resumes
+                search, indexing = self.factory(self.settings)
+                self.search_worker.backend = search
+                self.set_indexing(indexing)
+        self.start_indexing()
+
+    def _on_models_failed(self, failure: ModelUnavailable) -> None:
+        """Say what failed and what to do, and carry on with a model that works."""
+        if self._quitting:
+            return
+        self._downloading = False
+        starter = failure.kind == "embedding" and not is_starter(self.settings)
+        if failure.kind == "embedding" and not starter:
+            outcome = "The bundled starter model could not be used either."
+        elif starter:
+            outcome = "Quarry uses the bundled starter model (English only) for now."
+        else:
+            outcome = "Search continues without reranking."
+        self.model_message = QMessageBox(
+            QMessageBox.Icon.Information,
+            "Quarry: model unavailable",
+            f"Quarry could not use {failure.spec or 'the default model'}.\n\n{failure}\n\n"
+            f"{outcome} To use it later, get it as described above, then choose it again "
+            "in Settings.",
+            QMessageBox.StandardButton.Ok,
+            self.window,
+        )
+        self.model_message.open()
+        if failure.kind == "embedding" and not starter:
+            self.window.status.showMessage(f"No usable model: {failure.spec}", 15000)
+            return
+        self.apply_settings(fallback_settings(self.settings, failure))
+        what = "the bundled starter model" if starter else "no reranker"
+        self.window.status.showMessage(f"{failure.spec} unavailable: using {what}", 15000)
 
     # -- problem files ------------------------------------------------------------------
     def load_problems(self) -> None:

@@ -287,4 +287,7 @@ def build_backends(settings: Settings) -> tuple[SearchBackend, IndexingBackend |
     except ImportError as exc:
         log.warning("search/indexing services unavailable: %s", exc)
         return UnavailableSearch(f"Search is unavailable: {exc}", settings), None
+    # Only the window's ModelDownloader fetches models (with progress, cancellable): a search
+    # or indexing thread never starts a download of its own.
+    settings = replace(settings, allow_download=False)
     return RealSearch(settings), RealIndexing(settings)
