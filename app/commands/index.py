@@ -18,6 +18,12 @@ from engine.errors import EngineError
 from storage.errors import StorageError
 
 HELP = "Index folders or files once (progress on stderr, summary at the end)."
+DOWNLOAD_HELP = (
+    "allow downloading a missing hub model (e.g. Qwen/Qwen3-Embedding-0.6B) for this run, "
+    "with a progress bar on stderr; without it nothing goes online. A failed download exits "
+    "with status 2 and one line saying what to download and where (no silent fallback to "
+    "the starter model: the index would be built with another model)"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="folders or files to index")
     parser.add_argument("--db", type=Path, help="index database (default: the app's)")
     parser.add_argument("--model", help="embedding model spec (default: Qwen3 or starter)")
+    parser.add_argument("--download", action="store_true", help=DOWNLOAD_HELP)
     parser.add_argument("--workers", type=int, default=2, help="extraction processes")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
@@ -35,8 +42,12 @@ def notice(text: str) -> None:
 
 
 def user_settings(args: argparse.Namespace, folders: list[str]) -> settings.Settings:
-    """The saved settings, with the command line's folders and ``--model``."""
-    user = replace(settings.load(), folders=folders)
+    """The saved settings, with the command line's folders, ``--model`` and ``--download``.
+
+    Consent to download is per run on the command line (the window's saved consent is not
+    used here), so a script never goes online unless it says so.
+    """
+    user = replace(settings.load(), folders=folders, allow_download=bool(args.download))
     if args.model:
         user = replace(user, embed_model=args.model)
     return user

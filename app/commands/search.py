@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -25,6 +26,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--before", help="modified before DATE (YYYY-MM-DD)")
     p.add_argument("--mode", choices=["hybrid", "vector", "keyword"], default="hybrid")
     p.add_argument("--db", type=Path, help="index database (default: the app's)")
+    p.add_argument(
+        "--download",
+        action="store_true",
+        help="allow downloading a missing hub model for this run (progress on stderr); "
+        "without it nothing goes online and a missing model is a one-line error",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON list")
 
 
@@ -42,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     from storage.errors import StorageError
     from storage.models import SearchFilters
 
-    conf = settings.load()
+    # Consent to download is per run here, never the window's saved consent.
+    conf = replace(settings.load(), allow_download=bool(args.download))
     query = " ".join(args.query)
     try:
         task = resolve_instruction(

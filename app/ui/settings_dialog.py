@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
@@ -44,7 +45,9 @@ def max_dimension(model: str) -> tuple[int, int]:
     """(min, max) embedding dimension for ``model`` from the registry; a wide guess otherwise."""
     try:
         registry = importlib.import_module("engine.registry")
-        entry = registry.lookup(model) if model else None
+        # "Org/Name-GGUF:Q8_0" has the dimensions of "Org/Name"
+        base = model.partition(":")[0].removesuffix("-GGUF")
+        entry = registry.lookup(base) if model else None
     except Exception:
         entry = None
     if entry is None:
@@ -144,6 +147,9 @@ class SettingsDialog(QDialog):
         )
         note = QLabel(DIMENSION_NOTE, wordWrap=True)
         note.setObjectName("dimensionNote")
+        self.allow_download = _checkbox(
+            "Allow downloading missing models from the Hugging Face hub", s.allow_download
+        )
         page = QWidget()
         form = QFormLayout(page)
         form.addRow("Embedding model", self.model)
@@ -152,6 +158,7 @@ class SettingsDialog(QDialog):
         form.addRow("Precision", self.precision)
         form.addRow("Embedding dimension", self.dimension)
         form.addRow("", note)
+        form.addRow("", self.allow_download)
         return page
 
     def _presets_tab(self, s: Settings) -> QWidget:
@@ -307,6 +314,39 @@ class SettingsDialog(QDialog):
         if item is not None:
             self._presets[item.text()] = self.preset_text.toPlainText().strip()
 
+    # -- downloads ----------------------------------------------------------------------
+    def models_to_download(self) -> list[str]:
+        """Newly chosen models that are neither on disk nor in the HF cache."""
+        chosen = [
+            (self.model.currentText().strip(), self._original.embed_model),
+            (self.rerank_model.currentText().strip(), self._original.rerank_model),
+        ]
+        try:
+            download = importlib.import_module("app.download")
+            return [new for new, old in chosen if new != old and download.needs_download(new)]
+        except Exception:  # no engine to ask: the model check after saving will say
+            return []
+
+    def confirm_download(self, specs: list[str]) -> bool:
+        """Ask before anything goes online; True when the user agrees."""
+        answer = QMessageBox.question(
+            self,
+            "Download models?",
+            f"{', '.join(specs)} {'is' if len(specs) == 1 else 'are'} not on this computer. "
+            "Download from the Hugging Face hub now? Progress shows in the status bar; if the "
+            "download fails, Quarry keeps working with the bundled starter model.",
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def accept(self) -> None:
+        """Save; a newly chosen model that must be downloaded needs consent first."""
+        missing = self.models_to_download()
+        if missing and not self.allow_download.isChecked():
+            if not self.confirm_download(missing):
+                return  # stay open: pick another model, or agree
+            self.allow_download.setChecked(True)
+        super().accept()
+
     # -- result -------------------------------------------------------------------------
     def result_settings(self) -> Settings:
         """The edited settings; user presets are those that differ from the defaults."""
@@ -330,4 +370,5 @@ class SettingsDialog(QDialog):
             rerank_model=self.rerank_model.currentText().strip(),
             rerank_depth=self.rerank_depth.value(),
             keep_running_in_tray=self.keep_in_tray.isChecked(),
+            allow_download=self.allow_download.isChecked(),
         )

@@ -86,13 +86,14 @@ def model_choices(kind: str | None = None) -> list[ModelChoice]:
     sizes = _qwen_sizes(registry)
     choices = []
     for i, (model_id, params, mb) in enumerate(sizes[:2]):
-        # GGUF Q8 files are about half the safetensors size
+        # GGUF Q8 files are about half the safetensors size; llama.cpp needs the GGUF repo
         download = mb if backend == "transformers" else mb // 2
+        spec = model_id if backend == "transformers" else f"{model_id}-GGUF:Q8_0"
         recommended = i == (1 if kind == "cuda" and len(sizes) > 1 else 0)
         choices.append(
             ModelChoice(
                 f"Qwen3 Embedding {params} — {where[kind]}",
-                model_id,
+                spec,
                 backend,
                 download,
                 "Multilingual, best quality; downloaded once, then fully offline.",
@@ -120,4 +121,8 @@ def describe_download(choice: ModelChoice) -> str:
         if choice.download_mb >= 1000
         else f"{choice.download_mb} MB"
     )
-    return f"Quarry will download {choice.spec} ({choice.backend}), about {size}, once."
+    return (
+        f"Quarry will download {choice.spec} ({choice.backend}), about {size}, once, from "
+        "the Hugging Face hub, showing progress in the status bar. Nothing else goes online; "
+        "if the download fails, Quarry uses the bundled starter model and says so."
+    )

@@ -107,6 +107,9 @@ class WelcomeDialog(QDialog):
     def _update_download(self) -> None:
         choice = self.choice()
         self.download.setText(describe_download(choice) if choice else "")
+        # Pressing the button is the consent to download: it says so.
+        downloads = choice is not None and choice.download_mb > 0
+        self.start_button.setText("Download and start indexing" if downloads else "Start indexing")
         self.start_button.setEnabled(bool(self.folder_list()) and choice is not None)
 
     def result_settings(self) -> Settings:
@@ -115,4 +118,6 @@ class WelcomeDialog(QDialog):
         updated = replace(self._settings, folders=self.folder_list(), first_run_done=True)
         if choice is not None:
             updated = replace(updated, embed_model=choice.spec, embed_backend=choice.backend)
+            if choice.download_mb > 0:  # the button read "Download and start indexing"
+                updated = replace(updated, allow_download=True)
         return updated
