@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.settings import Settings
+from app.ui.folders import FolderList
 from app.ui.presets import default_presets
 
 BACKENDS = ("auto", "transformers", "llamacpp", "remote", "numpy")
@@ -107,16 +107,7 @@ class SettingsDialog(QDialog):
 
     # -- tabs ---------------------------------------------------------------------------
     def _folders_tab(self, s: Settings) -> QWidget:
-        self.folders = QListWidget()
-        self.folders.addItems(s.folders)
-        add = QPushButton("Add folder…")
-        remove = QPushButton("Remove")
-        add.clicked.connect(self._add_folder)
-        remove.clicked.connect(lambda: self.remove_folder(self.folders.currentRow()))
-        row = QHBoxLayout()
-        row.addWidget(add)
-        row.addWidget(remove)
-        row.addStretch(1)
+        self.folders = FolderList(s.folders)
         self.include = QPlainTextEdit("\n".join(s.include))
         self.exclude = QPlainTextEdit("\n".join(s.exclude))
         self.max_file_mb = QDoubleSpinBox(minimum=0.1, maximum=100_000, value=s.max_file_mb)
@@ -124,7 +115,7 @@ class SettingsDialog(QDialog):
         page = QWidget()
         form = QFormLayout(page)
         form.addRow("Watched folders", self.folders)
-        form.addRow("", self._wrap(row))
+        form.addRow("", self._wrap(self.folders.button_row(self.add_folder)))
         form.addRow("Include (one glob a line)", self.include)
         form.addRow("Exclude (one glob a line)", self.exclude)
         form.addRow("Skip files larger than (MB)", self.max_file_mb)
@@ -180,7 +171,7 @@ class SettingsDialog(QDialog):
         form = QFormLayout(page)
         form.addRow("Presets", self.preset_list)
         form.addRow("Task", self.preset_text)
-        form.addRow("", self._wrap(row))
+        form.addRow("", self._wrap(self.folders.button_row(self.add_folder)))
         form.addRow("Default for queries", self.query_preset)
         form.addRow(
             "",
@@ -234,24 +225,17 @@ class SettingsDialog(QDialog):
             return [""]
 
     # -- folders ------------------------------------------------------------------------
-    def _add_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder to index")
-        if folder:
-            self.add_folder(folder)
-
     def add_folder(self, folder: str) -> None:
         """Add a watched folder (no duplicates)."""
-        if folder not in self.folder_list():
-            self.folders.addItem(folder)
+        self.folders.add_folder(folder)
 
     def remove_folder(self, row: int) -> None:
         """Stop watching the folder at ``row``."""
-        if 0 <= row < self.folders.count():
-            self.folders.takeItem(row)
+        self.folders.remove_folder(row)
 
     def folder_list(self) -> list[str]:
         """Folders as currently listed."""
-        return [self.folders.item(i).text() for i in range(self.folders.count())]
+        return self.folders.folder_list()
 
     # -- dimension ----------------------------------------------------------------------
     def _set_dimension_range(self, model: str, value: int) -> None:

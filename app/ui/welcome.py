@@ -8,17 +8,14 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
-    QHBoxLayout,
     QLabel,
-    QListWidget,
-    QPushButton,
     QRadioButton,
     QVBoxLayout,
     QWidget,
 )
 
 from app.settings import Settings
+from app.ui.folders import FolderList
 from app.ui.suggest import ModelChoice, describe_download, model_choices
 
 INTRO = (
@@ -43,15 +40,14 @@ class WelcomeDialog(QDialog):
         self.resize(620, 520)
         self._settings = settings
         self.choices = choices if choices is not None else model_choices()
-        self.folders = QListWidget()
-        self.folders.addItems(settings.folders)
+        self.folders = FolderList(settings.folders)
         self.download = QLabel(wordWrap=True)
         self.group = QButtonGroup(self)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(INTRO, wordWrap=True))
         layout.addWidget(QLabel("<b>Folders to index</b>"))
         layout.addWidget(self.folders)
-        layout.addLayout(self._folder_buttons())
+        layout.addLayout(self.folders.button_row(self.add_folder))
         layout.addWidget(QLabel("<b>Model</b>"))
         for i, choice in enumerate(self.choices):
             radio = QRadioButton(f"{choice.label}{'  (suggested)' if choice.recommended else ''}")
@@ -73,31 +69,14 @@ class WelcomeDialog(QDialog):
             self.group.buttons()[0].setChecked(True)
         self._update_download()
 
-    def _folder_buttons(self) -> QHBoxLayout:
-        add = QPushButton("Add folder…")
-        remove = QPushButton("Remove")
-        add.clicked.connect(self._pick_folder)
-        remove.clicked.connect(lambda: self.folders.takeItem(self.folders.currentRow()))
-        row = QHBoxLayout()
-        row.addWidget(add)
-        row.addWidget(remove)
-        row.addStretch(1)
-        return row
-
-    def _pick_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder to index")
-        if folder:
-            self.add_folder(folder)
-
     def add_folder(self, folder: str) -> None:
         """Add a folder to index (no duplicates)."""
-        if folder not in self.folder_list():
-            self.folders.addItem(folder)
+        self.folders.add_folder(folder)
         self._update_download()
 
     def folder_list(self) -> list[str]:
         """The folders as listed."""
-        return [self.folders.item(i).text() for i in range(self.folders.count())]
+        return self.folders.folder_list()
 
     def choice(self) -> ModelChoice | None:
         """The selected model option."""
