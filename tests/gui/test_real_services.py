@@ -40,10 +40,14 @@ def write_corpus(root: Path) -> Path:
     return root
 
 
-def build_index(folder: Path, db: Path, model: Path) -> Settings:
-    settings = Settings(
+def corpus_settings(folder: Path, model: Path) -> Settings:
+    return Settings(
         folders=[str(folder)], embed_model=str(model), rerank_enabled=False, first_run_done=True
     )
+
+
+def build_index(folder: Path, db: Path, model: Path) -> Settings:
+    settings = corpus_settings(folder, model)
     embedder = load_embedder(EmbedderConfig(model=str(model)))
     pipeline = Pipeline(db, embedder, settings, config=IndexerConfig(workers=1, sandbox=False))
     try:
@@ -52,6 +56,22 @@ def build_index(folder: Path, db: Path, model: Path) -> Settings:
         pipeline.stop()
         embedder.close()
     return settings
+
+
+def index_in_window(
+    qtbot: QtBot, settings: Settings, db: Path
+) -> tuple[AppController, list[Progress]]:
+    """A controller on real services after one indexing run to idle, and the progress it saw."""
+    ctl = AppController(
+        settings, RealSearch(settings, db), RealIndexing(settings, db, sandbox=False)
+    )
+    qtbot.addWidget(ctl.window)
+    seen: list[Progress] = []
+    assert ctl.indexing is not None
+    ctl.indexing.progress_changed.connect(seen.append)
+    ctl.start_indexing()
+    qtbot.waitUntil(lambda: any(p.phase == "idle" and p.indexed_files for p in seen), timeout=60000)
+    return ctl, seen
 
 
 @pytest.fixture
@@ -94,21 +114,8 @@ def test_real_indexing_reports_progress_and_problems(
 ) -> None:
     folder = write_corpus(tmp_path / "docs")
     db = tmp_path / "index.sqlite3"
-    settings = Settings(
-        folders=[str(folder)],
-        embed_model=str(starter_model_dir),
-        rerank_enabled=False,
-        first_run_done=True,
-    )
-    ctl = AppController(
-        settings, RealSearch(settings, db), RealIndexing(settings, db, sandbox=False)
-    )
-    qtbot.addWidget(ctl.window)
-    seen: list[Progress] = []
-    assert ctl.indexing is not None
-    ctl.indexing.progress_changed.connect(seen.append)
-    ctl.start_indexing()
-    qtbot.waitUntil(lambda: any(p.phase == "idle" and p.indexed_files for p in seen), timeout=60000)
+    settings = corpus_settings(folder, starter_model_dir)
+    ctl, seen = index_in_window(qtbot, settings, db)
     assert any(p.phase == "indexing" for p in seen)
     dialog = ctl.show_problems()
     qtbot.waitUntil(lambda: dialog.table.rowCount() == 1, timeout=5000)
@@ -193,15 +200,7 @@ def test_interrupted_rebuild_resumes_at_next_start(
             assert not stopped and store.rebuilding() is not None
     finally:
         half.close()
-    ctl = AppController(
-        settings, RealSearch(settings, db), RealIndexing(settings, db, sandbox=False)
-    )
-    qtbot.addWidget(ctl.window)
-    seen: list[Progress] = []
-    assert ctl.indexing is not None
-    ctl.indexing.progress_changed.connect(seen.append)
-    ctl.start_indexing()
-    qtbot.waitUntil(lambda: any(p.phase == "idle" and p.indexed_files for p in seen), timeout=60000)
+    ctl, seen = index_in_window(qtbot, settings, db)
     assert any(p.phase == "rebuilding" for p in seen)
     with Store.open(db, readonly=True) as store:
         active = store.fingerprint()
