@@ -14,11 +14,15 @@ log = logging.getLogger(__name__)
 
 
 class _Relay(QObject):
-    """Parentless signal source owned by the thread (it may outlive the downloader)."""
+    """Parentless signal source shared with the threads (they may outlive the downloader).
 
-    progress = Signal(str, object, object)  # spec, done, total (may exceed 32-bit ints)
-    ready = Signal(object)  # Prepared
-    failed = Signal(object)  # ModelUnavailable
+    Its answers carry the run number; the downloader drops any from a cancelled run, even
+    one already queued when ``cancel`` ran.
+    """
+
+    progress = Signal(int, str, object, object)  # run, spec, done, total (past 32 bits)
+    ready = Signal(int, object)  # run, Prepared
+    failed = Signal(int, object)  # run, ModelUnavailable
 
 
 class ModelDownloader(QObject):
@@ -32,7 +36,11 @@ class ModelDownloader(QObject):
         super().__init__(parent)
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
-        self._relay: _Relay | None = None
+        self._run = 0  # answers from an older (cancelled) run are dropped
+        self._relay = _Relay()
+        self._relay.progress.connect(self._on_progress)
+        self._relay.ready.connect(self._on_ready)
+        self._relay.failed.connect(self._on_failed)
 
     @property
     def running(self) -> bool:
@@ -43,27 +51,26 @@ class ModelDownloader(QObject):
         """Check ``settings``' models off the main thread; a newer call supersedes an older one."""
         self.cancel()
         cancel = self._cancel = threading.Event()
-        relay = self._relay = _Relay()
-        relay.progress.connect(self.download_progress)
-        relay.ready.connect(self.models_ready)
-        relay.failed.connect(self.models_failed)
+        relay, run = self._relay, self._run
+
+        def progress(spec: str, done: int, total: int) -> None:
+            relay.progress.emit(run, spec, done, total)
 
         def work() -> None:
             try:
-                prepared = prepare_models(settings, relay.progress.emit, cancel.is_set)
+                prepared = prepare_models(settings, progress, cancel.is_set)
             except DownloadCancelled:
                 log.info("model download cancelled")
                 return
             except ModelUnavailable as failure:
-                if not cancel.is_set():
-                    relay.failed.emit(failure)
+                relay.failed.emit(run, failure)
                 return
             except Exception as exc:  # a bug, but the window must still get a model
                 log.exception("model check failed")
-                relay.failed.emit(ModelUnavailable("embedding", settings.embed_model, str(exc)))
+                bug = ModelUnavailable("embedding", settings.embed_model, str(exc))
+                relay.failed.emit(run, bug)
                 return
-            if not cancel.is_set():
-                relay.ready.emit(prepared)
+            relay.ready.emit(run, prepared)
 
         self._thread = threading.Thread(target=work, name="quarry-download", daemon=True)
         self._thread.start()
@@ -71,11 +78,19 @@ class ModelDownloader(QObject):
     def cancel(self) -> None:
         """Stop a download at its next chunk; its answer, if any, is dropped."""
         self._cancel.set()
-        if self._relay is not None:
-            self._relay.progress.disconnect()
-            self._relay.ready.disconnect()
-            self._relay.failed.disconnect()
-            self._relay = None
+        self._run += 1
+
+    def _on_progress(self, run: int, spec: str, done: int, total: int) -> None:
+        if run == self._run:
+            self.download_progress.emit(spec, done, total)
+
+    def _on_ready(self, run: int, prepared: object) -> None:
+        if run == self._run:
+            self.models_ready.emit(prepared)
+
+    def _on_failed(self, run: int, failure: object) -> None:
+        if run == self._run:
+            self.models_failed.emit(failure)
 
     def shutdown(self, wait_s: float = 0.5) -> None:
         """Cancel and give the thread a moment (it is a daemon: quitting never waits long)."""

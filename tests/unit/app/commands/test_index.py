@@ -77,3 +77,43 @@ def test_exit_1_only_for_failures_of_this_run(
     (folder / "bad.pdf").write_bytes(BROKEN_PDF + b"more")  # a new version that fails anew
     rc, changed, _ = _index(capsys, *args)
     assert rc == 1 and changed["failed"] == 1 and changed["failed_again"] == 0
+
+
+def test_download_flag_with_unreachable_hub_is_one_clear_line(
+    folder: Path, tmp_path: Path, unreachable_hub: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--download`` with the hub out of reach: exit 2, one line naming what to get (no fallback)."""
+    db = tmp_path / "index.sqlite3"
+    spec = "Qwen/Qwen3-Embedding-0.6B"
+    rc = main(["index", str(folder), "--model", spec, "--db", str(db), "--download"])
+    out, err = capsys.readouterr()
+    assert rc == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("quarry: Could not download")
+    assert f"cannot reach {unreachable_hub}" in lines[0] and f"hf download {spec}" in lines[0]
+    # without --download nothing goes online: the same one-line advice, from the cache check
+    rc = main(["index", str(folder), "--model", spec, "--db", str(db)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "\n" not in err and "not in the Hugging Face cache" in err
+
+
+def test_saved_window_consent_does_not_apply_to_the_cli(
+    folder: Path, tmp_path: Path, unreachable_hub: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings.save(settings.Settings(allow_download=True))
+    rc = main(["index", str(folder), "--model", "Qwen/Qwen3-Embedding-0.6B"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "not in the Hugging Face cache" in err and "cannot reach" not in err
+
+
+def test_watch_and_search_accept_download(
+    unreachable_hub: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings.save(settings.Settings(embed_model="Qwen/Qwen3-Embedding-0.6B"))
+    rc = main(["search", "--download", "lighthouse"])
+    err = capsys.readouterr().err
+    assert rc == 1 and f"cannot reach {unreachable_hub}" in err
+    with pytest.raises(SystemExit) as help_exit:
+        main(["watch", "--help"])
+    assert help_exit.value.code == 0
+    assert "--download" in capsys.readouterr().out
