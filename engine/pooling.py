@@ -7,13 +7,14 @@ dimension checks) whichever library runs them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.errors import DimensionError
+from engine.errors import DimensionError, ModelLoadError
 
 _POOLING_KEYS = {
     "pooling_mode_cls_token": "cls",
@@ -21,6 +22,15 @@ _POOLING_KEYS = {
     "pooling_mode_lasttoken": "last",
     "pooling_mode_max_tokens": "max",
 }
+
+
+def model_config(folder: Path) -> dict[str, Any]:
+    """A HF folder's ``config.json``; unreadable or malformed is a ModelLoadError."""
+    try:
+        data: dict[str, Any] = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"Cannot read {folder / 'config.json'}: {exc}") from exc
+    return data
 
 
 def declared_pooling(folder: Path) -> str | None:
@@ -90,6 +100,30 @@ def length_batches(lengths: Sequence[int], batch_tokens: int) -> Iterator[list[i
         batch.append(index)
     if batch:
         yield batch
+
+
+def embed_batched(
+    ids: Sequence[list[int]],
+    forward: Callable[[list[list[int]]], NDArray[np.floating]],
+    batch_tokens: int,
+    width: int,
+    dim: int,
+) -> NDArray[np.float32]:
+    """Run ``forward`` (raw pooled vectors of ``width``) over length-sorted batches, then MRL-cut.
+
+    The rows come back in the order of ``ids``, truncated to ``dim`` and L2-normalised.
+    """
+    if not ids:
+        return np.zeros((0, dim), dtype=np.float32)
+    out = np.zeros((len(ids), width), dtype=np.float32)
+    for batch in length_batches([len(x) for x in ids], batch_tokens):
+        out[batch] = forward([ids[i] for i in batch])
+    return truncate_normalize(out, dim)
+
+
+def cut_keeping_last(ids: list[int], max_length: int) -> list[int]:
+    """``ids`` cut to ``max_length`` while keeping the final special token (BERT's [SEP])."""
+    return ids if len(ids) <= max_length else [*ids[: max_length - 1], ids[-1]]
 
 
 def with_single_eos(ids: list[int], eos_id: int, max_length: int) -> list[int]:

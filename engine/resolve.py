@@ -62,6 +62,12 @@ class ResolvedModel:
     revision: str
     entry: RegistryEntry | None
 
+    def hf_folder(self, backend: str, kind: str = "HF model") -> Path:
+        """The model folder; a ModelLoadError naming ``backend`` when the spec is no HF folder."""
+        if self.path is None or self.format != "hf":
+            raise ModelLoadError(f"The {backend} backend needs a {kind} folder, not {self.spec}")
+        return self.path
+
 
 def resolve(
     spec: str,

@@ -7,7 +7,6 @@ come straight from ``model.safetensors``; the maths mirrors transformers' ``Bert
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +19,12 @@ from engine.config import EmbedderConfig
 from engine.errors import ModelLoadError
 from engine.pooling import (
     check_dim,
+    cut_keeping_last,
     declared_pooling,
-    length_batches,
+    embed_batched,
+    model_config,
     pad,
     sbert_max_length,
-    truncate_normalize,
 )
 from engine.protocols import ModelInfo, Vector
 from engine.tokenizer import HFTokenizer
@@ -163,10 +163,7 @@ class NumpyBert:
 
 
 def _read_shape(path: Path) -> tuple[BertShape, dict[str, Any]]:
-    try:
-        config: dict[str, Any] = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"Cannot read {path / 'config.json'}: {exc}") from exc
+    config = model_config(path)
     if config.get("model_type") != "bert" or config.get("hidden_act", "gelu") != "gelu":
         raise ModelLoadError(f"{path} is not a BERT model; the numpy backend runs BERT only.")
     shape = BertShape(
@@ -183,11 +180,7 @@ class NumpyBertEmbedder:
     """Sentence-transformers BERT embeddings (mean or CLS pooling), torch-free."""
 
     def __init__(self, resolved: ResolvedModel, config: EmbedderConfig) -> None:
-        if resolved.path is None or resolved.format != "hf":
-            raise ModelLoadError(
-                f"The numpy backend needs a BERT model folder, not {resolved.spec}"
-            )
-        path = resolved.path
+        path = resolved.hf_folder("numpy", "BERT model")
         shape, settings = _read_shape(path)
         self._tokenizer = HFTokenizer.from_folder(path)
         self.max_length = min(
@@ -229,19 +222,12 @@ class NumpyBertEmbedder:
     def encode_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """[CLS] text [SEP], cut to ``max_length`` while keeping the final [SEP]."""
         full = self._tokenizer.encode_batch(texts, special=True)
-        return [
-            x if len(x) <= self.max_length else [*x[: self.max_length - 1], x[-1]] for x in full
-        ]
+        return [cut_keeping_last(x, self.max_length) for x in full]
 
     def embed_documents(self, texts: Sequence[str]) -> Vector:
         """Embed texts; shape (len(texts), dim), L2-normalised."""
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        ids = self.encode_ids(texts)
-        out = np.zeros((len(ids), self.info.max_dim), dtype=np.float32)
-        for batch in length_batches([len(x) for x in ids], self.batch_tokens):
-            out[batch] = self._forward([ids[i] for i in batch])
-        return truncate_normalize(out, self.dim)
+        ids = self.encode_ids(texts) if texts else []
+        return embed_batched(ids, self._forward, self.batch_tokens, self.info.max_dim, self.dim)
 
     def embed_query(self, text: str, instruction: str | None = None) -> Vector:
         """Queries are embedded like documents: this model was trained without instructions."""

@@ -9,7 +9,7 @@ torch and transformers are imported lazily, so the base install never needs them
 from __future__ import annotations
 
 import gc
-import json
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,11 +21,12 @@ from engine.errors import BackendUnavailable, ModelLoadError
 from engine.instructions import DEFAULT_TASK, format_query
 from engine.pooling import (
     check_dim,
+    cut_keeping_last,
     declared_pooling,
-    length_batches,
+    embed_batched,
+    model_config,
     pad,
     sbert_max_length,
-    truncate_normalize,
     with_single_eos,
 )
 from engine.protocols import ModelInfo, Vector
@@ -80,8 +81,20 @@ def pick_dtype(requested: str, device: str) -> torch.dtype:
     return torch.float16 if device == "mps" else torch.float32
 
 
+# transformers' from_pretrained swaps module-level functions (torch.linspace, torch.nn.init.*)
+# while it builds a model, and restores them afterwards. Two threads loading at once (search
+# and indexing both start a model) can restore each other's patched versions and leave torch
+# broken for the rest of the process ("Cannot copy out of meta tensor"), so loads take turns.
+_LOAD_LOCK = threading.Lock()
+
+
 def _load(auto_class: str, path: Path, device: str, dtype: torch.dtype) -> Any:
     """Load weights safely (safetensors, no remote code); wrap any library failure."""
+    with _LOAD_LOCK:
+        return _load_unlocked(auto_class, path, device, dtype)
+
+
+def _load_unlocked(auto_class: str, path: Path, device: str, dtype: torch.dtype) -> Any:
     import transformers
 
     # SDPA has given NaN Qwen3 embeddings on MPS; eager attention avoids it there.
@@ -100,14 +113,6 @@ def _load(auto_class: str, path: Path, device: str, dtype: torch.dtype) -> Any:
         raise ModelLoadError(f"Cannot load {path} with transformers: {exc}") from exc
 
 
-def _config(path: Path) -> dict[str, Any]:
-    try:
-        data: dict[str, Any] = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"Cannot read {path / 'config.json'}: {exc}") from exc
-    return data
-
-
 def _release(model: Any, device: str) -> None:
     """Drop the model and give GPU memory back now rather than at the next GC."""
     del model
@@ -123,12 +128,8 @@ class TransformersEmbedder:
     """Qwen3 (last-token) or sentence-transformers (mean/CLS) embeddings via torch."""
 
     def __init__(self, resolved: ResolvedModel, config: EmbedderConfig) -> None:
-        if resolved.path is None or resolved.format != "hf":
-            raise ModelLoadError(
-                f"The transformers backend needs a HF model folder, not {resolved.spec}"
-            )
-        path = resolved.path
-        settings = _config(path)
+        path = resolved.hf_folder("transformers")
+        settings = model_config(path)
         self.family = "qwen3" if settings.get("model_type") == "qwen3" else "bert"
         self.pooling = declared_pooling(path) or ("last" if self.family == "qwen3" else "mean")
         self.device = pick_device(config.device)
@@ -172,20 +173,12 @@ class TransformersEmbedder:
             raw = self._tokenizer.encode_batch(texts, special=False)
             return [with_single_eos(ids, QWEN3_EOS_ID, self.max_length) for ids in raw]
         full = self._tokenizer.encode_batch(texts, special=True)
-        return [
-            ids if len(ids) <= self.max_length else [*ids[: self.max_length - 1], ids[-1]]
-            for ids in full
-        ]
+        return [cut_keeping_last(ids, self.max_length) for ids in full]
 
     def embed_documents(self, texts: Sequence[str]) -> Vector:
         """Embed documents as they are (no instruction); shape (len(texts), dim)."""
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        ids = self.encode_ids(texts)
-        out = np.zeros((len(ids), self.info.max_dim), dtype=np.float32)
-        for batch in length_batches([len(x) for x in ids], self.batch_tokens):
-            out[batch] = self._forward([ids[i] for i in batch])
-        return truncate_normalize(out, self.dim)
+        ids = self.encode_ids(texts) if texts else []
+        return embed_batched(ids, self._forward, self.batch_tokens, self.info.max_dim, self.dim)
 
     def embed_query(self, text: str, instruction: str | None = None) -> Vector:
         """Embed a query; Qwen3 gets ``Instruct: ...\\nQuery:`` (default task when None)."""
@@ -223,12 +216,8 @@ class TransformersReranker:
     """Qwen3-Reranker: P(yes) of the official judge prompt, batched with left padding."""
 
     def __init__(self, resolved: ResolvedModel, config: RerankerConfig) -> None:
-        if resolved.path is None or resolved.format != "hf":
-            raise ModelLoadError(
-                f"The transformers backend needs a HF model folder, not {resolved.spec}"
-            )
-        path = resolved.path
-        settings = _config(path)
+        path = resolved.hf_folder("transformers")
+        settings = model_config(path)
         self.device = pick_device(config.device)
         self._tokenizer = HFTokenizer.from_folder(path)
         self.max_length = config.max_length
