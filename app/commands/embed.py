@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-from engine.config import BACKENDS, DEVICES, EmbedderConfig
+from app.commands._common import add_model_arguments, add_source_arguments, model_config, report
+from engine.config import EmbedderConfig
 from engine.errors import EngineError
 from engine.instructions import merged_presets, resolve_instruction
 
@@ -16,9 +17,7 @@ HELP = "Embed texts with a model and print the vectors."
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the options of ``quarry embed``."""
     parser.add_argument("texts", nargs="+", metavar="TEXT", help="texts to embed")
-    parser.add_argument("--model", help="model folder, .gguf file or hub name (default: auto)")
-    parser.add_argument("--backend", choices=BACKENDS, default="auto")
-    parser.add_argument("--device", choices=DEVICES, default="auto")
+    add_model_arguments(parser)
     parser.add_argument("--dim", type=int, help="output dimension (Matryoshka truncation)")
     parser.add_argument("--max-length", type=int, default=8192, help="tokens per text")
     group = parser.add_mutually_exclusive_group()
@@ -27,9 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--document", action="store_true", help="embed as documents (no instruction)"
     )
-    parser.add_argument("--remote-url", help="OpenAI-compatible server, e.g. http://host:8080/v1")
-    parser.add_argument("--download", action="store_true", help="allow downloading the model")
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    add_source_arguments(parser, "OpenAI-compatible server, e.g. http://host:8080/v1")
 
 
 def _model_spec(args: argparse.Namespace) -> str:
@@ -49,16 +46,9 @@ def run(args: argparse.Namespace) -> int:
     from engine.factory import load_embedder
 
     try:
-        config = EmbedderConfig(
-            model=_model_spec(args),
-            backend=args.backend,
-            device=args.device,
-            dim=args.dim,
-            max_length=args.max_length,
-            allow_download=args.download,
-            remote_url=args.remote_url,
+        embedder = load_embedder(
+            model_config(EmbedderConfig, args, _model_spec(args), dim=args.dim)
         )
-        embedder = load_embedder(config)
         try:
             if args.document:
                 vectors = list(embedder.embed_documents(args.texts))
@@ -68,8 +58,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             embedder.close()
     except EngineError as exc:
-        print(f"quarry embed: error: {exc}", file=sys.stderr)
-        return 1
+        return report("embed", exc)
     info = embedder.info
     rows = [[float(x) for x in vector] for vector in vectors]
     if args.json:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from engine.config import BACKENDS, DEVICES, RerankerConfig
+from app.commands._common import add_model_arguments, add_source_arguments, model_config, report
+from engine.config import RerankerConfig
 from engine.errors import EngineError, ModelNotFound
 
 HELP = "Score documents against a query with a reranking model."
@@ -16,14 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the options of ``quarry rerank``."""
     parser.add_argument("docs", nargs="+", metavar="DOC", help="documents to score")
     parser.add_argument("--query", required=True, help="the query")
-    parser.add_argument("--model", help="model folder, .gguf file or hub name (default: auto)")
-    parser.add_argument("--backend", choices=BACKENDS, default="auto")
-    parser.add_argument("--device", choices=DEVICES, default="auto")
+    add_model_arguments(parser)
     parser.add_argument("--instruction", help="task instruction (default: web search)")
     parser.add_argument("--max-length", type=int, default=8192, help="tokens per pair")
-    parser.add_argument("--remote-url", help="server with a /rerank endpoint")
-    parser.add_argument("--download", action="store_true", help="allow downloading the model")
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    add_source_arguments(parser, "server with a /rerank endpoint")
 
 
 def _model_spec(args: argparse.Namespace) -> str:
@@ -45,22 +41,13 @@ def run(args: argparse.Namespace) -> int:
     from engine.factory import load_reranker
 
     try:
-        config = RerankerConfig(
-            model=_model_spec(args),
-            backend=args.backend,
-            device=args.device,
-            max_length=args.max_length,
-            allow_download=args.download,
-            remote_url=args.remote_url,
-        )
-        reranker = load_reranker(config)
+        reranker = load_reranker(model_config(RerankerConfig, args, _model_spec(args)))
         try:
             scores = [float(s) for s in reranker.rank(args.query, args.docs, args.instruction)]
         finally:
             reranker.close()
     except EngineError as exc:
-        print(f"quarry rerank: error: {exc}", file=sys.stderr)
-        return 1
+        return report("rerank", exc)
     if args.json:
         print(json.dumps({"scores": scores}))
         return 0
