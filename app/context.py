@@ -1,4 +1,4 @@
-"""Small helpers the CLI and the window share: open the store, load models, fingerprint.
+"""Small helpers the CLI and the window share: open the store, load models.
 
 Engine modules are imported inside functions so ``quarry status`` never pays for them.
 """
@@ -8,12 +8,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from app import paths
 from app.search import CPU_RERANK_DEPTH, GPU_RERANK_DEPTH
 from app.settings import Settings
 from engine.protocols import Embedder, Reranker
-from storage.models import Fingerprint
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -22,6 +22,17 @@ log = logging.getLogger(__name__)
 def open_store(readonly: bool = False, path: Path | None = None) -> Store:
     """The index at ``path`` (default: ``paths.database_path()``)."""
     return Store.open(path or paths.database_path(), readonly=readonly)
+
+
+def _load_options(settings: Settings) -> dict[str, Any]:
+    """The config fields the embedder and the reranker both take from settings."""
+    return {
+        "backend": settings.embed_backend,
+        "device": settings.device,
+        "dtype": settings.precision,
+        "remote_url": settings.remote_url or None,
+        "allow_download": settings.allow_download,
+    }
 
 
 def make_embedder(settings: Settings, on_notice: Callable[[str], None] | None = None) -> Embedder:
@@ -42,15 +53,7 @@ def make_embedder(settings: Settings, on_notice: Callable[[str], None] | None = 
                 on_notice(notice)
             else:
                 log.warning("%s", notice)
-    config = EmbedderConfig(
-        model=spec,
-        backend=settings.embed_backend,
-        device=settings.device,
-        dtype=settings.precision,
-        dim=settings.dimension or None,
-        remote_url=settings.remote_url or None,
-        allow_download=settings.allow_download,
-    )
+    config = EmbedderConfig(model=spec, dim=settings.dimension or None, **_load_options(settings))
     return load_embedder(config)
 
 
@@ -65,15 +68,7 @@ def make_reranker(settings: Settings) -> Reranker | None:
     spec = settings.rerank_model or default_reranker_spec()
     if not spec:
         return None
-    config = RerankerConfig(
-        model=spec,
-        backend=settings.embed_backend,
-        device=settings.device,
-        dtype=settings.precision,
-        remote_url=settings.remote_url or None,
-        allow_download=settings.allow_download,
-    )
-    return load_reranker(config)
+    return load_reranker(RerankerConfig(model=spec, **_load_options(settings)))
 
 
 def rerank_depth(settings: Settings) -> int:
@@ -81,17 +76,3 @@ def rerank_depth(settings: Settings) -> int:
     if settings.rerank_depth > 0:
         return settings.rerank_depth
     return GPU_RERANK_DEPTH if settings.device in ("cuda", "mps", "metal") else CPU_RERANK_DEPTH
-
-
-def fingerprint_for(embedder: Embedder, chunker_version: str, heading_prefix: bool) -> Fingerprint:
-    """The document-side fingerprint the pipeline writes under (Qwen3 documents: no instruction)."""
-    info = embedder.info
-    return Fingerprint(
-        model_id=info.model_id,
-        revision=info.revision,
-        dim=embedder.dim,
-        pooling=info.pooling,
-        doc_instruction="",
-        chunker_version=chunker_version,
-        heading_prefix=heading_prefix,
-    )
