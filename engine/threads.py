@@ -22,6 +22,19 @@ def blas_threads() -> int:
     return max(1, (os.cpu_count() or 2) // 2)
 
 
+def apply_blas_limit(threads: int | None = None) -> None:
+    """Cap BLAS threads process-wide (the CPU engines call this once when they load).
+
+    Process-wide on purpose: the limit is global state in OpenBLAS, so scoping it per call
+    from several threads (search, indexing) would only race.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(limits=threads or blas_threads(), user_api="blas")
+
+
 @contextlib.contextmanager
 def limited_blas(threads: int | None = None) -> Iterator[None]:
     """Run the block with at most ``threads`` BLAS threads (no-op without threadpoolctl)."""

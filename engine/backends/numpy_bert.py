@@ -27,6 +27,7 @@ from engine.pooling import (
     sbert_max_length,
 )
 from engine.protocols import ModelInfo, Vector
+from engine.threads import apply_blas_limit
 from engine.tokenizer import HFTokenizer
 
 if TYPE_CHECKING:
@@ -203,6 +204,7 @@ class NumpyBertEmbedder:
             uses_instruction=False,
             backend="numpy",
         )
+        apply_blas_limit()  # polite, and far faster than a spinning pool on a busy CPU
         self._model = NumpyBert(self._load_weights(path), shape)
 
     @staticmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.threads import blas_threads, limited_blas
+from engine.threads import apply_blas_limit, blas_threads, limited_blas
 
 
 def test_override_and_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -33,3 +33,14 @@ def test_limit_applies_to_numpy_blas_and_is_restored() -> None:
     with limited_blas(1):
         assert blas_limits() == [1] * len(before)
     assert blas_limits() == before
+
+
+def test_process_wide_limit() -> None:
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import numpy as np
+
+    np.ones((4, 4)) @ np.ones((4, 4))
+    with threadpoolctl.threadpool_limits(limits=None):  # restores whatever we change
+        apply_blas_limit(1)
+        infos = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+        assert infos and all(p["num_threads"] == 1 for p in infos)
