@@ -22,7 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-length", type=int, default=8192, help="tokens per text")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--instruction", help="query task instruction (Qwen3)")
-    group.add_argument("--preset", choices=sorted(merged_presets()), help="named instruction")
+    group.add_argument(
+        "--preset",
+        help=f"named instruction: {', '.join(sorted(merged_presets()))}, or one of your own",
+    )
     parser.add_argument(
         "--document", action="store_true", help="embed as documents (no instruction)"
     )
@@ -43,8 +46,16 @@ def _model_spec(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Embed, print, and map engine failures to one line on stderr and exit code 1."""
+    from app import settings as app_settings
     from engine.factory import load_embedder
 
+    try:  # checked before loading a model: a typo should fail in milliseconds
+        task = resolve_instruction(
+            args.instruction, args.preset, app_settings.load().custom_presets
+        )
+    except KeyError as exc:
+        print(f"quarry embed: {exc.args[0]}", file=sys.stderr)
+        return 2
     try:
         embedder = load_embedder(
             model_config(EmbedderConfig, args, _model_spec(args), dim=args.dim)
@@ -53,7 +64,6 @@ def run(args: argparse.Namespace) -> int:
             if args.document:
                 vectors = list(embedder.embed_documents(args.texts))
             else:
-                task = resolve_instruction(args.instruction, args.preset)
                 vectors = [embedder.embed_query(text, task) for text in args.texts]
         finally:
             embedder.close()

@@ -79,10 +79,28 @@ def test_embed_errors_are_one_line(
     assert "not found" in capsys.readouterr().err
 
 
-def test_embed_usage_error_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exc:
-        main(["embed", "--preset", "nope", "x"])
-    assert exc.value.code == 2
+def test_embed_unknown_preset_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["embed", "--preset", "nope", "x"]) == 2
+    err = capsys.readouterr().err
+    assert "nope" in err and "web_search" in err  # names the presets it knows
+
+
+def test_embed_user_preset_from_settings(
+    capsys: pytest.CaptureFixture[str], tiny_embedding_dir: Path
+) -> None:
+    pytest.importorskip("torch")
+    from app import settings as app_settings
+
+    task = "Given a recipe question, find the matching recipe card"
+    app_settings.save(app_settings.Settings(custom_presets={"recipes": task}))
+    argv = ["embed", "--model", str(tiny_embedding_dir), "--device", "cpu", "--json"]
+    out = _json(capsys, [*argv, "--preset", "recipes", "bread"])
+    embedder = load_embedder(EmbedderConfig(model=str(tiny_embedding_dir), device="cpu"))
+    try:
+        expected = embedder.embed_query("bread", task)
+    finally:
+        embedder.close()
+    assert np.allclose(np.array(out["vectors"])[0], expected, atol=1e-5)
 
 
 def test_rerank_json(capsys: pytest.CaptureFixture[str], tiny_reranker_dir: Path) -> None:
