@@ -110,6 +110,8 @@ class NumpyBert:
             for k, v in self.w.items()
             if k.endswith(".weight") and v.ndim == 2 and "embeddings" not in k
         }
+        for name in self.wt:  # the transposed copy replaces the original: one matrix in memory
+            del self.w[f"{name}.weight"]
 
     def _linear(self, x: Array, name: str) -> Array:
         # One 2-D GEMM: numpy runs a stacked 3-D @ 2-D product as many small ones (2x slower).
