@@ -9,9 +9,7 @@ should also leave the user half the machine. ``QUARRY_BLAS_THREADS`` overrides t
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 
 
 def blas_threads() -> int:
@@ -33,15 +31,3 @@ def apply_blas_limit(threads: int | None = None) -> None:
     except ImportError:
         return
     threadpool_limits(limits=threads or blas_threads(), user_api="blas")
-
-
-@contextlib.contextmanager
-def limited_blas(threads: int | None = None) -> Iterator[None]:
-    """Run the block with at most ``threads`` BLAS threads (no-op without threadpoolctl)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: the limit is a speed-up, never a requirement
-        yield
-        return
-    with threadpool_limits(limits=threads or blas_threads(), user_api="blas"):
-        yield

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.threads import apply_blas_limit, blas_threads, limited_blas
+from engine.threads import apply_blas_limit, blas_threads
 
 
 def test_override_and_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -15,24 +15,6 @@ def test_override_and_default(monkeypatch: pytest.MonkeyPatch) -> None:
     assert blas_threads() == 4
     monkeypatch.setattr("os.cpu_count", lambda: 1)
     assert blas_threads() == 1
-
-
-def test_limit_applies_to_numpy_blas_and_is_restored() -> None:
-    threadpoolctl = pytest.importorskip("threadpoolctl")
-    import numpy as np
-
-    np.ones((4, 4)) @ np.ones((4, 4))  # make sure numpy's BLAS is loaded
-
-    def blas_limits() -> list[int]:
-        return [
-            p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"
-        ]
-
-    before = blas_limits()
-    assert before, "numpy's BLAS should be visible to threadpoolctl"
-    with limited_blas(1):
-        assert blas_limits() == [1] * len(before)
-    assert blas_limits() == before
 
 
 def test_process_wide_limit() -> None:
