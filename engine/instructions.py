@@ -35,6 +35,20 @@ def format_query(task: str | None, query: str) -> str:
     return f"Instruct: {task or DEFAULT_TASK}\nQuery:{query}"
 
 
+# The official Qwen3-Reranker judge prompt: prefix + rerank_body(...) + suffix (model card).
+RERANK_PREFIX = (
+    "<|im_start|>system\nJudge whether the Document meets the requirements based on the Query "
+    'and the Instruct provided. Note that the answer can only be "yes" or "no".<|im_end|>\n'
+    "<|im_start|>user\n"
+)
+RERANK_SUFFIX = "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
+
+
+def rerank_body(instruction: str | None, query: str, doc: str) -> str:
+    """The user turn of the official Qwen3-Reranker prompt, between prefix and suffix."""
+    return f"<Instruct>: {instruction or DEFAULT_TASK}\n<Query>: {query}\n<Document>: {doc}"
+
+
 def merged_presets(user: Mapping[str, str] | None = None) -> dict[str, str]:
     """Built-in presets overlaid with the user's (a user preset may replace a built-in)."""
     merged = dict(PRESETS)

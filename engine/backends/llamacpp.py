@@ -29,31 +29,24 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine.errors import BackendUnavailable, DimensionError, ModelLoadError
-from engine.instructions import DEFAULT_TASK, format_query
+from engine.instructions import (
+    RERANK_PREFIX,
+    RERANK_SUFFIX,
+    format_query,
+    rerank_body,
+)
 from engine.protocols import ModelInfo, Tokenizer, Vector
+from engine.registry import QWEN3_EOS_ID
+from engine.registry import RERANK_NO_ID as NO_ID
+from engine.registry import RERANK_YES_ID as YES_ID
 
 if TYPE_CHECKING:
     from engine.config import EmbedderConfig, RerankerConfig
     from engine.resolve import ResolvedModel
 
-QWEN3_EOS_ID = 151643
-YES_ID = 9693
-NO_ID = 2152
 UBATCH_TOKENS = 512  # llama.cpp's default micro-batch; causal models split safely across it
 DECODER_ARCHS = ("qwen3", "qwen2", "llama", "mistral", "gemma", "gemma2", "gemma3")
 _POOLING_NAMES = {0: "none", 1: "mean", 2: "cls", 3: "last", 4: "rank"}
-
-RERANK_PREFIX = (
-    "<|im_start|>system\nJudge whether the Document meets the requirements based on the Query "
-    'and the Instruct provided. Note that the answer can only be "yes" or "no".<|im_end|>\n'
-    "<|im_start|>user\n"
-)
-RERANK_SUFFIX = "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
-
-
-def rerank_body(instruction: str | None, query: str, doc: str) -> str:
-    """The user turn of the official Qwen3-Reranker prompt, between prefix and suffix."""
-    return f"<Instruct>: {instruction or DEFAULT_TASK}\n<Query>: {query}\n<Document>: {doc}"
 
 
 def import_llama_cpp() -> ModuleType:

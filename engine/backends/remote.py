@@ -33,7 +33,7 @@ import httpx
 import numpy as np
 
 from engine.errors import DimensionError, RemoteError
-from engine.instructions import DEFAULT_TASK, format_query
+from engine.instructions import DEFAULT_TASK, RERANK_PREFIX, RERANK_SUFFIX, format_query
 from engine.protocols import ModelInfo, Tokenizer, Vector
 from engine.registry import lookup
 
@@ -42,12 +42,6 @@ if TYPE_CHECKING:
     from engine.resolve import ResolvedModel
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-RERANK_PREFIX = (
-    "<|im_start|>system\nJudge whether the Document meets the requirements based on the Query "
-    'and the Instruct provided. Note that the answer can only be "yes" or "no".<|im_end|>\n'
-    "<|im_start|>user\n"
-)
-RERANK_SUFFIX = "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
 
 
 class HttpClient:

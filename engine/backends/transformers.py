@@ -18,7 +18,12 @@ import numpy as np
 
 from engine.config import EmbedderConfig, RerankerConfig
 from engine.errors import BackendUnavailable, ModelLoadError
-from engine.instructions import DEFAULT_TASK, format_query
+from engine.instructions import (
+    RERANK_PREFIX,
+    RERANK_SUFFIX,
+    format_query,
+    rerank_body,
+)
 from engine.pooling import (
     check_dim,
     cut_keeping_last,
@@ -37,13 +42,6 @@ if TYPE_CHECKING:
     import torch
 
     from engine.resolve import ResolvedModel
-
-RERANK_PREFIX = (
-    "<|im_start|>system\nJudge whether the Document meets the requirements based on the Query "
-    'and the Instruct provided. Note that the answer can only be "yes" or "no".'
-    "<|im_end|>\n<|im_start|>user\n"
-)
-RERANK_SUFFIX = "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
 
 
 def _torch() -> Any:
@@ -245,7 +243,7 @@ class TransformersReranker:
 
     def encode_pair(self, query: str, doc: str, instruction: str | None = None) -> list[int]:
         """Prompt ids for one pair; only the body's tail (the document's end) is ever cut."""
-        body = f"<Instruct>: {instruction or DEFAULT_TASK}\n<Query>: {query}\n<Document>: {doc}"
+        body = rerank_body(instruction, query, doc)
         budget = max(self.max_length - len(self._prefix) - len(self._suffix), 0)
         return [*self._prefix, *self._tokenizer.encode(body)[:budget], *self._suffix]
 
