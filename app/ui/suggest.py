@@ -1,17 +1,18 @@
 """Which model to suggest on this machine, and how big its download is (Qt-free).
 
-Reads ``engine.registry`` defensively so the welcome screen opens even if the engine is
-half-built; GPU detection avoids importing torch on the main thread (it takes seconds).
+The facts (sizes, per-platform backend) come from ``engine.registry``; only GPU detection
+is done here, by driver presence, because importing torch on the main thread takes seconds
+and a machine with an NVIDIA GPU deserves the torch suggestion even before torch is installed.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
-import platform
 import shutil
 from dataclasses import dataclass
-from types import ModuleType
+
+from engine import registry
+from engine.resolve import starter_model_path
 
 
 @dataclass(frozen=True)
@@ -26,20 +27,9 @@ class ModelChoice:
     recommended: bool = False
 
 
-def _registry() -> ModuleType | None:
-    try:
-        return importlib.import_module("engine.registry")
-    except Exception:  # the window must open without a finished engine
-        return None
-
-
 def starter_spec() -> str:
-    """The bundled starter model's folder, or "" (automatic) when the engine cannot say."""
-    try:
-        resolve = importlib.import_module("engine.resolve")
-        path = resolve.starter_model_path()
-    except Exception:
-        return ""
+    """The bundled starter model's folder, or "" (automatic) when it is not installed."""
+    path = starter_model_path()
     return str(path) if path else ""
 
 
@@ -50,40 +40,19 @@ def has_nvidia_gpu() -> bool:
 
 def machine_kind() -> str:
     """``cuda``, ``apple`` or ``cpu``."""
-    if has_nvidia_gpu():
-        return "cuda"
-    if platform.system() == "Darwin" and platform.machine() == "arm64":
-        return "apple"
-    return "cpu"
-
-
-def _backend_for(kind: str, registry: ModuleType | None) -> str:
-    table = getattr(registry, "RECOMMENDED_BACKEND", None) or {}
-    default = "transformers" if kind == "cuda" else "llamacpp"
-    return str(table.get(kind, default))
-
-
-def _qwen_sizes(registry: ModuleType | None) -> list[tuple[str, str, int]]:
-    """(model_id, params, download_mb) for the Qwen3 embedding models, smallest first."""
-    if registry is not None and hasattr(registry, "embedding_models"):
-        try:
-            return [(e.model_id, e.params, e.download_mb) for e in registry.embedding_models()]
-        except Exception:
-            pass
-    return [("Qwen/Qwen3-Embedding-0.6B", "0.6B", 1200), ("Qwen/Qwen3-Embedding-4B", "4B", 8000)]
+    return registry.platform_key(cuda=has_nvidia_gpu())
 
 
 def model_choices(kind: str | None = None) -> list[ModelChoice]:
     """The welcome screen's options, the suggested one first."""
-    registry = _registry()
     kind = kind or machine_kind()
-    backend = _backend_for(kind, registry)
+    backend = registry.RECOMMENDED_BACKEND[kind]
     where = {
         "cuda": "NVIDIA GPU (torch, CUDA)",
         "apple": "Apple silicon (GGUF)",
         "cpu": "CPU (GGUF)",
     }
-    sizes = _qwen_sizes(registry)
+    sizes = [(e.model_id, e.params, e.download_mb) for e in registry.embedding_models()]
     choices = []
     for i, (model_id, params, mb) in enumerate(sizes[:2]):
         # GGUF Q8 files are about half the safetensors size; llama.cpp needs the GGUF repo
