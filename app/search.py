@@ -105,11 +105,6 @@ class SearchService:
         """Close the connection (models belong to the caller)."""
         self.store.close()
 
-    @property
-    def request_id(self) -> int:
-        """Number of the newest request; older reranks stop when it changes."""
-        return self._request
-
     def cancel(self) -> None:
         """Outdate any running rerank without starting a new search."""
         self._request += 1

@@ -160,12 +160,3 @@ def platform_key(*, cuda: bool | None = None, system: str | None = None) -> str:
 def recommended_backend(*, cuda: bool | None = None, system: str | None = None) -> str:
     """The backend to suggest for Qwen3 models on this machine."""
     return RECOMMENDED_BACKEND[platform_key(cuda=cuda, system=system)]
-
-
-def recommended_dtype(device: str) -> str:
-    """bf16 where the GPU has it natively, fp16 on other GPUs, fp32 on CPU."""
-    if device == "cuda":
-        return "bfloat16"
-    if device == "mps":
-        return "float16"
-    return "float32"

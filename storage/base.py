@@ -142,12 +142,6 @@ class StoreBase:
         with self.transaction():
             self._ensure_active(fp)
 
-    def check_query(self, fp: Fingerprint) -> None:
-        """Refuse a query whose embedding space differs from the active index's."""
-        current = self.fingerprint()
-        if current is not None and not current.query_compatible(fp):
-            raise FingerprintMismatch(current, fp)
-
     def rebuilding(self) -> Fingerprint | None:
         """The fingerprint being built beside the active index, if any."""
         return self._index_fp(self._index_id("building_index"))

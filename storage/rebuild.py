@@ -94,12 +94,3 @@ class RebuildMixin(StoreBase):
             fp = self._index_fp(building)
         assert fp is not None
         return fp
-
-    def cancel_rebuild(self) -> None:
-        """Abandon a rebuild; the active index is untouched."""
-        with self.transaction():
-            building = self._index_id("building_index")
-            if building is not None:
-                self.conn.execute("DELETE FROM vector_indexes WHERE id = ?", (building,))
-                self._set_meta("building_index", None)
-                self._bump_epoch()

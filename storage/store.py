@@ -247,18 +247,6 @@ class Store(RetrievalMixin, RebuildMixin, MaintenanceMixin):
         row = self.conn.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()
         return int(row[0])
 
-    def mark_pending(self, path: str, *, size: int = 0, mtime: float = 0.0) -> FileRecord:
-        """Record a file as seen but not processed (its old chunks stay searchable)."""
-        with self.transaction():
-            old = self.get_file(path)
-            retries = old.retries if old else 0
-            digest = old.content_hash if old else ""
-            if old is not None and old.status == "ok":
-                self.conn.execute("UPDATE files SET status = 'pending' WHERE id = ?", (old.id,))
-            else:
-                self._upsert_file(path, size, mtime, digest, "pending", None, retries)
-        return self._require(path)
-
     def mark_skipped(
         self, path: str, reason: str, *, size: int = 0, mtime: float = 0.0, content_hash: str = ""
     ) -> FileRecord:

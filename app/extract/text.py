@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from app.extract.errors import EmptyFile, UndecodableText, Unsupported
-from app.extract.model import Document, DocumentBuilder, Section
+from app.extract.model import Document, Section
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -195,16 +195,6 @@ def extract_code(path: Path) -> Document:
     """Source code as one "code" section; the chunker cuts at blank lines and definitions."""
     text = read_text(path)
     return Document(text, [Section(0, len(text), kind="code")], "code")
-
-
-def document_from_blocks(blocks: list[tuple[str, tuple[str, ...]]], fmt: str) -> Document:
-    """Helper for formats that yield (text, heading_path) blocks without pages."""
-    builder = DocumentBuilder()
-    for text, heading in blocks:
-        builder.add(text, heading_path=heading)
-    if builder.empty:
-        raise EmptyFile("no text")
-    return builder.build(fmt)
 
 
 def extract_csv(path: Path) -> Document:

@@ -56,7 +56,6 @@ class MainWindow(QMainWindow):
         self.keep_in_tray = False
         self.rerank_enabled = True
         self._request = 0
-        self._query = ""
         self._preview_key = ""
         self._build_widgets()
         self._debounce = QTimer(self, singleShot=True, interval=debounce_ms)
@@ -154,7 +153,6 @@ class MainWindow(QMainWindow):
         if not query:
             self._show_empty()
             return
-        self._query = query
         options = self.filters.options(rerank=self.rerank_enabled)
         self._request = self.worker.search(query, options)
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from app.ui.backend import Hit, IndexingBackend, Progress, SearchBackend, SearchOptions
+from app.ui.backend import Hit, IndexingBackend, SearchBackend, SearchOptions
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +52,6 @@ class SearchWorker(QObject):
         self.pool.setMaxThreadCount(2)  # one search + one preview; the machine is shared
         self._latest = 0
         self._latest_preview = 0
-
-    @property
-    def latest(self) -> int:
-        """The newest search request; answers to older ones are stale."""
-        return self._latest
 
     def is_current(self, request: int) -> bool:
         """True while ``request`` is the newest search (read from any thread)."""
@@ -238,8 +233,3 @@ class IndexingWorker(QObject):
         thread = threading.Thread(target=fn, name=name, daemon=True)
         thread.start()
         return thread
-
-
-def empty_progress() -> Progress:
-    """The idle snapshot shown before the first report."""
-    return Progress()
