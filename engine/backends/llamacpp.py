@@ -1,40 +1,50 @@
-"""GGUF backend through llama-cpp-python: Qwen3 embeddings (pooling LAST) and reranking.
+"""GGUF backend through llama.cpp: Qwen3 embeddings (pooling LAST) and reranking.
 
-Why this module tokenises and batches by hand instead of calling ``Llama.embed()``:
-``embed()`` tokenises with ``special=False`` and relies on the GGUF's ``add_eos_token``
-flag, so a GGUF without it silently loses the ``<|endoftext|>`` that Qwen3 pools on, and
-``embed(truncate=True)`` cuts that EOS off long texts. Here every sequence ends with EOS
-exactly once, whatever the GGUF says, and truncation keeps it.
+Why this module tokenises, packs and decodes by hand instead of calling ``Llama.embed()``:
 
-Reranking reads either the ``yes``/``no`` logits of the last position of a causal-LM GGUF
-(community conversions keep the LM head) or, for GGUFs written by llama.cpp's converter
-with ``pooling_type = RANK``, the two-class softmax llama.cpp computes itself.
+* **EOS.** Qwen3-Embedding pools on ``<|endoftext|>`` (151643), which its official tokenizer's
+  post-processor appends. GGUFs disagree about it: official ones set ``add_eos_token``; a
+  conversion of a tokenizer without that post-processor declares ``eos_token_id`` =
+  ``<|im_end|>`` and no flag, and appending *that* gave cosine 0.16-0.26 to the reference.
+  Here a Qwen-family decoder always ends each text with ``<|endoftext|>`` exactly once, and
+  truncation keeps it; the text ``<|endoftext|>`` stays ordinary text.
+* **Speed.** One decode holds at most ``Runtime.pack_tokens`` tokens (2048 measured best on
+  CPU): packing a whole 8192-token context made attention pay for all of it (a quarter of the
+  speed, twice the memory). Threads = physical cores, flash attention on. A text longer than
+  the pack gets a context of its own size for that call only.
+* **Reranking** shares the prompt: system prompt + instruction + query are identical for every
+  candidate, so they are decoded once and every candidate's sequence reuses those cache cells.
+* **Safety.** The first load of a model on a machine is probed in a child process
+  (``engine.backends.gguf_probe``), because one llama.cpp weight layout segfaulted on one
+  AVX-512 VM; a crash there means the safe layout is used, and the app says so.
 
-A ``Llama`` object must not be used by two threads at once, so each model guards its
-context with a lock.
+Reranking reads the ``yes``/``no`` logits of the last position of a causal-LM GGUF, or, for
+GGUFs written by llama.cpp's converter with ``pooling_type = RANK``, the two-class head llama.cpp
+computes itself. A model must not be used by two threads at once, so each guards itself with a lock.
 """
 
 from __future__ import annotations
 
 import bisect
-import ctypes
 import math
-import sys
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.errors import BackendUnavailable, DimensionError, ModelLoadError
+from engine.backends.gguf_probe import safe_runtime
+from engine.backends.llama_native import Context, NativeModel, Runtime, import_llama_cpp
+from engine.errors import DimensionError, ModelLoadError
 from engine.instructions import (
     RERANK_PREFIX,
     RERANK_SUFFIX,
     format_query,
     rerank_body,
 )
+from engine.machine import physical_cores
 from engine.protocols import ModelInfo, Tokenizer, Vector
 from engine.registry import QWEN3_EOS_ID
 from engine.registry import RERANK_NO_ID as NO_ID
@@ -44,118 +54,39 @@ if TYPE_CHECKING:
     from engine.config import EmbedderConfig, RerankerConfig
     from engine.resolve import ResolvedModel
 
-UBATCH_TOKENS = 512  # llama.cpp's default micro-batch; causal models split safely across it
 DECODER_ARCHS = ("qwen3", "qwen2", "llama", "mistral", "gemma", "gemma2", "gemma3")
+QWEN_ARCHS = ("qwen3", "qwen2")
+ENDOFTEXT = "<|endoftext|>"
+RERANK_SPECIALS = ("<|im_start|>", "<|im_end|>", "<think>", "</think>")
+MIN_SHARED_PREFIX = 8  # below this, sharing the prompt's cache cells saves nothing measurable
 _POOLING_NAMES = {0: "none", 1: "mean", 2: "cls", 3: "last", 4: "rank"}
 
-
-def import_llama_cpp() -> ModuleType:
-    """Import llama_cpp lazily so the base install works without it."""
-    try:
-        import llama_cpp
-    except ImportError as exc:
-        raise BackendUnavailable(
-            "The llamacpp backend needs llama-cpp-python: pip install 'quarry[gguf]'"
-        ) from exc
-    return llama_cpp
+__all__ = [
+    "GGUFTokenizer",
+    "LlamaCppEmbedder",
+    "LlamaCppReranker",
+    "import_llama_cpp",
+    "load_embedder",
+    "load_reranker",
+]
 
 
-def gpu_layers(device: str, llama_cpp: ModuleType) -> int:
+def default_runtime(device: str) -> Runtime:
+    """Measured defaults: one thread per physical core, 2048-token packs, flash attention."""
+    lib = import_llama_cpp()
+    return Runtime(threads=physical_cores(), gpu_layers=gpu_layers(device, lib))
+
+
+def gpu_layers(device: str, llama_cpp: Any) -> int:
     """Offload everything when a GPU build (Metal, CUDA) is asked for or available."""
+    import sys
+
     if device == "cpu":
         return 0
     if device in ("metal", "cuda", "mps"):
         return -1
     on_mac = sys.platform == "darwin"
     return -1 if on_mac or bool(llama_cpp.llama_supports_gpu_offload()) else 0
-
-
-class _Model:
-    """One GGUF loaded into one llama.cpp context, plus the batch buffer it decodes from."""
-
-    def __init__(self, path: Path, *, budget: int, device: str, pooling: int | None) -> None:
-        self.lib = import_llama_cpp()
-        self.path = path
-        self.lock = threading.Lock()
-        self.budget = budget
-        embedding = pooling is not None
-        try:
-            self.llm = self.lib.Llama(
-                model_path=str(path),
-                n_gpu_layers=gpu_layers(device, self.lib),
-                n_ctx=budget,
-                n_batch=budget,
-                n_ubatch=min(budget, UBATCH_TOKENS),
-                # embedding=True also makes llama-cpp-python allow many sequences per batch.
-                embedding=True,
-                pooling_type=pooling if embedding else self.lib.LLAMA_POOLING_TYPE_NONE,
-                verbose=False,
-            )
-        except Exception as exc:  # llama-cpp-python raises ValueError/RuntimeError/OSError
-            raise ModelLoadError(f"Cannot load GGUF {path}: {exc}") from exc
-        if not embedding:
-            self.lib.llama_set_embeddings(self.llm.ctx, False)  # we want logits, not vectors
-        self.metadata: dict[str, str] = dict(self.llm.metadata)
-        self.arch = self.metadata.get("general.architecture", "")
-        self.max_seqs = int(self.llm.context_params.n_seq_max)
-        self.batch = self.lib.llama_batch_init(budget, 0, 1)
-
-    def flag(self, key: str) -> bool | None:
-        """A boolean tokenizer flag from the GGUF metadata, None when absent."""
-        value = self.metadata.get(f"tokenizer.ggml.{key}")
-        return None if value is None else value.lower() == "true"
-
-    def declared_pooling(self) -> int | None:
-        """The pooling type the GGUF declares, if any."""
-        value = self.metadata.get(f"{self.arch}.pooling_type")
-        return None if value is None else int(value)
-
-    def tokenize(self, text: str, *, special: bool) -> list[int]:
-        """Ids of ``text`` with no BOS/EOS; ``special`` parses ``<|im_start|>`` etc."""
-        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=special))
-
-    def decode(self, seqs: Sequence[list[int]], *, all_outputs: bool) -> list[int]:
-        """Run one batch (each list its own sequence); return each sequence's last batch index.
-
-        All tokens are outputs for pooled embeddings (llama.cpp otherwise warns and overrides);
-        only the last token of each sequence is needed for logits.
-        """
-        batch, pos, lasts = self.batch, 0, []
-        for seq_id, tokens in enumerate(seqs):
-            for i, token in enumerate(tokens):
-                batch.token[pos] = token
-                batch.pos[pos] = i
-                batch.n_seq_id[pos] = 1
-                batch.seq_id[pos][0] = seq_id
-                batch.logits[pos] = all_outputs or i == len(tokens) - 1
-                pos += 1
-            lasts.append(pos - 1)
-        batch.n_tokens = pos
-        memory = self.lib.llama_get_memory(self.llm.ctx)
-        if memory is not None:
-            self.lib.llama_memory_clear(memory, True)
-        status = self.lib.llama_decode(self.llm.ctx, batch)
-        if status != 0:
-            raise ModelLoadError(f"llama.cpp decode failed with status {status} ({self.path.name})")
-        return lasts
-
-    def read(self, pointer: Any, size: int) -> np.ndarray:
-        """Copy ``size`` floats out of a llama.cpp buffer before the next decode reuses it."""
-        if not pointer:
-            raise ModelLoadError(f"llama.cpp returned no output for {self.path.name}")
-        return np.ctypeslib.as_array(
-            ctypes.cast(pointer, ctypes.POINTER(ctypes.c_float)), (size,)
-        ).copy()
-
-    def close(self) -> None:
-        """Free the batch and the model; safe to call twice."""
-        with self.lock:
-            if self.batch is not None:
-                self.lib.llama_batch_free(self.batch)
-                self.batch = None
-            if self.llm is not None:
-                self.llm.close()
-                self.llm = None
 
 
 def pack(lengths: Sequence[int], budget: int, max_seqs: int) -> Iterator[list[int]]:
@@ -173,6 +104,76 @@ def pack(lengths: Sequence[int], budget: int, max_seqs: int) -> Iterator[list[in
         yield group
 
 
+def probe_metadata(path: Path) -> dict[str, str]:
+    """The GGUF's metadata through a vocab-only load: no weights, well under a second.
+
+    Pooling must be chosen before the context exists, so the architecture and declared
+    pooling are read first.
+    """
+    import_llama_cpp()
+    model = NativeModel(path, Runtime(threads=1), vocab_only=True)
+    try:
+        return dict(model.metadata)
+    finally:
+        model.close()
+
+
+def check_dim(dim: int | None, low: int, high: int) -> int:
+    """The output dimension, or DimensionError naming the allowed range."""
+    if dim is None:
+        return high
+    if not low <= dim <= high:
+        raise DimensionError(f"Dimension {dim} is outside this model's range {low}..{high}")
+    return dim
+
+
+def truncate_normalise(vectors: np.ndarray, dim: int) -> Vector:
+    """Matryoshka: keep the first ``dim`` values of the raw vectors, then L2-normalise."""
+    cut = np.ascontiguousarray(vectors[:, :dim], dtype=np.float32)
+    norms = np.linalg.norm(cut, axis=1, keepdims=True)
+    return (cut / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _context_size(tokens: int) -> int:
+    """A context just big enough for ``tokens`` (llama.cpp pads the cache to 256 cells)."""
+    return max(256, -(-tokens // 256) * 256)
+
+
+class _Loaded:
+    """A model, its standing context and lock: what the embedder and reranker share."""
+
+    def __init__(self, path: Path, runtime: Runtime, *, embeddings: bool, pooling: int) -> None:
+        self.path = path
+        self.runtime, self.notice = safe_runtime(path, runtime)
+        self.model = NativeModel(path, self.runtime)
+        self.lib = self.model.lib
+        self.embeddings, self.pooling = embeddings, pooling
+        self.lock = threading.Lock()
+        self.ctx: Context | None = self._context(self.runtime.pack_tokens)
+
+    def _context(self, n_ctx: int) -> Context:
+        max_seqs = int(self.lib.llama_max_parallel_sequences())
+        return self.model.context(
+            n_ctx, embeddings=self.embeddings, pooling=self.pooling, n_seq_max=max_seqs
+        )
+
+    def standing(self) -> Context:
+        if self.ctx is None:
+            raise ModelLoadError(f"{self.path.name} was closed")
+        return self.ctx
+
+    def oversized(self, tokens: int) -> Context:
+        """A context for one text longer than the pack, freed by the caller after use."""
+        return self._context(_context_size(tokens))
+
+    def close(self) -> None:
+        with self.lock:
+            if self.ctx is not None:
+                self.ctx.close()
+                self.ctx = None
+            self.model.close()
+
+
 class GGUFTokenizer:
     """Token spans from the GGUF's own vocabulary, by detokenising token by token.
 
@@ -181,14 +182,14 @@ class GGUFTokenizer:
     (the same convention as ``engine.tokenizer.HFTokenizer``).
     """
 
-    def __init__(self, model: _Model) -> None:
-        self._model = model
+    def __init__(self, loaded: _Loaded) -> None:
+        self._loaded = loaded
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         """One (start, end) character span per token, monotonic and non-overlapping."""
-        with self._model.lock:
-            ids = self._model.tokenize(text, special=False)
-            pieces = [self._model.llm.detokenize([i]) for i in ids]
+        model = self._loaded.model
+        with self._loaded.lock:
+            pieces = [model.piece(i) for i in model.tokenize(text, special=False)]
         char_starts = _char_byte_starts(text)
         spans: list[tuple[int, int]] = []
         offset = last_end = 0
@@ -202,8 +203,8 @@ class GGUFTokenizer:
 
     def count(self, text: str) -> int:
         """Tokens ``text`` costs, without special tokens."""
-        with self._model.lock:
-            return len(self._model.tokenize(text, special=False))
+        with self._loaded.lock:
+            return len(self._loaded.model.tokenize(text, special=False))
 
 
 def _char_byte_starts(text: str) -> list[int]:
@@ -231,6 +232,23 @@ def find_tokenizer_json(path: Path, model_id: str) -> Path | None:
     return None
 
 
+def _end_token(model: NativeModel, decoder: bool) -> int | None:
+    """The token to append to every text, None for models that add none.
+
+    Qwen-family decoders: ``<|endoftext|>``, whatever the GGUF declares (its official
+    tokenizer appends that one; a declared ``<|im_end|>`` would pool the wrong position).
+    Other decoders: the declared EOS. Encoders: EOS only when the GGUF asks for it.
+    """
+    if model.arch in QWEN_ARCHS:
+        found = model.special_id(ENDOFTEXT)
+        if found is not None:
+            return found
+    declared = model.metadata.get("tokenizer.ggml.eos_token_id")
+    eos = int(declared) if declared is not None else QWEN3_EOS_ID
+    wants = model.metadata.get("tokenizer.ggml.add_eos_token", "").lower() == "true"
+    return eos if decoder or wants else None
+
+
 class LlamaCppEmbedder:
     """Qwen3-Embedding (or another decoder embedder) from a GGUF file, pooling LAST.
 
@@ -246,72 +264,83 @@ class LlamaCppEmbedder:
         dim: int | None = None,
         min_dim: int | None = None,
         max_length: int = 8192,
-        batch_tokens: int = 16384,
         device: str = "auto",
         uses_instruction: bool | None = None,
+        runtime: Runtime | None = None,
+        pack_tokens: int | None = None,
     ) -> None:
         lib = import_llama_cpp()
         self.max_length = max_length
-        # n_ctx == n_batch: one decode holds a whole batch; never below one full-length text.
-        budget = max(max_length, min(batch_tokens, 4096))
-        arch = probe_metadata(path).get("general.architecture", "")
+        meta = probe_metadata(path)
+        arch = meta.get("general.architecture", "")
         self._decoder = arch in DECODER_ARCHS
         pooling = (
             lib.LLAMA_POOLING_TYPE_LAST if self._decoder else lib.LLAMA_POOLING_TYPE_UNSPECIFIED
         )
-        self._model = _Model(path, budget=budget, device=device, pooling=pooling)
-        self._add_eos, self._add_bos = self._special_tokens()
+        runtime = runtime or default_runtime(device)
+        if pack_tokens is not None:
+            runtime = replace(runtime, pack_tokens=pack_tokens)
+        if not self._decoder:  # encoders attend both ways: a whole text in one ubatch
+            runtime = replace(runtime, pack_tokens=max(runtime.pack_tokens, max_length))
+        self._loaded = _Loaded(path, runtime, embeddings=True, pooling=pooling)
+        model = self._loaded.model
+        self._eos = _end_token(model, self._decoder)
+        bos = int(model.metadata.get("tokenizer.ggml.bos_token_id", -1))
+        wants_bos = model.metadata.get("tokenizer.ggml.add_bos_token", "").lower() == "true"
+        self._bos = bos if wants_bos and bos >= 0 else None
         self._tokenizer_json = find_tokenizer_json(path, model_id or path.stem)
-        native = int(self._model.llm.n_embd())
+        native = model.n_embd
         low = min_dim if min_dim is not None else min(32, native)
         self.dim = check_dim(dim, low, native)
-        pooled = _POOLING_NAMES.get(self._model.declared_pooling() or 1, "mean")
+        declared = meta.get(f"{arch}.pooling_type")
         self.info = ModelInfo(
             model_id=model_id or path.stem,
             revision=revision,
-            family=self._model.arch,
-            pooling="last" if self._decoder else pooled,
+            family=arch,
+            pooling="last" if self._decoder else _POOLING_NAMES.get(int(declared or 1), "mean"),
             min_dim=low,
             max_dim=native,
             uses_instruction=self._decoder if uses_instruction is None else uses_instruction,
             backend="llamacpp",
+            notice=self._loaded.notice or "",
         )
 
-    def _special_tokens(self) -> tuple[int | None, int | None]:
-        """EOS to append and BOS to prepend ourselves.
-
-        Decoder embedders pool on a trailing EOS: we always append it (exactly once), so a
-        GGUF without ``add_eos_token`` works like the official ones that set it.
-        """
-        model = self._model
-        eos = int(model.metadata.get("tokenizer.ggml.eos_token_id", QWEN3_EOS_ID))
-        bos = int(model.metadata.get("tokenizer.ggml.bos_token_id", -1))
-        add_eos = self._decoder or bool(model.flag("add_eos_token"))
-        add_bos = bool(model.flag("add_bos_token")) and bos >= 0
-        return (eos if add_eos else None), (bos if add_bos else None)
+    @property
+    def runtime(self) -> Runtime:
+        """The settings llama.cpp runs with (after the crash probe)."""
+        return self._loaded.runtime
 
     def encode(self, text: str) -> list[int]:
         """Token ids as the model sees them: user text literal, EOS kept under truncation."""
-        ids = self._model.tokenize(text, special=False)
-        head = [self._add_bos] if self._add_bos is not None else []
-        tail = [self._add_eos] if self._add_eos is not None else []
+        ids = self._loaded.model.tokenize(text, special=False)
+        head = [self._bos] if self._bos is not None else []
+        tail = [self._eos] if self._eos is not None else []
         room = self.max_length - len(head) - len(tail)
         return head + ids[: max(room, 0)] + tail
 
     def _embed(self, texts: Sequence[str]) -> Vector:
-        """Raw pooled vectors, batched by token budget, in input order; then MRL + L2."""
+        """Raw pooled vectors in input order, packed per decode; then MRL + L2."""
         out = np.zeros((len(texts), self.info.max_dim), dtype=np.float32)
-        model = self._model
-        with model.lock:
-            if model.llm is None:
-                raise ModelLoadError("the embedder was closed")
+        loaded = self._loaded
+        with loaded.lock:
+            ctx = loaded.standing()
             seqs = [self.encode(t) for t in texts]
-            for group in pack([len(s) for s in seqs], model.budget, model.max_seqs):
-                model.decode([seqs[i] for i in group], all_outputs=True)
-                for seq_id, i in enumerate(group):
-                    ptr = model.lib.llama_get_embeddings_seq(model.llm.ctx, seq_id)
-                    out[i] = model.read(ptr, self.info.max_dim)
+            fits = [i for i, s in enumerate(seqs) if len(s) <= ctx.n_ctx]
+            for group in pack([len(seqs[i]) for i in fits], ctx.n_ctx, ctx.n_seq_max):
+                rows = [fits[j] for j in group]
+                out[rows] = self._decode(ctx, [seqs[i] for i in rows])
+            for i in (i for i, s in enumerate(seqs) if len(s) > ctx.n_ctx):
+                big = loaded.oversized(len(seqs[i]))
+                try:
+                    out[i] = self._decode(big, [seqs[i]])[0]
+                finally:
+                    big.close()
         return truncate_normalise(out, self.dim)
+
+    def _decode(self, ctx: Context, seqs: list[list[int]]) -> np.ndarray:
+        ctx.clear()
+        ctx.decode(seqs, outputs="all")  # pooled embeddings need every token as output
+        return np.stack([ctx.embedding(seq_id) for seq_id in range(len(seqs))])
 
     def embed_documents(self, texts: Sequence[str]) -> Vector:
         """Documents get no instruction (Qwen3 model card)."""
@@ -330,44 +359,11 @@ class LlamaCppEmbedder:
             from engine.tokenizer import HFTokenizer
 
             return HFTokenizer.from_folder(self._tokenizer_json.parent)
-        return GGUFTokenizer(self._model)
+        return GGUFTokenizer(self._loaded)
 
     def close(self) -> None:
         """Free the model; the object is unusable afterwards."""
-        self._model.close()
-
-
-def probe_metadata(path: Path) -> dict[str, str]:
-    """The GGUF's metadata through a vocab-only load: no weights, well under a second.
-
-    Pooling must be chosen before the context exists, so the architecture and declared
-    pooling are read first (gguf-py's reader parses the whole vocabulary and is far slower).
-    """
-    lib = import_llama_cpp()
-    try:
-        llm = lib.Llama(model_path=str(path), vocab_only=True, n_ctx=8, n_batch=8, verbose=False)
-    except Exception as exc:  # llama-cpp-python raises ValueError for unreadable files
-        raise ModelLoadError(f"Cannot read GGUF {path}: {exc}") from exc
-    try:
-        return dict(llm.metadata)
-    finally:
-        llm.close()
-
-
-def check_dim(dim: int | None, low: int, high: int) -> int:
-    """The output dimension, or DimensionError naming the allowed range."""
-    if dim is None:
-        return high
-    if not low <= dim <= high:
-        raise DimensionError(f"Dimension {dim} is outside this model's range {low}..{high}")
-    return dim
-
-
-def truncate_normalise(vectors: np.ndarray, dim: int) -> Vector:
-    """Matryoshka: keep the first ``dim`` values of the raw vectors, then L2-normalise."""
-    cut = np.ascontiguousarray(vectors[:, :dim], dtype=np.float32)
-    norms = np.linalg.norm(cut, axis=1, keepdims=True)
-    return (cut / np.maximum(norms, 1e-12)).astype(np.float32)
+        self._loaded.close()
 
 
 class LlamaCppReranker:
@@ -382,72 +378,118 @@ class LlamaCppReranker:
         max_length: int = 8192,
         batch_size: int = 8,
         device: str = "auto",
+        runtime: Runtime | None = None,
     ) -> None:
         lib = import_llama_cpp()
         self.max_length = max_length
         self.batch_size = max(batch_size, 1)
         rank = declares_rank(probe_metadata(path))
-        pooling = lib.LLAMA_POOLING_TYPE_RANK if rank else None
-        self._model = _Model(path, budget=max_length, device=device, pooling=pooling)
         self._rank = rank
-        self._prefix = self._model.tokenize(RERANK_PREFIX, special=True)
-        self._suffix = self._model.tokenize(RERANK_SUFFIX, special=True)
+        pooling = lib.LLAMA_POOLING_TYPE_RANK if rank else lib.LLAMA_POOLING_TYPE_NONE
+        self._loaded = _Loaded(
+            path, runtime or default_runtime(device), embeddings=rank, pooling=pooling
+        )
+        model = self._loaded.model
+        _check_specials(model)
+        self._prefix = model.tokenize(RERANK_PREFIX, special=True)
+        self._suffix = model.tokenize(RERANK_SUFFIX, special=True)
         self.info = ModelInfo(
             model_id=model_id or path.stem,
             revision=revision,
-            family=self._model.arch,
+            family=model.arch,
             pooling="rank" if rank else "last",
             min_dim=1,
             max_dim=1,
             uses_instruction=True,
             backend="llamacpp",
+            notice=self._loaded.notice or "",
         )
 
     def encode(self, query: str, doc: str, instruction: str | None) -> list[int]:
         """Prefix + body + suffix ids; the body (not the template) is cut to fit max_length."""
-        body = self._model.tokenize(rerank_body(instruction, query, doc), special=False)
+        body = self._loaded.model.tokenize(rerank_body(instruction, query, doc), special=False)
         room = max(self.max_length - len(self._prefix) - len(self._suffix), 0)
         return self._prefix + body[:room] + self._suffix
 
     def rank(self, query: str, docs: Sequence[str], instruction: str | None = None) -> Vector:
         """One P(yes) per doc, in input order."""
         scores = np.zeros(len(docs), dtype=np.float32)
-        model = self._model
-        with model.lock:
-            if model.llm is None:
-                raise ModelLoadError("the reranker was closed")
+        loaded = self._loaded
+        with loaded.lock:
+            ctx = loaded.standing()
             seqs = [self.encode(query, d, instruction) for d in docs]
-            limit = min(self.batch_size, model.max_seqs)
-            for group in pack([len(s) for s in seqs], model.budget, limit):
-                score = self._rank_scores if self._rank else self._logit_scores
-                scores[group] = score([seqs[i] for i in group])
+            fits = [i for i, s in enumerate(seqs) if len(s) <= ctx.n_ctx]
+            limit = min(self.batch_size, ctx.n_seq_max)
+            for group in pack([len(seqs[i]) for i in fits], ctx.n_ctx, limit):
+                rows = [fits[j] for j in group]
+                scores[rows] = self._score(ctx, [seqs[i] for i in rows])
+            for i in (i for i, s in enumerate(seqs) if len(s) > ctx.n_ctx):
+                big = loaded.oversized(len(seqs[i]))
+                try:
+                    scores[i] = self._score(big, [seqs[i]])[0]
+                finally:
+                    big.close()
         return scores
 
-    def _logit_scores(self, seqs: list[list[int]]) -> list[float]:
-        """softmax([no, yes]) of the last position's logits, as the model card computes."""
-        model = self._model
-        lasts = model.decode(seqs, all_outputs=False)
-        n_vocab = int(model.llm.n_vocab())
+    def _score(self, ctx: Context, seqs: list[list[int]]) -> list[float]:
+        ctx.clear()
+        if self._rank:
+            return self._rank_scores(ctx, seqs)
+        return self._logit_scores(ctx, seqs)
+
+    def _logit_scores(self, ctx: Context, seqs: list[list[int]]) -> list[float]:
+        """softmax([no, yes]) of each last position, the shared prompt decoded only once."""
+        shared = shared_prefix(seqs) if len(seqs) > 1 else 0
+        if shared >= MIN_SHARED_PREFIX:
+            ctx.decode([seqs[0][:shared]], outputs="last")
+            for seq_id in range(1, len(seqs)):
+                ctx.copy_sequence(0, seq_id)
+            lasts = ctx.decode([s[shared:] for s in seqs], start=shared, outputs="last")
+        else:
+            lasts = ctx.decode(seqs, outputs="last")
         out = []
-        for j in lasts:
-            logits = model.read(model.lib.llama_get_logits_ith(model.llm.ctx, j), n_vocab)
+        for index in lasts:
+            logits = ctx.logits(index)
             out.append(_p_yes(float(logits[YES_ID]), float(logits[NO_ID])))
         return out
 
-    def _rank_scores(self, seqs: list[list[int]]) -> list[float]:
+    def _rank_scores(self, ctx: Context, seqs: list[list[int]]) -> list[float]:
         """llama.cpp's RANK head: [P(yes), P(no)] for Qwen3, or one logit for cross-encoders."""
-        model = self._model
-        model.decode(seqs, all_outputs=True)
-        n_out = max(int(model.lib.llama_model_n_cls_out(model.llm.model)), 1)
+        ctx.decode(seqs, outputs="all")
+        lib = self._loaded.lib
+        n_out = max(int(lib.llama_model_n_cls_out(self._loaded.model.model)), 1)
         out = []
         for seq_id in range(len(seqs)):
-            values = model.read(model.lib.llama_get_embeddings_seq(model.llm.ctx, seq_id), n_out)
+            values = ctx.classes(seq_id, n_out)
             out.append(float(values[0]) if n_out > 1 else _sigmoid(float(values[0])))
         return out
 
     def close(self) -> None:
         """Free the model."""
-        self._model.close()
+        self._loaded.close()
+
+
+def shared_prefix(seqs: Sequence[Sequence[int]]) -> int:
+    """Length of the token prefix all ``seqs`` share, leaving each at least one token of its own.
+
+    Computed on the final token lists (not by splitting the prompt text), so tokenisation
+    at the join can never differ from the unshared prompt.
+    """
+    first = seqs[0]
+    limit = min(len(s) for s in seqs) - 1
+    n = 0
+    while n < limit and all(s[n] == first[n] for s in seqs):
+        n += 1
+    return n
+
+
+def _check_specials(model: NativeModel) -> None:
+    """The judge prompt's special tokens must exist as single tokens, as in Qwen's vocabulary."""
+    missing = [t for t in RERANK_SPECIALS if model.special_id(t) is None]
+    if missing:
+        raise ModelLoadError(
+            f"{model.path.name} is not a Qwen3 reranker: its vocabulary lacks {', '.join(missing)}"
+        )
 
 
 def _p_yes(yes: float, no: float) -> float:
@@ -481,7 +523,6 @@ def load_embedder(resolved: ResolvedModel, config: EmbedderConfig) -> LlamaCppEm
         dim=config.dim,
         min_dim=entry.min_dim if entry else None,
         max_length=config.max_length,
-        batch_tokens=config.batch_tokens,
         device=config.device,
         uses_instruction=entry.uses_instruction if entry else None,
         **kwargs,
@@ -495,16 +536,7 @@ def load_reranker(resolved: ResolvedModel, config: RerankerConfig) -> LlamaCppRe
     return LlamaCppReranker(
         resolved.path,
         max_length=config.max_length,
-        batch_size=config.batch_size,
+        batch_size=config.batch_size or 8,
         device=config.device,
         **kwargs,
     )
-
-
-__all__: list[str] = [
-    "GGUFTokenizer",
-    "LlamaCppEmbedder",
-    "LlamaCppReranker",
-    "load_embedder",
-    "load_reranker",
-]
