@@ -45,16 +45,17 @@ def make_embedder(settings: Settings, on_notice: Callable[[str], None] | None = 
     from engine.factory import load_embedder
     from engine.resolve import default_embedding_spec
 
+    tell = on_notice or (lambda text: log.warning("%s", text))
     spec = settings.embed_model
     if not spec:
         spec, notice = default_embedding_spec()
         if notice:
-            if on_notice is not None:
-                on_notice(notice)
-            else:
-                log.warning("%s", notice)
+            tell(notice)
     config = EmbedderConfig(model=spec, dim=settings.dimension or None, **_load_options(settings))
-    return load_embedder(config)
+    embedder = load_embedder(config)
+    if embedder.info.notice:
+        tell(embedder.info.notice)
+    return embedder
 
 
 def make_reranker(settings: Settings) -> Reranker | None:

@@ -32,6 +32,9 @@ class ModelInfo:
     max_dim: int  # native hidden size of the output
     uses_instruction: bool  # True for Qwen3: queries get "Instruct: ...\nQuery:"
     backend: str  # "transformers" | "llamacpp" | "remote" | "numpy"
+    # Something the user should know about how the model runs here (e.g. llama.cpp fell back
+    # to its plain kernels after a crash); not part of the model's identity.
+    notice: str = ""
 
 
 @runtime_checkable

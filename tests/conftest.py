@@ -11,6 +11,9 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Each test has its own QUARRY_HOME, so the GGUF crash probe would spawn a child for every
+# model load; tests/unit/engine/test_gguf_probe.py switches it back on.
+os.environ.setdefault("QUARRY_GGUF_PROBE", "0")
 
 
 @pytest.fixture(autouse=True)

@@ -60,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         embedder = load_embedder(
             model_config(EmbedderConfig, args, _model_spec(args), dim=args.dim)
         )
+        if embedder.info.notice:
+            print(embedder.info.notice, file=sys.stderr)
         try:
             if args.document:
                 vectors = list(embedder.embed_documents(args.texts))
