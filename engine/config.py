@@ -24,7 +24,9 @@ class EmbedderConfig:
     dtype: str = "auto"
     dim: int | None = None  # None = the model's native size; else Matryoshka truncation
     max_length: int = 8192  # tokens per text, EOS included
-    batch_tokens: int = 16384  # padded tokens per forward pass (length-sorted batches)
+    # Padded tokens per forward pass (length-sorted batches); None = the backend's measured
+    # default (65536 on CUDA, 16384 elsewhere: benchmarks/model_speed.py).
+    batch_tokens: int | None = None
     allow_download: bool = False  # only an explicit user action sets this
     remote_url: str | None = None  # e.g. http://127.0.0.1:8080/v1
     api_key: str | None = None
@@ -39,7 +41,7 @@ class RerankerConfig:
     device: str = "auto"
     dtype: str = "auto"
     max_length: int = 8192
-    batch_size: int = 8
+    batch_size: int | None = None  # candidates per forward pass; None = 32 on CUDA, 8 elsewhere
     allow_download: bool = False
     remote_url: str | None = None
     api_key: str | None = None

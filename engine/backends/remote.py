@@ -405,5 +405,5 @@ def load_reranker(resolved: ResolvedModel, config: RerankerConfig) -> RemoteRera
         resolved.spec,
         api_key=config.api_key,
         template="qwen3" if is_qwen3(resolved.spec) else "plain",
-        batch_size=max(config.batch_size, 1),
+        batch_size=max(config.batch_size or 32, 1),
     )
