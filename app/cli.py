@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "status": "app.commands.status",
     "embed": "app.commands.embed",
     "rerank": "app.commands.rerank",
+    "calibrate": "app.commands.calibrate",
     "gui": "app.commands.gui",
 }
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 import json
+from dataclasses import replace
+from pathlib import Path
 from types import ModuleType
 
 from engine.config import BACKENDS, EmbedderConfig, RerankerConfig
@@ -67,9 +69,36 @@ def _resolve(
     return resolve(model, allow_download=allow_download, remote=remote)
 
 
+def measured_choice(config: EmbedderConfig, resolved: ResolvedModel) -> EmbedderConfig:
+    """``auto`` settings replaced by this machine's remembered fastest way to run this copy.
+
+    Only measurements of the same file or folder count, on a backend that is installed; the
+    user's explicit backend, device or precision always wins.
+    """
+    if (config.backend, config.device, config.dtype) != ("auto", "auto", "auto"):
+        return config
+    if resolved.path is None:
+        return config
+    from engine.calibrate import fastest, remembered
+    from engine.machine import installed
+
+    needs = {"transformers": "transformers", "llamacpp": "llama_cpp", "numpy": "numpy"}
+    same = [
+        m
+        for m in remembered()
+        if Path(m.candidate.model) == resolved.path and installed(needs[m.candidate.backend])
+    ]
+    best = fastest(same)
+    if best is None:
+        return config
+    chosen = best.candidate
+    return replace(config, backend=chosen.backend, device=chosen.device, dtype=chosen.dtype)
+
+
 def load_embedder(config: EmbedderConfig) -> Embedder:
-    """Resolve ``config.model`` and load it on the chosen backend."""
+    """Resolve ``config.model`` and load it on the chosen backend (measured, when ``auto``)."""
     resolved = _resolve(config.model, config.backend, config.remote_url, config.allow_download)
+    config = measured_choice(config, resolved)
     module = backend_module(choose_backend(config.backend, resolved))
     embedder: Embedder = module.load_embedder(resolved, config)
     return embedder

@@ -1,18 +1,27 @@
-"""Which model to suggest on this machine, and how big its download is (Qt-free).
+"""Which model and backend to suggest on this machine, and how big the download is (Qt-free).
 
-The facts (sizes, per-platform backend) come from ``engine.registry``; only GPU detection
-is done here, by driver presence, because importing torch on the main thread takes seconds
-and a machine with an NVIDIA GPU deserves the torch suggestion even before torch is installed.
+The suggestion follows, in this order: what this install can run (torch? llama.cpp?), what
+was measured on this computer (``engine.calibrate``, the welcome dialog's "Measure this
+computer"), and what the hardware is known to favour when nothing was measured: torch on an
+NVIDIA GPU; torch bf16 on CPUs with native bf16 (measured 3.9x fp32 and ~5x llama.cpp Q8_0
+on one AVX-512 BF16 CPU); llama.cpp GGUF (Metal) on Apple silicon and on other CPUs. Options
+this install cannot run are listed, disabled, with the extra that would enable them. GPU
+detection here is by driver presence, because importing torch on the UI thread takes seconds.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from engine import registry
+from engine.calibrate import Measurement, fastest, remembered
+from engine.machine import MachineInfo, detect, installed
 from engine.resolve import starter_model_path
+
+EXTRAS = {"transformers": "torch", "llamacpp": "gguf"}
 
 
 @dataclass(frozen=True)
@@ -25,6 +34,10 @@ class ModelChoice:
     download_mb: int  # 0 = already on disk
     note: str
     recommended: bool = False
+    dtype: str = "auto"  # value for Settings.precision
+    device: str = "auto"  # value for Settings.device
+    available: bool = True  # False: this install lacks the library (``note`` names the extra)
+    tokens_per_s: float = 0.0  # measured on this computer (0 = not measured)
 
 
 def starter_spec() -> str:
@@ -43,42 +56,117 @@ def machine_kind() -> str:
     return registry.platform_key(cuda=has_nvidia_gpu())
 
 
-def model_choices(kind: str | None = None) -> list[ModelChoice]:
-    """The welcome screen's options, the suggested one first."""
+def backend_installed(backend: str) -> bool:
+    """True when this install has the library ``backend`` needs."""
+    if backend == "transformers":
+        return installed("torch") and installed("transformers")
+    if backend == "llamacpp":
+        return installed("llama_cpp")
+    return True
+
+
+def _qwen_options(kind: str, info: MachineInfo) -> list[tuple[str, str, str, str]]:
+    """(backend, device, dtype, where) for Qwen3 on this kind of machine, prior order first."""
+    torch_cpu = ("transformers", "cpu", "bfloat16" if info.native_bf16 else "float32",
+                 f"CPU (torch, {'bf16' if info.native_bf16 else 'fp32'})")  # fmt: skip
+    gguf_where = "Apple silicon (GGUF, Metal)" if kind == "apple" else "CPU (GGUF Q8_0)"
+    gguf = ("llamacpp", "auto", "auto", gguf_where)
+    if kind == "cuda":
+        return [("transformers", "cuda", "auto", "NVIDIA GPU (torch, CUDA)"), gguf]
+    if kind == "cpu" and info.native_bf16:
+        return [torch_cpu, gguf]
+    return [gguf, torch_cpu]
+
+
+def _speed(measured: Sequence[Measurement], model_id: str, backend: str, dtype: str) -> float:
+    """Tokens/s measured here for this model on this backend/precision (stand-ins count)."""
+    same = [
+        m
+        for m in measured
+        if m.candidate.model_id == model_id
+        and m.candidate.backend == backend
+        and (dtype == "auto" or m.candidate.dtype == dtype)
+    ]
+    best = fastest(same)
+    return best.tokens_per_s if best else 0.0
+
+
+def model_choices(
+    kind: str | None = None,
+    *,
+    info: MachineInfo | None = None,
+    measured: Sequence[Measurement] | None = None,
+) -> list[ModelChoice]:
+    """The welcome screen's options, the suggested one first.
+
+    ``measured`` defaults to what was measured on this computer before (remembered).
+    """
     kind = kind or machine_kind()
-    backend = registry.RECOMMENDED_BACKEND[kind]
-    where = {
-        "cuda": "NVIDIA GPU (torch, CUDA)",
-        "apple": "Apple silicon (GGUF)",
-        "cpu": "CPU (GGUF)",
-    }
-    sizes = [(e.model_id, e.params, e.download_mb) for e in registry.embedding_models()]
+    info = info or detect()
+    if measured is None:
+        measured = remembered()
+    sizes = registry.embedding_models()[: 2 if kind == "cuda" else 1]
     choices = []
-    for i, (model_id, params, mb) in enumerate(sizes[:2]):
-        # GGUF Q8 files are about half the safetensors size; llama.cpp needs the GGUF repo
-        download = mb if backend == "transformers" else mb // 2
-        spec = model_id if backend == "transformers" else f"{model_id}-GGUF:Q8_0"
-        recommended = i == (1 if kind == "cuda" and len(sizes) > 1 else 0)
-        choices.append(
-            ModelChoice(
-                f"Qwen3 Embedding {params} — {where[kind]}",
-                spec,
-                backend,
-                download,
-                "Multilingual, best quality; downloaded once, then fully offline.",
-                recommended,
+    for entry in sizes:
+        for backend, device, dtype, where in _qwen_options(kind, info):
+            gguf = backend == "llamacpp"
+            ok = backend_installed(backend)
+            note = "Multilingual, best quality; downloaded once, then fully offline."
+            if not ok:
+                note = f"Needs pip install 'quarry[{EXTRAS[backend]}]' (not in this install)."
+            choices.append(
+                ModelChoice(
+                    label=f"Qwen3 Embedding {entry.params} — {where}",
+                    spec=f"{entry.model_id}-GGUF:Q8_0" if gguf else entry.model_id,
+                    backend=backend,
+                    # GGUF Q8_0 files are about half the safetensors size
+                    download_mb=entry.download_mb // 2 if gguf else entry.download_mb,
+                    note=note,
+                    dtype=dtype,
+                    device=device,
+                    available=ok,
+                    tokens_per_s=_speed(measured, entry.model_id, backend, dtype),
+                )
             )
-        )
     choices.append(
         ModelChoice(
             "Bundled starter model (all-MiniLM-L6-v2)",
             starter_spec(),
             "numpy",
             0,
-            "English only, small and fast; nothing to download.",
+            "English only, small and fast; nothing to download. Searching other languages "
+            "by meaning needs a Qwen3 model.",
         )
     )
-    return sorted(choices, key=lambda c: not c.recommended)
+    return _rank(choices, kind)
+
+
+def _rank(choices: list[ModelChoice], kind: str) -> list[ModelChoice]:
+    """Runnable first; measured speed beats the prior order; the first Qwen3 one suggested.
+
+    On a GPU machine the larger model is suggested when the GPU runs it (prior order); the
+    starter is suggested only when no Qwen3 option can run here.
+    """
+    prior = {id(c): i for i, c in enumerate(choices)}
+    qwen = [c for c in choices if c.backend != "numpy"]
+    measured_any = any(c.tokens_per_s for c in qwen)
+
+    def key(c: ModelChoice) -> tuple[bool, bool, float, int]:
+        starter = c.backend == "numpy"
+        speed = -c.tokens_per_s if measured_any else 0.0
+        return (not c.available, starter, speed, prior[id(c)])
+
+    ordered = sorted(choices, key=key)
+    if kind == "cuda" and not measured_any:
+        big = [c for c in ordered if c.available and "4B" in c.label and c.device == "cuda"]
+        ordered = big[:1] + [c for c in ordered if c not in big[:1]]
+    first = next((c for c in ordered if c.available), None)
+    return [replace(c, recommended=c is first) for c in ordered]
+
+
+def speed_note(choice: ModelChoice) -> str:
+    """``~510 tokens/s measured here`` or ""."""
+    return f"~{choice.tokens_per_s:,.0f} tokens/s measured here" if choice.tokens_per_s else ""
 
 
 def describe_download(choice: ModelChoice) -> str:

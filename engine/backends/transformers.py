@@ -69,14 +69,32 @@ def pick_device(requested: str) -> str:
     return "mps" if mps is not None and mps.is_available() else "cpu"
 
 
-def pick_dtype(requested: str, device: str) -> torch.dtype:
-    """Half precision on GPUs (bf16 where supported), fp32 on CPU where half is slow."""
+def pick_dtype(requested: str, device: str, model_id: str = "") -> torch.dtype:
+    """Half precision on GPUs (bf16 where supported); on CPU what measured fastest here.
+
+    On CPU ``auto`` is the remembered calibration's fastest precision for this model, else
+    bf16 where the CPU computes it natively (AVX-512 BF16, AMX, Apple M2+), else fp32.
+    """
     torch = _torch()
     if requested != "auto":
         return getattr(torch, requested)  # type: ignore[no-any-return]
     if device == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.float16 if device == "mps" else torch.float32
+    if device == "mps":
+        return torch.float16
+    from engine.calibrate import preferred_cpu_dtype
+
+    return getattr(torch, preferred_cpu_dtype(model_id))  # type: ignore[no-any-return]
+
+
+def default_batch_tokens(device: str, hidden_size: int) -> int:
+    """Padded tokens per forward pass, measured (benchmarks/model_speed.py, H100, 2026-11-27).
+
+    Qwen3-0.6B bf16 ran 25k tokens/s at 16384 and 104-105k at 65536 (the model card's code:
+    88-91k); 4B the same at both (~37k); 8B 20k at 65536 where 8k-token batches gave 25k. On
+    CPU larger batches only cost memory.
+    """
+    return 65536 if device == "cuda" and hidden_size <= 1024 else 16384
 
 
 # transformers' from_pretrained swaps module-level functions (torch.linspace, torch.nn.init.*)
@@ -133,8 +151,8 @@ class TransformersEmbedder:
         self.device = pick_device(config.device)
         self._tokenizer = HFTokenizer.from_folder(path)
         self.max_length = self._max_length(path, settings, config.max_length)
-        self.batch_tokens = config.batch_tokens
         native = int(settings["hidden_size"])
+        self.batch_tokens = config.batch_tokens or default_batch_tokens(self.device, native)
         entry = resolved.entry
         min_dim = entry.min_dim if entry else (32 if self.family == "qwen3" else native)
         min_dim = min(min_dim, native)
@@ -152,7 +170,9 @@ class TransformersEmbedder:
         self._pad_id = (
             int(settings.get("pad_token_id") or 0) if self.family == "bert" else QWEN3_EOS_ID
         )
-        self._model = _load("AutoModel", path, self.device, pick_dtype(config.dtype, self.device))
+        dtype = pick_dtype(config.dtype, self.device, resolved.model_id)
+        self.dtype = str(dtype).removeprefix("torch.")
+        self._model = _load("AutoModel", path, self.device, dtype)
 
     def _max_length(self, path: Path, settings: dict[str, Any], requested: int) -> int:
         """The requested length, capped by what the model can position-encode or was tuned on."""
@@ -219,7 +239,7 @@ class TransformersReranker:
         self.device = pick_device(config.device)
         self._tokenizer = HFTokenizer.from_folder(path)
         self.max_length = config.max_length
-        self.batch_size = max(1, config.batch_size)
+        self.batch_size = max(1, config.batch_size or (32 if self.device == "cuda" else 8))
         self._prefix = self._tokenizer.encode(RERANK_PREFIX)
         self._suffix = self._tokenizer.encode(RERANK_SUFFIX)
         yes, no = self._tokenizer.token_id("yes"), self._tokenizer.token_id("no")
@@ -238,7 +258,10 @@ class TransformersReranker:
             backend="transformers",
         )
         self._model = _load(
-            "AutoModelForCausalLM", path, self.device, pick_dtype(config.dtype, self.device)
+            "AutoModelForCausalLM",
+            path,
+            self.device,
+            pick_dtype(config.dtype, self.device, resolved.model_id),
         )
 
     def encode_pair(self, query: str, doc: str, instruction: str | None = None) -> list[int]:

@@ -12,6 +12,9 @@ from app.ui.presets import default_presets
 from app.ui.settings_dialog import DIMENSION_NOTE, SettingsDialog
 from app.ui.suggest import ModelChoice, describe_download, model_choices
 from app.ui.welcome import WelcomeDialog
+from engine.machine import MachineInfo
+
+CPU_NO_BF16 = MachineInfo("Linux", "x86_64", "test CPU", 4, 8, frozenset({"avx2"}), False)
 
 
 def test_settings_round_trip(qtbot: QtBot, tmp_path: Path) -> None:
@@ -63,9 +66,10 @@ def test_presets_edit_and_reset(qtbot: QtBot) -> None:
 
 
 def test_welcome_suggests_a_model_and_explains_the_download(qtbot: QtBot) -> None:
-    choices = model_choices(kind="cpu")
-    assert choices[0].recommended and choices[0].backend == "llamacpp"
-    assert model_choices(kind="cuda")[0].backend == "transformers"
+    choices = model_choices(kind="cpu", info=CPU_NO_BF16, measured=[])
+    runnable = [c for c in choices if c.available]
+    assert choices[0].recommended and choices[0] is runnable[0]
+    assert model_choices(kind="cuda", info=CPU_NO_BF16, measured=[])[0].device in ("cuda", "auto")
     assert any(c.download_mb == 0 for c in choices)  # the bundled starter model
     dialog = WelcomeDialog(Settings(), choices)
     qtbot.addWidget(dialog)
@@ -76,6 +80,7 @@ def test_welcome_suggests_a_model_and_explains_the_download(qtbot: QtBot) -> Non
     result = dialog.result_settings()
     assert result.folders == ["/home/me/Documents"]
     assert result.first_run_done and result.embed_model == choices[0].spec
+    assert (result.embed_backend, result.precision) == (choices[0].backend, choices[0].dtype)
 
 
 def test_describe_download_for_bundled_model() -> None:

@@ -112,7 +112,8 @@ def reference_rerank(
 
 def _embedder(folder: Path, **kwargs: Any) -> TransformersEmbedder:
     return TransformersEmbedder(
-        resolve(str(folder)), EmbedderConfig(model=str(folder), device="cpu", **kwargs)
+        resolve(str(folder)),
+        EmbedderConfig(model=str(folder), device="cpu", **{"dtype": "float32", **kwargs}),
     )
 
 
@@ -127,7 +128,7 @@ def embedder(tiny_embedding_dir: Path) -> Iterator[TransformersEmbedder]:
 def reranker(tiny_reranker_dir: Path) -> Iterator[TransformersReranker]:
     rr = TransformersReranker(
         resolve(str(tiny_reranker_dir)),
-        RerankerConfig(model=str(tiny_reranker_dir), device="cpu", batch_size=2),
+        RerankerConfig(model=str(tiny_reranker_dir), device="cpu", dtype="float32", batch_size=2),
     )
     yield rr
     rr.close()
@@ -287,7 +288,7 @@ def test_rerank_custom_instruction_and_default(
 def test_rerank_truncates_document_not_prompt(tiny_reranker_dir: Path) -> None:
     rr = TransformersReranker(
         resolve(str(tiny_reranker_dir)),
-        RerankerConfig(model=str(tiny_reranker_dir), device="cpu", max_length=120),
+        RerankerConfig(model=str(tiny_reranker_dir), device="cpu", dtype="float32", max_length=120),
     )
     try:
         long_doc = "lorem ipsum dolor " * 200
