@@ -431,6 +431,19 @@ class LlamaCppReranker:
                     big.close()
         return scores
 
+    def rank_prompts(self, prompts: Sequence[str]) -> Vector:
+        """P(yes) of complete judge prompts given as text (special tokens parsed), in order.
+
+        What a server does with a prompt a client assembled itself (vLLM-style ``/rerank``).
+        """
+        loaded = self._loaded
+        with loaded.lock:
+            ctx = loaded.standing()
+            seqs = [loaded.model.tokenize(p, special=True) for p in prompts]
+            return np.array([self._score(ctx, [s])[0] for s in seqs], dtype=np.float32).reshape(
+                len(seqs)
+            )
+
     def _score(self, ctx: Context, seqs: list[list[int]]) -> list[float]:
         ctx.clear()
         if self._rank:

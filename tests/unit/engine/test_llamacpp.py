@@ -342,6 +342,22 @@ def test_reranker_shares_the_prompt(tiny_reranker_gguf: Path, reference: Referen
         rr.close()
 
 
+def test_shared_prompt_is_exact_without_flash_attention(tiny_reranker_gguf: Path) -> None:
+    """With flash attention off, packing with a shared prompt gives the one-by-one scores."""
+    from engine.backends.llama_native import Runtime
+
+    runtime = Runtime(threads=1, flash_attn=False)
+    rr = LlamaCppReranker(tiny_reranker_gguf, max_length=512, batch_size=8, runtime=runtime)
+    try:
+        packed = rr.rank(QUERY, DOCS, "Judge whether the passage names the animal")
+        single = [
+            rr.rank(QUERY, [d], "Judge whether the passage names the animal")[0] for d in DOCS
+        ]
+        assert np.abs(packed - np.array(single)).max() <= 1e-5
+    finally:
+        rr.close()
+
+
 def test_shared_prefix_leaves_every_sequence_a_token() -> None:
     from engine.backends.llamacpp import shared_prefix
 
