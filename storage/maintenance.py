@@ -54,7 +54,7 @@ class MaintenanceMixin(StoreBase):
         rows = [r[0] for r in self.conn.execute("PRAGMA integrity_check")]
         problems = [r for r in rows if r != "ok"]
         if not self.readonly:
-            for table in ("chunks_fts", "chunks_tri"):
+            for table in ("chunks_fts", "chunks_lex"):
                 try:
                     self.conn.execute(f"INSERT INTO {table}({table}) VALUES ('integrity-check')")
                 except database_errors() as exc:
@@ -77,7 +77,7 @@ class MaintenanceMixin(StoreBase):
         before = self._db_bytes()
         self.prune_embeddings()
         with self.transaction():
-            for table in ("chunks_fts", "chunks_tri"):
+            for table in ("chunks_fts", "chunks_lex"):
                 self.conn.execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
         self.conn.execute("VACUUM")
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
