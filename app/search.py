@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from app.snippets import best_snippet
 from engine.protocols import Embedder, Reranker
+from storage import lexical
 from storage.fusion import rrf
 from storage.models import Chunk, Fingerprint, Hit, SearchFilters
 from storage.store import Store
@@ -66,12 +67,26 @@ class Result:
             "path": self.path,
             "score": self.score,
             "snippet": self.snippet,
+            "spans": [list(span) for span in self.spans],  # matched words within the snippet
             "page": self.page,
             "start": self.start,
             "end": self.end,
             "heading": self.heading,
             "scores": dict(self.scores),
         }
+
+
+def instruction_note(instruction: str | None) -> str | None:
+    """A hint when a query instruction is not English: Qwen3's model card advises English
+    instructions for every language, queries and documents in any language included."""
+    lang = lexical.detect(instruction or "")
+    if lang is None or lang == "en":
+        return None
+    return (
+        f"the instruction looks like '{lang}', not English; Qwen3 models were trained with "
+        "English instructions and work best with them for queries and documents in any "
+        "language (the 'multilingual' preset is one)"
+    )
 
 
 def query_fingerprint(embedder: Embedder) -> Fingerprint:

@@ -103,6 +103,7 @@ def test_hybrid_search_fuses_and_snippets(db: Path) -> None:
         "path",
         "score",
         "snippet",
+        "spans",
         "page",
         "start",
         "end",
