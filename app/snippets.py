@@ -29,7 +29,9 @@ _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])|\n{1,}")
 MAX_CHARS = 240
 
 # Function words of the languages Quarry's users mostly write in; matching them marks
-# half of every sentence and says nothing about why the chunk was found.
+# half of every sentence and says nothing about why the chunk was found. (Broader than
+# the keyword query's stopwords: "who" or "how" can be what a search is about, but marking
+# every "who" in a snippet helps nobody.)
 _STOPWORD_TEXT = """
     a about an and are as at be been but by can could did do does for from had has have he
     her his how i if in into is it its me my no not of on or our she so than that the their
@@ -83,7 +85,8 @@ def query_terms(query: str) -> list[str]:
     A one-character CJK run is its own unit.
     """
     forms = lexical.query_forms(query)
-    folded = [w for w in dict.fromkeys(fold(w) for w in forms.words) if len(w) > 1]
+    typed = lexical.words_of(lexical.normalise(query))  # forms.words lacks query stopwords
+    folded = [w for w in dict.fromkeys(fold(w) for w in typed) if len(w) > 1]
     content = [w for w in folded if w not in STOPWORDS] or folded
     stems = [
         fold(stem)
@@ -91,7 +94,7 @@ def query_terms(query: str) -> list[str]:
         for stem in lexical.stem_words(content, lang)
         if len(stem) >= MIN_STEM
     ]
-    units = [g for run in forms.runs for g in lexical.bigrams(run)]
+    units = [*forms.grams, *(run for run in forms.runs if len(run) == 1)]
     return [t for t in dict.fromkeys([*content, *stems, *(fold(u) for u in units)]) if t]
 
 

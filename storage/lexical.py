@@ -41,7 +41,7 @@ _HANGUL = re.compile("[\u1100-\u11ff\u3131-\u318e\uac00-\ud7af]")
 _WORD = re.compile(r"[^\W_]+")
 _LETTER = re.compile(r"[^\W\d_]")
 _LINE = re.compile(r"\n\s*\n|\n")
-SEGMENT_CHARS = 160  # lines are joined into segments of about this size before detection
+SEGMENT_CHARS = 300  # lines are joined into segments of about this size (a paragraph)
 MIN_LETTERS = 20  # fewer letters than this: too short to judge, take the chunk's language
 MAX_QUERY_LANGS = 3
 UNDETERMINED = "und"
@@ -80,6 +80,28 @@ STEMMERS = {
     "sv": "swedish",
     "ta": "tamil",
     "tr": "turkish",
+}
+
+
+# Function words a keyword query drops when it holds anything else. In a collection of
+# several languages each language's function words are rare in the others, so BM25 gives
+# them real weight: "wie viel ... ist noch frei" ranked grep's German manual first. English
+# is Lucene's classic list, which keeps question words ("who" is a command, "how much" a
+# need); the others keep to articles, pronouns, prepositions, conjunctions and auxiliaries.
+STOPWORDS: dict[str, frozenset[str]] = {
+    lang: frozenset(words.split())
+    for lang, words in {
+        "en": """a an and are as at be but by for if in into is it no not of on or such that
+            the their then there these they this to was will with""",
+        "fr": """à au aux avec ce ces comme d dans de des du elle en est et il ils je l la le
+            les leur lui mais me même mes n ne nous on ou où par pas pour qu que qui s sa se
+            ses son sont sur t ta te tes un une vos votre vous y""",
+        "de": """als am an auch auf aus bei bis das dass dem den der des die dies diese dieser
+            durch ein eine einem einen einer es für hat im in ist mit nach nicht noch oder
+            samt seit sich sie sind so und um vom von vor wann was wenn wie wird zu zum zur""",
+        "es": """a al como con de del el en es esta este la las lo los para por que se sin
+            su sus un una uno y""",
+    }.items()
 }
 
 
@@ -231,12 +253,33 @@ def plausible_languages(query: str, present: list[str]) -> list[str]:
     return picked or allowed[:1]
 
 
+def query_languages(query: str, present: list[str]) -> list[str]:
+    """Languages ``query`` plausibly is in: ja/ko/zh by script, else ``plausible_languages``."""
+    norm = normalise(query)
+    by_script = script_language(norm)
+    if by_script is not None:
+        return [by_script]
+    words = words_of(norm)
+    return plausible_languages(" ".join(words), present) if words else []
+
+
+def content_words(words: list[str], langs: list[str]) -> list[str]:
+    """``words`` without the stopwords of ``langs``; all of them when nothing else is left."""
+    stop = frozenset().union(*(STOPWORDS.get(lang, frozenset()) for lang in langs))
+    return [w for w in words if w not in stop] or words
+
+
 def query_forms(query: str, present: list[str] | None = None, limit: int = 32) -> QueryForms:
-    """The exact words, stems, bigrams and CJK runs of a user query (de-duplicated)."""
+    """The exact words, stems, bigrams and CJK runs of a user query (de-duplicated).
+
+    Stopwords of the query's plausible languages are left out of the words and stems
+    unless the query has nothing else ("The Who").
+    """
     norm = normalise(query)
     runs = list(dict.fromkeys(CJK_RUN.findall(norm)))[:limit]
     words = list(dict.fromkeys(words_of(norm)))[:limit]
     langs = plausible_languages(" ".join(words), present or []) if words else []
+    words = content_words(words, [*langs, "en"])
     stems = [s for lang in langs for s in stem_words(words, lang)]
     grams = [g for run in runs if len(run) > 1 for g in bigrams(run)]
     return QueryForms(
