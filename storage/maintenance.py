@@ -59,6 +59,11 @@ class MaintenanceMixin(StoreBase):
                     self.conn.execute(f"INSERT INTO {table}({table}) VALUES ('integrity-check')")
                 except database_errors() as exc:
                     problems.append(f"{table}: {exc}")
+        missing = self.conn.execute(
+            "SELECT (SELECT count(*) FROM chunks) - (SELECT count(*) FROM chunks_lex)"
+        ).fetchone()[0]
+        if missing:
+            problems.append(f"chunks_lex: {missing} chunk(s) without stems/bigrams")
         return problems
 
     def prune_embeddings(self) -> int:

@@ -112,3 +112,10 @@ def test_deleting_chunks_keeps_the_keyword_tables_in_step(store: Store) -> None:
     store.delete_file("/d/a.txt")
     assert store.conn.execute("SELECT count(*) FROM chunks_lex").fetchone()[0] == 0
     assert store.integrity_check() == []
+
+
+def test_integrity_check_notices_chunks_missing_from_the_keyword_columns(store: Store) -> None:
+    write(store, "/d/a.txt", [GERMAN_INFLECTED, FRENCH])
+    assert store.integrity_check() == []
+    store.conn.execute("DELETE FROM chunks_lex WHERE rowid = (SELECT min(id) FROM chunks)")
+    assert store.integrity_check() == ["chunks_lex: 1 chunk(s) without stems/bigrams"]
