@@ -32,7 +32,9 @@ SECTION, PARAGRAPH, DEFINITION, LINE, SENTENCE, TOKEN = 6, 5, 4, 3, 1, 0
 
 _BLANK_LINE = re.compile(r"\n[ \t]*\n\s*")
 _LINE = re.compile(r"\n")
-_SENTENCE = re.compile(r"[.!?;:。！？；][\"'”’)\]]*\s+")
+# Latin full stops need the space after them (3.14, e.g.); CJK ones end a sentence as they
+# are, since Chinese and Japanese put no space between sentences.
+_SENTENCE = re.compile(r"[.!?;:][\"'”’)\]]*\s+|[。！？；][」』”’)\]）]*\s*")
 _TOP_LEVEL = re.compile(r"\n[ \t]*\n(?=\S)")  # blank line before an unindented line
 _FENCE = re.compile(r"^[ \t]{0,3}(?:```|~~~).*$", re.MULTILINE)
 

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from app.snippets import best_snippet
+from engine import registry
 from engine.protocols import Embedder, Reranker
+from storage import lexical
 from storage.fusion import rrf
 from storage.models import Chunk, Fingerprint, Hit, SearchFilters
 from storage.store import Store
@@ -66,12 +68,26 @@ class Result:
             "path": self.path,
             "score": self.score,
             "snippet": self.snippet,
+            "spans": [list(span) for span in self.spans],  # matched words within the snippet
             "page": self.page,
             "start": self.start,
             "end": self.end,
             "heading": self.heading,
             "scores": dict(self.scores),
         }
+
+
+def instruction_note(instruction: str | None) -> str | None:
+    """A hint when a query instruction is not English: Qwen3's model card advises English
+    instructions for every language, queries and documents in any language included."""
+    lang = lexical.detect(instruction or "")
+    if lang is None or lang == "en":
+        return None
+    return (
+        f"the instruction looks like '{lang}', not English; Qwen3 models were trained with "
+        "English instructions and work best with them for queries and documents in any "
+        "language (the 'multilingual' preset is one)"
+    )
 
 
 def query_fingerprint(embedder: Embedder) -> Fingerprint:
@@ -119,7 +135,7 @@ class SearchService:
             return []
         lists: dict[str, list[int]] = {}
         by_source: dict[str, dict[int, float]] = {}
-        if opts.mode in ("hybrid", "vector") and self.embedder is not None:
+        if self._use_vectors(query, opts):
             hits = self._vector_hits(query, opts)
             lists["vector"], by_source["vector"] = _unzip(hits)
         if opts.mode in ("hybrid", "keyword"):
@@ -132,6 +148,23 @@ class SearchService:
         return [
             _result(chunks[cid], score, query, by_source) for cid, score in fused if cid in chunks
         ]
+
+    def _use_vectors(self, query: str, opts: SearchOptions) -> bool:
+        """Vector hits join unless the model cannot read the query's language.
+
+        An English-only model (the starter) embeds a German or Chinese query as noise:
+        on the multilingual benchmark, fusing those vectors cut German hybrid MRR@10 from
+        0.76 (keywords alone) to 0.35. Queries whose likeliest language is not English are
+        answered by keywords; explicit ``mode="vector"`` still gets vectors.
+        """
+        if self.embedder is None or opts.mode == "keyword":
+            return False
+        entry = registry.lookup(self.embedder.info.model_id)
+        if opts.mode == "vector" or entry is None or entry.multilingual:
+            return True
+        with self._lock:
+            langs = self.store.query_languages(query)
+        return not langs or langs[0] == "en"
 
     def _vector_hits(self, query: str, opts: SearchOptions) -> list[Hit]:
         assert self.embedder is not None

@@ -1,25 +1,37 @@
 """Snippets: the chunk's best sentence(s) for a query, with matched terms as spans.
 
-Matching is case-insensitive and accent-insensitive (each character folded to its base
-letter, one character for one, so offsets stay valid); CJK terms match as substrings,
-word terms at word starts (``index`` finds "indexing"). Latin stopwords ("the", "of") and
-one-letter words are not highlighted, unless the query holds nothing else; CJK has no
-such filter (one character can be a whole word there).
+Highlights follow the units keyword search matches on (``storage.lexical``):
+
+- words match case- and accent-insensitively at word starts, and so do their Snowball
+  stems in the languages the query plausibly is in; the whole word is marked, so
+  ``index`` marks "indexing" and "Prozesse beenden" marks "beendet" and "Prozess";
+- CJK runs are split into the same overlapping bigrams the index holds; every occurrence
+  is marked and overlapping ones merge, so "机器学习" marks the whole word wherever it
+  stands and also a lone "学习".
+
+Folding keeps one character for one, so offsets stay valid; it strips accents of
+alphabetic scripts only: kana voicing marks and Hangul syllables are kept whole (NFD
+would turn が into か and 한 into its first jamo, matching unrelated syllables).
+Latin stopwords ("the", "of") and one-letter words are not highlighted, unless the query
+holds nothing else; CJK has no such filter (one character can be a whole word there).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
 
-from storage.fts import split_query
+from storage import lexical
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])|\n{1,}")
 MAX_CHARS = 240
 
 # Function words of the languages Quarry's users mostly write in; matching them marks
-# half of every sentence and says nothing about why the chunk was found.
+# half of every sentence and says nothing about why the chunk was found. (Broader than
+# the keyword query's stopwords: "who" or "how" can be what a search is about, but marking
+# every "who" in a snippet helps nobody.)
 _STOPWORD_TEXT = """
     a about an and are as at be been but by can could did do does for from had has have he
     her his how i if in into is it its me my no not of on or our she so than that the their
@@ -42,7 +54,15 @@ class Snippet:
     offset: int  # where ``text`` starts inside the chunk
 
 
+MIN_STEM = 4  # shorter stems ("le" from "les") would mark the start of too many words
+
+
+@functools.lru_cache(maxsize=8192)
 def _fold_char(ch: str) -> str:
+    wide = unicodedata.normalize("NFKC", ch)  # full-width Ｌ -> L, half-width ｶ -> カ
+    ch = wide if len(wide) == 1 else ch
+    if lexical.is_cjk(ch):
+        return ch
     base = unicodedata.normalize("NFD", ch)[0]
     low = base.casefold()
     return low if len(low) == 1 else base.lower()[:1] or ch
@@ -50,6 +70,8 @@ def _fold_char(ch: str) -> str:
 
 def fold(text: str) -> str:
     """Lower-case, accent-free copy of ``text`` with exactly one char per input char."""
+    if text.isascii():
+        return text.lower()
     return "".join(_fold_char(c) for c in text)
 
 
@@ -57,35 +79,72 @@ STOPWORDS = frozenset(fold(w) for w in _STOPWORD_TEXT.split())  # folded: "für"
 
 
 def query_terms(query: str) -> list[str]:
-    """Folded terms to highlight: content words and CJK runs (runs also as 2-char pieces).
+    """Folded terms to highlight: content words, their stems, and CJK bigrams.
 
     Stopwords are dropped unless every word is one ("The Who"); 1-letter words always.
+    A one-character CJK run is its own unit.
     """
-    words, runs = split_query(query)
-    folded = [w for w in dict.fromkeys(fold(w) for w in words) if len(w) > 1]
+    forms = lexical.query_forms(query)
+    typed = lexical.words_of(lexical.normalise(query))  # forms.words lacks query stopwords
+    folded = [w for w in dict.fromkeys(fold(w) for w in typed) if len(w) > 1]
     content = [w for w in folded if w not in STOPWORDS] or folded
-    pieces = [r[i : i + 2] for r in runs if len(r) > 2 for i in range(len(r) - 1)]
-    return [t for t in dict.fromkeys([*content, *(fold(t) for t in [*runs, *pieces])]) if t]
+    stems = [
+        fold(stem)
+        for lang in forms.langs
+        for stem in lexical.stem_words(content, lang)
+        if len(stem) >= MIN_STEM
+    ]
+    units = [*forms.grams, *(run for run in forms.runs if len(run) == 1)]
+    return [t for t in dict.fromkeys([*content, *stems, *(fold(u) for u in units)]) if t]
 
 
 def match_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
-    """Non-overlapping (start, end) spans of ``terms`` in ``text``, in order."""
+    """(start, end) spans of ``terms`` in ``text``, in order.
+
+    CJK units mark every occurrence and overlapping ones merge into one span; words (and
+    stems) mark the whole word they start, unless a longer term marked it already.
+    """
     folded = fold(text)
-    spans: list[tuple[int, int]] = []
-    for term in sorted(terms, key=len, reverse=True):
-        cjk = (not term.isascii() and not term[0].isalpha()) or _is_cjk(term)
+    units = _cjk_spans(folded, [t for t in terms if lexical.is_cjk(t)])
+    spans = list(units)
+    for term in sorted((t for t in terms if not lexical.is_cjk(t)), key=len, reverse=True):
         start = folded.find(term)
         while start != -1:
-            end = start + len(term)
+            end = _word_end(folded, start + len(term))
             at_word_start = start == 0 or not folded[start - 1].isalnum()
-            if (cjk or at_word_start) and not any(s < end and start < e for s, e in spans):
+            if at_word_start and not any(s < end and start < e for s, e in spans):
                 spans.append((start, end))
             start = folded.find(term, start + 1)
     return sorted(spans)
 
 
-def _is_cjk(term: str) -> bool:
-    return any("\u2e80" <= c <= "\u9fff" or "\uac00" <= c <= "\ud7af" for c in term)
+def _word_end(folded: str, end: int) -> int:
+    """Where the word continuing at ``end`` stops (CJK after Latin starts a new word)."""
+    while end < len(folded) and folded[end].isalnum() and not lexical.is_cjk(folded[end]):
+        end += 1
+    return end
+
+
+def _cjk_spans(folded: str, units: list[str]) -> list[tuple[int, int]]:
+    """Every occurrence of every unit, overlapping occurrences merged."""
+    found = sorted(
+        (start, start + len(unit)) for unit in units for start in _occurrences(folded, unit)
+    )
+    merged: list[tuple[int, int]] = []
+    for start, end in found:
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _occurrences(text: str, term: str) -> list[int]:
+    out, start = [], text.find(term)
+    while start != -1:
+        out.append(start)
+        start = text.find(term, start + 1)
+    return out
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:

@@ -11,12 +11,12 @@ StorageError.
 from __future__ import annotations
 
 import contextlib
-import re
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from storage import lexical
 from storage.connection import database_errors
 from storage.errors import DatabaseCorrupt, DatabaseLocked, FingerprintMismatch, StorageError
 from storage.models import Chunk, FileRecord, Fingerprint
@@ -27,12 +27,11 @@ CHUNK_COLS = (
     'c.id, c.file_id, f.path, c.ordinal, c.text, c.start, c."end", c.content_hash,'
     " c.token_count, c.page, c.heading, f.mtime, f.size"
 )
-_CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f\U00020000-\U0002fa1f]")
 
 
 def has_cjk(text: str) -> bool:
-    """True when ``text`` holds Chinese, Japanese or Korean characters (trigram-indexed)."""
-    return _CJK.search(text) is not None
+    """True when ``text`` holds Chinese, Japanese or Korean letters (for the LIKE fallback)."""
+    return lexical.is_cjk(text)
 
 
 def file_record(row: Sequence[Any]) -> FileRecord:

@@ -1,7 +1,8 @@
 """Open SQLite connections with sqlite-vec loaded, WAL on, and sane timeouts.
 
 Stdlib ``sqlite3`` is used when this Python can load extensions; otherwise ``sqlean``
-(a drop-in build with extension loading on Linux, macOS and Windows). One writer
+(a drop-in build with extension loading on Linux, macOS and Windows). Each connection
+also gets the keyword-analysis SQL functions the chunk triggers call. One writer
 connection; searches use read-only ones (``mode=ro``), which WAL lets run during writes.
 """
 
@@ -15,6 +16,7 @@ from types import ModuleType
 from typing import Any
 
 from storage.errors import DatabaseCorrupt, DatabaseLocked, ExtensionUnavailable
+from storage.fts import register_functions
 
 BUSY_TIMEOUT_MS = 10_000
 _DRIVER: ModuleType | None = None
@@ -109,6 +111,7 @@ def connect(path: Path | str, *, readonly: bool = False) -> Any:
         raise DatabaseCorrupt(f"cannot open {target}: {exc}") from exc
     try:
         _load_vec(conn)
+        register_functions(conn)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
         if not readonly:

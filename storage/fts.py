@@ -1,27 +1,49 @@
-"""Keyword search over FTS5: words by ``unicode61``, CJK by ``trigram``, short CJK by LIKE.
+"""Keyword search over FTS5: exact words, their Snowball stems, CJK bigrams; LIKE for 1 char.
 
-Every user term is quoted (``"term"``, inner quotes doubled), so ``AND``, ``OR``, ``NOT``,
-``NEAR``, ``"``, ``*``, ``-``, ``(`` and ``:`` are only ever text, never query syntax.
-Terms are OR-ed: BM25 ranks chunks with more (and rarer) terms first, which suits a
-keyword list that is fused with vector results anyway.
+Three sources, each ranked by BM25, scaled to (0, 1] and summed per chunk:
 
-Trigram matching needs 3+ characters, but Chinese and Japanese words are often 2: such
-terms fall back to a LIKE scan over CJK chunks only, ranked by occurrence count.
+- ``chunks_fts`` (unicode61, external content): the exact words of the chunk text;
+- ``chunks_lex.stems``: the words stemmed in the language detected for each part of the
+  chunk; the query is stemmed for every language it plausibly is in (``storage.lexical``).
+  A chunk with the exact word also has its stem, so it collects both scores: exact matches
+  outrank stemmed ones;
+- ``chunks_lex.grams``: CJK text as overlapping bigrams, so a two-character Chinese or
+  Japanese word is a ranked term; a longer query run also counts as a phrase of its
+  bigrams, which favours chunks holding the whole run.
+
+A one-character CJK query has no bigram: it falls back to a LIKE scan over CJK chunks,
+ranked by occurrence count. Every user term is quoted (``"term"``, inner quotes doubled),
+so ``AND``, ``OR``, ``NOT``, ``NEAR``, ``"``, ``*``, ``-``, ``(`` and ``:`` are only ever
+text, never query syntax. Terms are OR-ed: BM25 ranks chunks with more (and rarer) terms
+first, which suits a keyword list that is fused with vector results anyway.
+
+``chunks_lex`` is filled by the chunk insert trigger through the SQL functions that
+``register_functions`` adds to every connection, so any code path that inserts chunks
+keeps it in step, and the schema migration backfills it with one INSERT ... SELECT.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from storage import lexical
 from storage.filters import filter_sql
 from storage.models import Hit, SearchFilters
 
-_CJK_RUN = re.compile(
-    r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f\U00020000-\U0002fa1f]+"
-)
-_WORD = re.compile(r"\w+")
 MAX_TERMS = 32
+
+
+def register_functions(conn: Any) -> None:
+    """SQL functions the chunk triggers call to fill ``chunks_lex`` (see ``storage.schema``)."""
+    conn.create_function(
+        "quarry_lang", 1, lambda t: lexical.analyze(t or "").lang, deterministic=True
+    )
+    conn.create_function(
+        "quarry_stems", 1, lambda t: lexical.analyze(t or "").stems, deterministic=True
+    )
+    conn.create_function(
+        "quarry_grams", 1, lambda t: lexical.analyze(t or "").grams, deterministic=True
+    )
 
 
 def quote(term: str) -> str:
@@ -31,19 +53,25 @@ def quote(term: str) -> str:
 
 def split_query(query: str) -> tuple[list[str], list[str]]:
     """(word terms, CJK runs) of a user query, de-duplicated, in order."""
-    cjk = list(dict.fromkeys(_CJK_RUN.findall(query)))[:MAX_TERMS]
-    rest = _CJK_RUN.sub(" ", query)
-    words = list(dict.fromkeys(w.lower() for w in _WORD.findall(rest)))[:MAX_TERMS]
-    return words, cjk
-
-
-def _trigrams(run: str) -> list[str]:
-    return list(dict.fromkeys(run[i : i + 3] for i in range(len(run) - 2)))[:MAX_TERMS]
+    norm = lexical.normalise(query)
+    runs = list(dict.fromkeys(lexical.CJK_RUN.findall(norm)))[:MAX_TERMS]
+    return list(dict.fromkeys(lexical.words_of(norm)))[:MAX_TERMS], runs
 
 
 def match_words(words: list[str]) -> str:
     """MATCH expression for the unicode61 table."""
     return " OR ".join(quote(w) for w in words)
+
+
+def match_column(column: str, terms: list[str]) -> str:
+    """MATCH expression for one ``chunks_lex`` column: any of ``terms``."""
+    return f"{column} : (" + " OR ".join(quote(t) for t in terms) + ")"
+
+
+def index_languages(conn: Any) -> list[str]:
+    """Languages of the indexed chunks, most chunks first."""
+    rows = conn.execute("SELECT lang FROM chunk_langs WHERE n > 0 ORDER BY n DESC, lang")
+    return [str(r[0]) for r in rows]
 
 
 def _fts_hits(
@@ -79,15 +107,19 @@ def _normalised(scores: dict[int, float]) -> dict[int, float]:
 
 def search(conn: Any, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
     """Keyword hits, best first; never raises on any user text."""
-    words, runs = split_query(query)
+    forms = lexical.query_forms(query, index_languages(conn), MAX_TERMS)
     sources: list[dict[int, float]] = []
-    if words:
-        sources.append(_fts_hits(conn, "chunks_fts", match_words(words), k, filters))
-    grams = [g for run in runs for g in _trigrams(run)]
-    if grams:
-        sources.append(_fts_hits(conn, "chunks_tri", " OR ".join(map(quote, grams)), k, filters))
-    for run in runs:
-        if len(run) < 3:
+    if forms.words:
+        sources.append(_fts_hits(conn, "chunks_fts", match_words(forms.words), k, filters))
+    if forms.stems:
+        match = match_column("stems", forms.stems)
+        sources.append(_fts_hits(conn, "chunks_lex", match, k, filters))
+    phrases = [" ".join(lexical.bigrams(run)) for run in forms.runs if len(run) > 2]
+    if forms.grams:
+        match = match_column("grams", [*forms.grams, *phrases])
+        sources.append(_fts_hits(conn, "chunks_lex", match, k, filters))
+    for run in forms.runs:
+        if len(run) == 1:
             sources.append(_like_hits(conn, run, k, filters))
     total: dict[int, float] = {}
     for source in sources:

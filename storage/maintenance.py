@@ -54,11 +54,16 @@ class MaintenanceMixin(StoreBase):
         rows = [r[0] for r in self.conn.execute("PRAGMA integrity_check")]
         problems = [r for r in rows if r != "ok"]
         if not self.readonly:
-            for table in ("chunks_fts", "chunks_tri"):
+            for table in ("chunks_fts", "chunks_lex"):
                 try:
                     self.conn.execute(f"INSERT INTO {table}({table}) VALUES ('integrity-check')")
                 except database_errors() as exc:
                     problems.append(f"{table}: {exc}")
+        missing = self.conn.execute(
+            "SELECT (SELECT count(*) FROM chunks) - (SELECT count(*) FROM chunks_lex)"
+        ).fetchone()[0]
+        if missing:
+            problems.append(f"chunks_lex: {missing} chunk(s) without stems/bigrams")
         return problems
 
     def prune_embeddings(self) -> int:
@@ -77,7 +82,7 @@ class MaintenanceMixin(StoreBase):
         before = self._db_bytes()
         self.prune_embeddings()
         with self.transaction():
-            for table in ("chunks_fts", "chunks_tri"):
+            for table in ("chunks_fts", "chunks_lex"):
                 self.conn.execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
         self.conn.execute("VACUUM")
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

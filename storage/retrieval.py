@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from storage import fts, prefilter, vectors
+from storage import fts, lexical, prefilter, vectors
 from storage.base import StoreBase
 from storage.errors import FingerprintMismatch
 from storage.filters import filter_sql
@@ -14,8 +14,8 @@ from storage.vectors import FloatArray
 
 
 class RetrievalMixin(StoreBase):
-    """``vector_search`` (approximate by default, ``exact=True`` for the reference) and
-    ``keyword_search``."""
+    """``vector_search`` (approximate by default, ``exact=True`` for the reference),
+    ``keyword_search`` and ``query_languages``."""
 
     def vector_search(
         self,
@@ -106,3 +106,7 @@ class RetrievalMixin(StoreBase):
     def keyword_search(self, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
         """BM25 keyword hits (higher score is better); any user input is safe."""
         return fts.search(self.conn, query, k, filters)
+
+    def query_languages(self, query: str) -> list[str]:
+        """Languages ``query`` plausibly is in, among those of the indexed chunks."""
+        return lexical.query_languages(query, fts.index_languages(self.conn))

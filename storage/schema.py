@@ -3,14 +3,19 @@
 ``MIGRATIONS[i]`` upgrades a database from version ``i`` to ``i + 1``; a fresh file runs
 them all. Each step runs inside the caller's transaction, so a failed upgrade changes nothing.
 
-Layout (v2):
+Layout (v3):
     meta(key, value)                   active/building index ids
-    folders, files, chunks             the documents; chunks.cjk marks text for the trigram index
+    folders, files, chunks             the documents; chunks.cjk marks text with CJK characters
     vector_indexes(id, fingerprint)    one row per embedding space (two during a rebuild)
     embeddings(index_id, content_hash, vector, bits)
                                        float32 vector + sign bits, keyed by chunk content hash
-    chunks_fts (unicode61), chunks_tri (trigram, CJK chunks only): external-content FTS5
+    chunks_fts (unicode61)             external-content FTS5 over the exact chunk text
+    chunks_lex(stems, grams, lang)     FTS5: Snowball stems and CJK bigrams (``storage.lexical``)
+    chunk_langs(lang, n)               chunks per detected language (picks query stemmers)
     jobs                               persisted pipeline queue
+
+The v3 triggers call ``quarry_stems``/``quarry_grams``/``quarry_lang``, Python functions that
+``storage.fts.register_functions`` adds to every connection ``storage.connection`` opens.
 """
 
 from __future__ import annotations
@@ -105,6 +110,36 @@ _V2 = [
 ]
 
 
+# v3: language-aware keywords. The trigram table (CJK only, 3+ characters) gives way to
+# chunks_lex: stems of each word in its detected language, and CJK bigrams, which also find
+# two-character words through BM25. Existing chunks are analysed once, here.
+_V3 = [
+    "DROP TRIGGER chunks_ai",
+    "DROP TRIGGER chunks_ad",
+    "DROP TABLE chunks_tri",
+    """CREATE VIRTUAL TABLE chunks_lex USING fts5(
+        stems, grams, lang UNINDEXED, tokenize='unicode61 remove_diacritics 2'
+    )""",
+    "CREATE TABLE chunk_langs (lang TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID",
+    """CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+        INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+        INSERT INTO chunks_lex(rowid, stems, grams, lang) VALUES
+            (new.id, quarry_stems(new.text), quarry_grams(new.text), quarry_lang(new.text));
+        INSERT INTO chunk_langs(lang, n) VALUES (quarry_lang(new.text), 1)
+            ON CONFLICT(lang) DO UPDATE SET n = n + 1;
+    END""",
+    """CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+        INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        UPDATE chunk_langs SET n = n - 1
+            WHERE lang = (SELECT lang FROM chunks_lex WHERE rowid = old.id);
+        DELETE FROM chunks_lex WHERE rowid = old.id;
+    END""",
+    """INSERT INTO chunks_lex(rowid, stems, grams, lang)
+        SELECT id, quarry_stems(text), quarry_grams(text), quarry_lang(text) FROM chunks""",
+    "INSERT INTO chunk_langs(lang, n) SELECT lang, count(*) FROM chunks_lex GROUP BY lang",
+]
+
+
 def _steps(statements: list[str]) -> Callable[[Any], None]:
     def apply(conn: Any) -> None:
         for sql in statements:
@@ -113,7 +148,7 @@ def _steps(statements: list[str]) -> Callable[[Any], None]:
     return apply
 
 
-MIGRATIONS: list[Callable[[Any], None]] = [_steps(_V1), _steps(_V2)]
+MIGRATIONS: list[Callable[[Any], None]] = [_steps(_V1), _steps(_V2), _steps(_V3)]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

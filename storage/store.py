@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from storage import jobs, schema, vectors
+from storage import jobs, lexical, schema, vectors
 from storage.base import CHUNK_COLS, FILE_COLS, chunk_record, file_record, has_cjk, translate
 from storage.connection import connect, database_errors
 from storage.errors import DatabaseCorrupt, DatabaseLocked, StorageError
@@ -42,6 +42,16 @@ from storage.vectors import FloatArray
 __all__ = ["Store", "has_cjk"]
 
 
+def _check_analysis() -> None:
+    """Keyword analysis runs inside chunk inserts: a missing piece must fail at open, clearly."""
+    try:
+        lexical.ensure_ready()
+    except (ImportError, OSError, ValueError) as exc:
+        raise StorageError(
+            f"keyword analysis is unavailable ({exc}); reinstall Quarry's py3langid and PyStemmer"
+        ) from exc
+
+
 class Store(RetrievalMixin, RebuildMixin, MaintenanceMixin):
     """The public storage API: files, chunks, jobs here; search, rebuild and maintenance
     in their mixins (``storage.retrieval``, ``storage.rebuild``, ``storage.maintenance``)."""
@@ -54,6 +64,8 @@ class Store(RetrievalMixin, RebuildMixin, MaintenanceMixin):
         target = Path(path)
         if readonly and not target.exists():
             raise StorageError(f"no index at {target} yet; index a folder first")
+        if not readonly:
+            _check_analysis()
         conn = connect(target, readonly=readonly)
         try:
             if readonly:

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     """Run one search and print the results."""
     from app import paths, settings
     from app.context import make_embedder, make_reranker, rerank_depth
-    from app.search import SearchOptions, SearchService
+    from app.search import SearchOptions, SearchService, instruction_note
     from engine.errors import EngineError
     from engine.instructions import resolve_instruction
     from storage.errors import StorageError
@@ -57,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
             args.instruction, args.preset or conf.query_preset, conf.custom_presets
         )
         embedder = None if args.mode == "keyword" else make_embedder(conf)
+        note = instruction_note(task)
+        if embedder is not None and embedder.info.uses_instruction and note:
+            print(f"quarry search: note: {note}", file=sys.stderr)
         use_rerank = conf.rerank_enabled if args.rerank is None else args.rerank
         reranker = make_reranker(conf) if use_rerank and args.mode != "keyword" else None
         service = SearchService(

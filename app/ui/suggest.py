@@ -22,6 +22,13 @@ from engine.machine import MachineInfo, detect, installed
 from engine.resolve import starter_model_path
 
 EXTRAS = {"transformers": "torch", "llamacpp": "gguf"}
+# No multilingual embedding model small enough to bundle ships in a maintained pip package
+# in a format the existing backends load (README, "Models"), so the starter stays English.
+STARTER_LANGUAGES = (
+    "Search by meaning works in English only with this model. Documents and queries in other "
+    "languages (German, French, Chinese, Japanese, ...) are found by their words, not their "
+    "meaning, until you download a Qwen3 model."
+)
 
 
 @dataclass(frozen=True)
@@ -134,8 +141,8 @@ def model_choices(
             starter_spec(),
             "numpy",
             0,
-            "English only, small and fast; nothing to download. Searching other languages "
-            "by meaning needs a Qwen3 model.",
+            "English only, small and fast; nothing to download. Other languages need a Qwen3 "
+            "model for search by meaning.",
         )
     )
     return _rank(choices, kind)
@@ -172,7 +179,7 @@ def speed_note(choice: ModelChoice) -> str:
 def describe_download(choice: ModelChoice) -> str:
     """A sentence saying what will be downloaded and how big it is."""
     if choice.download_mb <= 0:
-        return "Nothing will be downloaded: the model ships with Quarry."
+        return f"Nothing will be downloaded: the model ships with Quarry. {STARTER_LANGUAGES}"
     size = (
         f"{choice.download_mb / 1000:.1f} GB"
         if choice.download_mb >= 1000

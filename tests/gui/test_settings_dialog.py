@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from app import settings as settings_mod
@@ -81,6 +83,20 @@ def test_welcome_suggests_a_model_and_explains_the_download(qtbot: QtBot) -> Non
     assert result.folders == ["/home/me/Documents"]
     assert result.first_run_done and result.embed_model == choices[0].spec
     assert (result.embed_backend, result.precision) == (choices[0].backend, choices[0].dtype)
+
+
+def test_welcome_says_the_starter_model_needs_qwen3_for_other_languages(qtbot: QtBot) -> None:
+    dialog = WelcomeDialog(Settings(), model_choices(kind="cpu"))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    starter = next(b for b in dialog.group.buttons() if "starter" in b.text())
+    # Click on the indicator: the widget is wider than its label, so its centre is empty.
+    qtbot.mouseClick(starter, Qt.MouseButton.LeftButton, pos=QPoint(8, starter.height() // 2))
+    assert starter.isChecked()
+    shown = dialog.download.text()
+    assert "English only" in shown and "Qwen3" in shown and "Chinese" in shown
+    visible = " ".join(w.text() for w in dialog.findChildren(QLabel) if w.isVisible())
+    assert "Other languages need a Qwen3 model" in visible
 
 
 def test_describe_download_for_bundled_model() -> None:

@@ -65,6 +65,15 @@ PROSE = " ".join(
 )
 
 
+def test_chinese_prose_is_cut_at_sentence_ends_without_spaces(bert: HFTokenizer) -> None:
+    text = "".join(f"第{i}句话讨论主题{i % 7}，然后在这里结束。" for i in range(120))
+    doc = Document(text, [Section(0, len(text))], "text")
+    config = ChunkerConfig(target_tokens=64, overlap_tokens=8, heading_prefix=False)
+    chunks = Chunker(bert, config).chunk(doc)
+    _check(doc, chunks, bert, 64)
+    assert len(chunks) > 10 and all(c.text.endswith("。") for c in chunks)
+
+
 def test_long_prose_respects_budget_and_overlap(tok: Tokenizer) -> None:
     doc = Document(PROSE, [Section(0, len(PROSE))], "text")
     config = ChunkerConfig(target_tokens=64, overlap_tokens=8, heading_prefix=False)

@@ -103,6 +103,7 @@ def test_hybrid_search_fuses_and_snippets(db: Path) -> None:
         "path",
         "score",
         "snippet",
+        "spans",
         "page",
         "start",
         "end",
@@ -154,3 +155,43 @@ def test_snippet_accents_and_cjk() -> None:
     assert snip.text[slice(*snip.spans[0])] == "Café"
     zh = best_snippet("今天天气很好。我们学习机器学习。", "机器")
     assert zh.text[slice(*zh.spans[0])] == "机器"
+
+
+def _index_starter(db: Path, starter_model_dir: Path, docs: dict[str, str]) -> object:
+    from app.search import query_fingerprint
+    from engine.config import EmbedderConfig
+    from engine.factory import load_embedder
+
+    embedder = load_embedder(EmbedderConfig(model=str(starter_model_dir)))
+    with Store.open(db) as store:
+        for path, text in docs.items():
+            chunk = NewChunk(0, text, 0, len(text), hashlib.sha256(text.encode()).hexdigest())
+            store.write_file(
+                path, size=len(text), mtime=1.0, content_hash=chunk.content_hash,
+                chunks=[chunk],
+                vectors_by_hash={chunk.content_hash: embedder.embed_documents([text])[0]},
+                fingerprint=query_fingerprint(embedder),
+            )  # fmt: skip
+    return embedder
+
+
+def test_english_only_model_leaves_other_languages_to_keywords(
+    tmp_path: Path, starter_model_dir: Path
+) -> None:
+    db = tmp_path / "starter.sqlite3"
+    docs = {
+        "/d/en.txt": "The kill command sends a signal to a process to terminate it.",
+        "/d/de.txt": "Der Befehl beendet einen Prozess, indem er ihm ein Signal sendet.",
+        "/d/zh.txt": "终止进程需要向进程发送信号。默认的终止信号是 TERM。",
+    }
+    embedder = _index_starter(db, starter_model_dir, docs)
+    svc = SearchService(db, embedder)  # type: ignore[arg-type]
+    english = svc.search("terminate a running process", SearchOptions(k=3))
+    assert english[0].path == "/d/en.txt" and english[0].scores["vector"] is not None
+    for query, path in (("Prozesse beenden", "/d/de.txt"), ("终止进程", "/d/zh.txt")):
+        found = svc.search(query, SearchOptions(k=3))
+        assert found[0].path == path
+        assert all(r.scores["vector"] is None for r in found)  # keywords only
+        forced = svc.search(query, SearchOptions(k=3, mode="vector"))
+        assert forced and forced[0].scores["vector"] is not None  # asked for: still there
+    svc.close()

@@ -51,3 +51,10 @@ def test_resolve_instruction_precedence() -> None:
     assert resolve_instruction() == DEFAULT_TASK
     with pytest.raises(KeyError, match="web_search"):
         resolve_instruction(None, "nope")
+
+
+def test_every_preset_is_written_in_english_as_the_model_card_advises() -> None:
+    from storage.lexical import detect
+
+    assert {name: detect(task) for name, task in PRESETS.items()} == dict.fromkeys(PRESETS, "en")
+    assert "any language" in PRESETS["multilingual"]

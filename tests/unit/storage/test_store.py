@@ -33,6 +33,32 @@ def test_upgrade_from_v1_keeps_data(db: Path) -> None:
         assert s.job_counts() == {"queued": 1}
 
 
+def test_upgrade_from_v2_backfills_stems_bigrams_and_languages(db: Path) -> None:
+    conn = connect(db)
+    schema.migrate(conn, target=2)
+    conn.execute("INSERT INTO files(path, status) VALUES ('/d/a.txt', 'ok')")
+    texts = [
+        "Das Programm beendet einen Prozess, indem es ihm ein Signal sendet.",
+        "终止进程需要发送信号。",
+    ]
+    for i, text in enumerate(texts):
+        conn.execute(
+            'INSERT INTO chunks(file_id, ordinal, text, start, "end", content_hash, cjk)'
+            " VALUES (1, ?, ?, 0, 1, ?, ?)",
+            (i, text, f"h{i}", int(i == 1)),
+        )
+    conn.close()
+    with Store.open(db) as s:
+        assert schema.version(s.conn) == schema.SCHEMA_VERSION
+        s.conn.execute("UPDATE chunks SET cjk = 0")  # no LIKE fallback: bigrams must match
+        assert [h.chunk_id for h in s.keyword_search("Prozesse beenden", 5)] == [1]
+        assert [h.chunk_id for h in s.keyword_search("进程", 5)] == [2]
+        assert dict(s.conn.execute("SELECT lang, n FROM chunk_langs")) == {"de": 1, "zh": 1}
+        assert s.integrity_check() == []
+        s.delete_file("/d/a.txt")
+        assert s.conn.execute("SELECT sum(n) FROM chunk_langs").fetchone()[0] == 0
+
+
 def test_storage_never_imports_qt() -> None:
     sys.modules["PySide6"] = None  # type: ignore[assignment]
     try:
