@@ -7,6 +7,7 @@ check orchestration only; model quality is tested in tests/unit/engine.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -154,3 +155,18 @@ def test_snippet_accents_and_cjk() -> None:
     assert snip.text[slice(*snip.spans[0])] == "Café"
     zh = best_snippet("今天天气很好。我们学习机器学习。", "机器")
     assert zh.text[slice(*zh.spans[0])] == "机器"
+
+
+def test_a_huge_chunk_from_an_older_index_is_cut_per_hit(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    text = "needle " + "x" * 4_000_000  # a chunk written before chunks had a size limit
+    chunk = NewChunk(0, text, 0, len(text), "h:huge")
+    with Store.open(path) as store:
+        store.write_file("/d/blob.txt", size=len(text), mtime=1.0, content_hash="blob",
+                         chunks=[chunk], vectors_by_hash={"h:huge": _vec("needle")},
+                         fingerprint=Fingerprint("fake/emb", "", DIM, "last"))  # fmt: skip
+    started = time.perf_counter()
+    results = SearchService(path, FakeEmbedder()).search("needle")
+    assert time.perf_counter() - started < 2
+    assert results[0].path == "/d/blob.txt" and results[0].snippet.startswith("needle")
+    assert len(results[0].text) <= 100_000  # what reranking and the preview get
