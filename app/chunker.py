@@ -89,11 +89,20 @@ class Chunk:
 
 #: Joins a heading path into the label stored with each chunk ("Guide > Install").
 HEADING_SEPARATOR = " > "
+#: Longest heading kept in a label: a 300,000-character "heading" line would otherwise be
+#: stored with, and embedded before, every chunk under it.
+MAX_HEADING_CHARS = 200
+
+
+def _short(title: str) -> str:
+    if len(title) <= MAX_HEADING_CHARS:
+        return title
+    return title[: MAX_HEADING_CHARS - 1].rstrip() + "\u2026"
 
 
 def heading_label(heading_path: Sequence[str]) -> str:
     """The heading path as one label, exactly as the store keeps it ("" when none)."""
-    return HEADING_SEPARATOR.join(heading_path)
+    return HEADING_SEPARATOR.join(_short(title) for title in heading_path)
 
 
 def embedded_text(

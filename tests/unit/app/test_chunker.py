@@ -229,3 +229,11 @@ def test_a_long_page_is_tokenized_a_slice_at_a_time(
     _check(doc, chunks, bert, 64)
     assert chunks[0].start == 0 and chunks[-1].end == len(text)
     assert {c.heading_path for c in chunks} == {(), ("B",)}
+
+
+def test_a_huge_heading_is_shortened_in_every_chunk(bert: HFTokenizer) -> None:
+    text = "# a" + " #" * 20_000 + " z\n\n" + PROSE
+    doc = Document(text, markdown_sections(text), "markdown")
+    chunks = Chunker(bert, ChunkerConfig(64, 8)).chunk(doc)
+    longest = max(len(heading_label(c.heading_path)) for c in chunks)
+    assert longest <= 200 and max(len(c.embed_text) - len(c.text) for c in chunks) <= 202
