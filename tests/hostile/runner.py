@@ -71,6 +71,7 @@ class Process:
         self.popen = popen
         self._out, self._err = out, err
         self.started = time.monotonic()
+        self.sampled_peak_mb = 0.0
 
     @property
     def stderr(self) -> str:
@@ -88,21 +89,38 @@ class Process:
         """Send ``signum`` to the quarry process only (as ``kill`` would)."""
         self.popen.send_signal(signum)
 
-    def _group_alive(self) -> bool:
-        """Is any process of this run (workers included) still running? Zombies are not:
-        an orphan that exited waits for init to reap it, which a container may never do."""
-        if not Path("/proc").is_dir():
-            try:
-                os.killpg(self.popen.pid, 0)
-            except ProcessLookupError:
-                return False
-            return True
+    def _group(self) -> list[str]:
+        """/proc/<pid>/ of every running process of this run (workers included). Zombies
+        are not running: an orphan that exited waits for init to reap it, which a
+        container's init may never do."""
+        members = []
         for entry in filter(str.isdigit, os.listdir("/proc")):
             with _suppress_lookup():
                 fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
                 if int(fields[2]) == self.popen.pid and fields[0] != "Z":
-                    return True
-        return False
+                    members.append(f"/proc/{entry}/")
+        return members
+
+    def _group_alive(self) -> bool:
+        """Is any process of this run still running?"""
+        if Path("/proc").is_dir():
+            return bool(self._group())
+        try:
+            os.killpg(self.popen.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def _sample_peak(self) -> None:
+        """Largest peak RSS (VmHWM) of any process of the run so far: ``wait4`` misses the
+        workers of a run killed at its bound, which nobody reaps."""
+        for proc in self._group() if Path("/proc").is_dir() else []:
+            with _suppress_lookup():
+                for line in Path(proc, "status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        self.sampled_peak_mb = max(
+                            self.sampled_peak_mb, int(line.split()[1]) / 1024
+                        )
 
     def _lingers(self, grace: float) -> bool:
         """After the quarry process ended: does anything of its group outlive ``grace``?"""
@@ -117,10 +135,14 @@ class Process:
         """Wait up to ``timeout`` s; past it, kill the whole group and say so."""
         deadline = time.monotonic() + timeout
         timed_out = False
+        next_sample = 0.0
         while True:
             pid, status, usage = os.wait4(self.popen.pid, os.WNOHANG)
             if pid:
                 break
+            if time.monotonic() > next_sample:
+                self._sample_peak()
+                next_sample = time.monotonic() + 0.25
             if time.monotonic() > deadline and not timed_out:
                 timed_out = True
                 os.killpg(self.popen.pid, signal.SIGKILL)
@@ -134,7 +156,7 @@ class Process:
         run = Run(
             None if timed_out else self.popen.returncode,
             seconds,
-            usage.ru_maxrss * scale / 1024**2,
+            max(usage.ru_maxrss * scale / 1024**2, self.sampled_peak_mb),
             self._out.read_bytes().decode("utf-8", "surrogateescape"),
             self.stderr,
             timed_out,
