@@ -2,8 +2,9 @@
 
 Every run gets its own session (process group), an address-space limit (``MEMORY_LIMIT``,
 inherited by its extraction workers) and a wall-clock bound; past the bound the whole
-group is killed and the run reports ``timed_out``. Peak RSS comes from ``wait4``: the
-largest of the quarry process and the workers it reaped.
+group is killed and the run reports ``timed_out``. Peak RSS is the largest high-water mark
+(``VmHWM``) of any process of the group, sampled every 0.1 s: ``wait4``'s ``ru_maxrss``
+cannot be used on Linux, as a child's counts its parent's (the test process's) RSS at fork.
 
 ``QUARRY_HOSTILE_CODE`` points the runs at another checkout (e.g. the main branch) to
 show which defects it still has; by default they run this checkout's code. With
@@ -112,8 +113,7 @@ class Process:
         return True
 
     def _sample_peak(self) -> None:
-        """Largest peak RSS (VmHWM) of any process of the run so far: ``wait4`` misses the
-        workers of a run killed at its bound, which nobody reaps."""
+        """Largest peak RSS (VmHWM) of any process of the run so far."""
         for proc in self._group() if Path("/proc").is_dir() else []:
             with _suppress_lookup():
                 for line in Path(proc, "status").read_text().splitlines():
@@ -142,7 +142,7 @@ class Process:
                 break
             if time.monotonic() > next_sample:
                 self._sample_peak()
-                next_sample = time.monotonic() + 0.25
+                next_sample = time.monotonic() + 0.1
             if time.monotonic() > deadline and not timed_out:
                 timed_out = True
                 os.killpg(self.popen.pid, signal.SIGKILL)
@@ -156,7 +156,7 @@ class Process:
         run = Run(
             None if timed_out else self.popen.returncode,
             seconds,
-            max(usage.ru_maxrss * scale / 1024**2, self.sampled_peak_mb),
+            self.sampled_peak_mb if Path("/proc").is_dir() else usage.ru_maxrss * scale / 1024**2,
             self._out.read_bytes().decode("utf-8", "surrogateescape"),
             self.stderr,
             timed_out,
