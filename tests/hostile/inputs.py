@@ -74,23 +74,25 @@ def epub_text_bomb(path: Path, total: int = BOMB_BYTES) -> Path:
 
 
 def docx_bomb(path: Path, total: int = BOMB_BYTES) -> Path:
-    """A DOCX whose one text run inflates to ``total`` bytes."""
+    """A DOCX whose body inflates to ``total`` bytes of one-letter paragraphs.
+
+    Many small elements, not one long text run: lxml refuses a text node over 10 MB by
+    itself, but builds a tree of millions of elements until memory runs out.
+    """
     corpus.write_docx(path.with_suffix(".src"))
-    head = f'<w:document xmlns:w="{_W}"><w:body><w:p><w:r><w:t>'.encode()
-    tail = b"</w:t></w:r></w:p></w:body></w:document>"
+    head = f'<w:document xmlns:w="{_W}"><w:body>'.encode()
+    fill = b"<w:p><w:r><w:t>A</w:t></w:r></w:p>"
     return swap_member(path.with_suffix(".src"), path, "word/document.xml",
-                       _flood(head, b"A", total, tail))  # fmt: skip
+                       _flood(head, fill, total, b"</w:body></w:document>"))  # fmt: skip
 
 
 def pptx_bomb(path: Path, total: int = BOMB_BYTES) -> Path:
-    """A PPTX whose first slide's text inflates to ``total`` bytes."""
+    """A PPTX whose first slide inflates to ``total`` bytes of one-letter paragraphs."""
     corpus.write_pptx(path.with_suffix(".src"))
-    head = (
-        f'<p:sld xmlns:p="{_P}" xmlns:a="{_A}"><p:cSld><p:spTree><p:sp><p:txBody><a:p><a:r><a:t>'
-    ).encode()
-    tail = b"</a:t></a:r></a:p></p:txBody></p:sp></p:spTree></p:cSld></p:sld>"
+    head = f'<p:sld xmlns:p="{_P}" xmlns:a="{_A}"><p:cSld><p:spTree><p:sp><p:txBody>'
+    tail = b"</p:txBody></p:sp></p:spTree></p:cSld></p:sld>"
     return swap_member(path.with_suffix(".src"), path, "ppt/slides/slide1.xml",
-                       _flood(head, b"B", total, tail))  # fmt: skip
+                       _flood(head.encode(), b"<a:p><a:r><a:t>B</a:t></a:r></a:p>", total, tail))  # fmt: skip
 
 
 def xlsx_bomb(path: Path, total: int = 288 * MB) -> Path:
