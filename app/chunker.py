@@ -10,6 +10,13 @@ a section boundary needs no overlap, because the next section starts a new topic
 The embedded text may be prefixed with the heading path (``heading_prefix``), which helps
 retrieval of short sections; the stored text stays the exact span. ``CHUNKER_VERSION`` and
 the prefix flag belong in the index fingerprint: changing either changes every vector.
+
+Size is bounded in characters too, because a token can be arbitrarily long (a tokenizer
+maps a 95 MB word without spaces to one [UNK] token): no chunk is longer than
+``max_chars``, cut at whitespace when there is some and hard otherwise. A page longer than
+``SLICE_CHARS`` is tokenized a slice at a time, cut at a paragraph or line break near the
+slice end, so memory stays flat whatever the page length. Both rules only change chunks of
+text that ordinary prose never produces, so the chunker version stays the same.
 """
 
 from __future__ import annotations
@@ -38,6 +45,11 @@ _SENTENCE = re.compile(r"[.!?;:][\"'”’)\]]*\s+|[。！？；][」』”’)\
 _TOP_LEVEL = re.compile(r"\n[ \t]*\n(?=\S)")  # blank line before an unindented line
 _FENCE = re.compile(r"^[ \t]{0,3}(?:```|~~~).*$", re.MULTILINE)
 
+#: Characters tokenized at once; a longer page is cut into slices at a good boundary.
+SLICE_CHARS = 256_000
+#: Characters per token above which text is not prose (the default ``max_chars`` ratio).
+MAX_CHARS_PER_TOKEN = 16
+
 
 @dataclass(frozen=True)
 class ChunkerConfig:
@@ -48,6 +60,13 @@ class ChunkerConfig:
     heading_prefix: bool = True
     #: A chunk is never cut shorter than this share of the budget, except at a page end.
     min_fill: float = 0.25
+    #: Most characters in one chunk; 0 means ``MAX_CHARS_PER_TOKEN * target_tokens``.
+    max_chars: int = 0
+
+    @property
+    def char_limit(self) -> int:
+        """The effective ``max_chars``."""
+        return self.max_chars or MAX_CHARS_PER_TOKEN * self.target_tokens
 
     def fingerprint(self) -> str:
         """The part of the index fingerprint that the chunker contributes."""
@@ -72,11 +91,20 @@ class Chunk:
 
 #: Joins a heading path into the label stored with each chunk ("Guide > Install").
 HEADING_SEPARATOR = " > "
+#: Longest heading kept in a label: a 300,000-character "heading" line would otherwise be
+#: stored with, and embedded before, every chunk under it.
+MAX_HEADING_CHARS = 200
+
+
+def _short(title: str) -> str:
+    if len(title) <= MAX_HEADING_CHARS:
+        return title
+    return title[: MAX_HEADING_CHARS - 1].rstrip() + "\u2026"
 
 
 def heading_label(heading_path: Sequence[str]) -> str:
     """The heading path as one label, exactly as the store keeps it ("" when none)."""
-    return HEADING_SEPARATOR.join(heading_path)
+    return HEADING_SEPARATOR.join(_short(title) for title in heading_path)
 
 
 def embedded_text(
@@ -140,6 +168,44 @@ def _section_breaks(text: str, section: Section, base: int) -> Iterator[tuple[in
         yield offset + b, DEFINITION
 
 
+def _clip(sections: list[Section], start: int, end: int) -> list[Section]:
+    """The parts of ``sections`` inside [start, end)."""
+    return [
+        Section(max(s.start, start), min(s.end, end), s.page, s.heading_path, s.kind)
+        for s in sections
+        if s.start < end and start < s.end
+    ]
+
+
+def _cut_near(text: str, lo: int, hi: int) -> int:
+    """The best place to cut ``text`` in (lo, hi]: after a blank line, a line, a space."""
+    for mark in ("\n\n", "\n"):
+        at = text.rfind(mark, lo, hi)
+        if at > lo:
+            return at + len(mark)
+    at = max(text.rfind(" ", lo, hi), text.rfind("\t", lo, hi))
+    return at + 1 if at > lo else hi
+
+
+def _slices(text: str, sections: list[Section], limit: int) -> Iterator[list[Section]]:
+    """One page's sections cut into runs of at most ``limit`` characters."""
+    pos, stop = sections[0].start, sections[-1].end
+    while stop - pos > limit:
+        cut = _cut_near(text, pos + limit // 2, pos + limit)
+        yield _clip(sections, pos, cut)
+        pos = cut
+    yield _clip(sections, pos, stop) if pos > sections[0].start else sections
+
+
+def _hard_pieces(text: str, start: int, end: int, limit: int) -> Iterator[tuple[int, int]]:
+    """[start, end) cut into spans of at most ``limit`` characters, at spaces when any."""
+    while end - start > limit:
+        cut = _cut_near(text, start + limit // 2, start + limit)
+        yield start, cut
+        start = cut
+    yield start, end
+
+
 class Chunker:
     """Splits ``Document``s into ``Chunk``s for one tokenizer and configuration."""
 
@@ -178,6 +244,22 @@ class Chunker:
         self, full_text: str, sections: list[Section]
     ) -> Iterator[tuple[int, int, tuple[str, ...], int]]:
         """(start, end, heading_path, tokens) of each chunk of one page's sections."""
+        for part in _slices(full_text, sections, SLICE_CHARS):
+            for start, end, heading, count in self._chunk_slice(full_text, part):
+                if end - start <= self.config.char_limit:
+                    yield start, end, heading, count
+                    continue
+                # One token longer than the character limit: hard cut.
+                for a, b in _hard_pieces(full_text, start, end, self.config.char_limit):
+                    piece = full_text[a:b].strip()
+                    if piece:
+                        a += len(full_text[a:b]) - len(full_text[a:b].lstrip())
+                        yield a, a + len(piece), heading, self.tokenizer.count(piece)
+
+    def _chunk_slice(
+        self, full_text: str, sections: list[Section]
+    ) -> Iterator[tuple[int, int, tuple[str, ...], int]]:
+        """(start, end, heading_path, tokens) of each chunk of one slice of a page."""
         base, stop = sections[0].start, sections[-1].end
         text = full_text[base:stop]
         spans = self.tokenizer.token_spans(text)
@@ -187,7 +269,7 @@ class Chunker:
         ends = np.fromiter((e for _, e in spans), dtype=np.int64, count=len(spans))
         scores = self._scores(text, sections, base, ends)
         section_starts = np.array([s.start - base for s in sections], dtype=np.int64)
-        for i, j in self._windows(scores, starts, section_starts, sections):
+        for i, j in self._windows(scores, starts, ends, section_starts, sections):
             start, end = int(starts[i]), int(ends[j - 1])
             while start < end and text[start].isspace():
                 start += 1
@@ -227,15 +309,21 @@ class Chunker:
         self,
         scores: NDArray[np.int8],
         starts: NDArray[np.int64],
+        ends: NDArray[np.int64],
         section_starts: NDArray[np.int64],
         sections: list[Section],
     ) -> Iterator[tuple[int, int]]:
-        """Token ranges [i, j) of each chunk: greedy, best boundary within the budget."""
+        """Token ranges [i, j) of each chunk: greedy, best boundary within the budget.
+
+        The budget is the token budget, shrunk to the tokens that end within
+        ``char_limit`` characters of the chunk start (at least one token).
+        """
         n = len(starts)
         i = 0
         while i < n:
             section = sections[int(np.searchsorted(section_starts, starts[i], "right")) - 1]
-            budget = self._budget(section.heading_path)
+            fit = int(np.searchsorted(ends, starts[i] + self.config.char_limit, "right")) - i
+            budget = max(1, min(self._budget(section.heading_path), fit))
             if n - i <= budget:
                 yield i, n
                 return

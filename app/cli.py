@@ -7,6 +7,7 @@ Subcommand modules are imported lazily so ``quarry search`` never pays for Qt an
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 from collections.abc import Sequence
@@ -53,8 +54,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def lossless_output() -> None:
+    """Print file names that are not valid UTF-8 as the bytes they are, never raise on them.
+
+    Python decodes such names with ``surrogateescape``; writing them back the same way
+    shows the user exactly the name ``ls`` shows.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="surrogateescape")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point for the ``quarry`` script and ``python -m app``."""
+    lossless_output()
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     if not args_list:

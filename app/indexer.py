@@ -39,6 +39,7 @@ import numpy as np
 from app.chunker import Chunker, heading_label
 from app.extract import ExtractorPool
 from app.extract.errors import SKIPPED, ExtractionError
+from app.extract.files import open_regular
 from app.watcher import Change
 from engine.protocols import Embedder
 from storage.models import FileRecord, Fingerprint, Job, NewChunk
@@ -127,7 +128,7 @@ class _Group:
 def file_digest(path: str) -> str:
     """sha256 of the file's bytes: detects real changes behind a new mtime, and copies."""
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:  # a FIFO or /dev/zero raises instead of blocking
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -263,9 +264,9 @@ class Indexer:
         finally:
             for fut in preparing:
                 fut.cancel()
+            extractor.close()  # first: kills busy workers, so the preparers return at once
             preparers.shutdown(wait=True, cancel_futures=True)
             embed_thread.shutdown(wait=True, cancel_futures=True)
-            extractor.close()
             self.store.requeue_claimed()
         self._summary.seconds = time.monotonic() - self._started
         self._emit("cancelled" if self._cancel.is_set() else "done", force=True)

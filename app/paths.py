@@ -15,8 +15,19 @@ APP_NAME = "Quarry"
 
 
 def _home_override() -> Path | None:
+    """``QUARRY_HOME``, created user-only (with any missing parents) when it is new.
+
+    An existing folder keeps its mode: the user chose it, and it may hold other things.
+    """
     value = os.environ.get("QUARRY_HOME")
-    return Path(value) if value else None
+    if not value:
+        return None
+    home = Path(value)
+    missing = [p for p in (home, *home.parents) if not p.exists()]
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            _private_dir(folder)
+    return home
 
 
 def _private_dir(path: Path) -> Path:

@@ -24,7 +24,7 @@ from app.chunker import Chunker, ChunkerConfig
 from app.indexer import Indexer, IndexerConfig, Progress, Summary
 from app.rebuild import RebuildCallback, run_rebuild
 from app.settings import Settings
-from app.watcher import PathFilter, Watcher, normalise, reconcile
+from app.watcher import PathFilter, Watcher, normalise, permission_restored, reconcile
 from engine.protocols import Embedder
 from storage.store import Store
 
@@ -84,6 +84,7 @@ class Pipeline:
         changed, gone = reconcile(folder, self.filter, known)
         retry = [r.path for r in records if r.status in ("pending",)
                  or (r.status == "failed" and r.retries < self.config.max_attempts)]  # fmt: skip
+        retry += permission_restored(records)
         if gone:
             self.store.enqueue(gone, "delete")
         if changed or retry:

@@ -5,6 +5,10 @@ inside both), fuses them with RRF and returns Results with snippets. ``rerank`` 
 the top N with the cross-encoder in order, publishing the improved order after each batch;
 any newer ``search`` (a higher request number) or ``is_cancelled()`` stops it.
 Rerank scores are cached by (query, instruction, chunk hash, model id).
+
+A hit's text is cut to ``MAX_HIT_CHARS`` before snippets and reranking see it: an index
+built before chunks had a character limit may hold a 95 MB chunk, and a search must stay
+fast whatever the index holds.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from storage.store import Store
 Mode = Literal["hybrid", "vector", "keyword"]
 CPU_RERANK_DEPTH = 20
 GPU_RERANK_DEPTH = 50
+#: Most characters of one hit used for its snippet and its rerank text.
+MAX_HIT_CHARS = 32_768
 
 
 @dataclass(frozen=True)
@@ -243,7 +249,8 @@ def _unzip(hits: list[Hit]) -> tuple[list[int], dict[int, float]]:
 def _result(
     chunk: Chunk, score: float, query: str, by_source: dict[str, dict[int, float]]
 ) -> Result:
-    snip = best_snippet(chunk.text, query)
+    text = chunk.text[:MAX_HIT_CHARS]
+    snip = best_snippet(text, query)
     return Result(
         chunk_id=chunk.id,
         path=chunk.path,
@@ -262,7 +269,7 @@ def _result(
         mtime=chunk.mtime,
         size=chunk.size,
         content_hash=chunk.content_hash,
-        text=chunk.text,
+        text=text,
     )
 
 

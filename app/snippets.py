@@ -27,6 +27,7 @@ from storage import lexical
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])|\n{1,}")
 MAX_CHARS = 240
+MAX_SCAN_CHARS = 65_536
 
 # Function words of the languages Quarry's users mostly write in; matching them marks
 # half of every sentence and says nothing about why the chunk was found. (Broader than
@@ -159,7 +160,12 @@ def _sentences(text: str) -> list[tuple[int, int]]:
 
 
 def best_snippet(text: str, query: str, max_chars: int = MAX_CHARS) -> Snippet:
-    """The sentence with the most distinct matched terms, extended by neighbours to fill."""
+    """The sentence with the most distinct matched terms, extended by neighbours to fill.
+
+    Only the first ``MAX_SCAN_CHARS`` characters are looked at: folding is per character
+    in Python, and a snippet is a glance, not a search of a whole book.
+    """
+    text = text[:MAX_SCAN_CHARS]
     terms = query_terms(query)
     spans = match_spans(text, terms)
     sentences = _sentences(text)

@@ -2,8 +2,16 @@
 
 watchdog callbacks run on the observer thread and only record the latest event per path;
 a flusher thread hands each path's coalesced change to ``on_changes`` once it has been
-quiet for ``debounce_s``. Editors that save by writing a temp file and renaming it over
-the target produce one ``index`` for the target, not a delete + create.
+quiet for ``debounce_s``, or ``max_wait_s`` after its first unflushed event, so a file
+that never stops changing (a growing log) is still indexed every few seconds. Editors that
+save by writing a temp file and renaming it over the target produce one ``index`` for the
+target, not a delete + create. A change of mode or owner (``on_attrib``) queues the file
+again: a file skipped as unreadable comes back once its permissions are fixed.
+
+One symlink rule for index and watch mode (``resolves_inside``): a path is indexed only
+when its real location is inside the real location of the folder it was found in, and,
+unless ``follow_symlinks`` is on, when no symlink is on the way at all. A link to
+``/etc/shadow`` dropped into a watched folder is never read.
 
 inotify limits (``OSError`` ENOSPC/EMFILE from ``schedule``/``start``) and network drives
 fall back to watchdog's ``PollingObserver``. ``scan`` and ``reconcile`` find what changed
@@ -17,7 +25,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
@@ -28,6 +36,7 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from app.settings import DEFAULT_EXCLUDE
+from storage.models import FileRecord
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +118,25 @@ def relative_to(path: str, folders: Sequence[str]) -> tuple[str, str] | None:
     return None if best is None else (best, path[len(best.rstrip("/")) + 1 :])
 
 
+def resolves_inside(path: str, folder: str, follow_symlinks: bool) -> bool:
+    """May ``path``, found under ``folder``, be read? The one symlink rule of both modes.
+
+    Its real location must lie inside ``folder``'s real location; without
+    ``follow_symlinks`` it must be its own real location (no link anywhere below the folder).
+    """
+    real, real_root = normalise(os.path.realpath(path)), normalise(os.path.realpath(folder))
+    if not follow_symlinks:
+        rel = path[len(folder.rstrip("/")) + 1 :]
+        return real == f"{real_root.rstrip('/')}/{rel}"
+    return real.startswith(real_root.rstrip("/") + "/")
+
+
 def scan(folder: str, path_filter: PathFilter) -> Iterator[tuple[str, os.stat_result]]:
     """Every indexable file under ``folder`` with its stat; symlink loops are cut.
 
     With ``follow_symlinks`` each directory is entered once per (device, inode), so a link
-    back to an ancestor cannot loop; without it, links to directories are not entered.
+    back to an ancestor cannot loop, and a link is followed only when its target is inside
+    ``folder`` (``resolves_inside``); without it, links are not followed at all.
     """
     root = normalise(folder)
     seen: set[tuple[int, int]] = set()
@@ -134,7 +157,9 @@ def scan(folder: str, path_filter: PathFilter) -> Iterator[tuple[str, os.stat_re
             rel = full[len(root) + 1 :]
             try:
                 is_link = entry.is_symlink()
-                if is_link and not path_filter.follow_symlinks:
+                if is_link and not (
+                    path_filter.follow_symlinks and resolves_inside(full, root, True)
+                ):
                     continue
                 if entry.is_dir(follow_symlinks=True):
                     if path_filter.accepts_dir(rel):
@@ -162,6 +187,21 @@ def reconcile(
             changed.append(path)
     gone = [p for p in known if p not in present]
     return changed, gone
+
+
+def permission_restored(records: Iterable[FileRecord]) -> list[str]:
+    """Files skipped as "permission denied" that this process can read now.
+
+    A chmod changes neither size nor mtime, so ``reconcile`` alone would never look at
+    them again; this is the second look.
+    """
+    return [
+        r.path
+        for r in records
+        if r.status == "skipped"
+        and "permission denied" in (r.error or "").lower()
+        and os.access(r.path, os.R_OK)
+    ]
 
 
 def is_network_path(path: str) -> bool:
@@ -209,7 +249,21 @@ class _Handler(FileSystemEventHandler):
         else:
             self._watcher.note_move(src, dest)
 
-    # on_attrib (metadata only, watchdog >= 6) is deliberately not handled.
+    def on_attrib(self, event: FileSystemEvent) -> None:
+        """Mode or owner changed: an unreadable file (or folder) may be readable now."""
+        if event.is_directory:
+            self._watcher.note_dir(os.fsdecode(event.src_path))
+        else:
+            self._watcher.note("index", os.fsdecode(event.src_path))
+
+
+@dataclass
+class _Pending:
+    """A change waiting to be delivered: due at ``due``, first seen at ``since``."""
+
+    change: Change
+    due: float
+    since: float
 
 
 class Watcher:
@@ -222,6 +276,7 @@ class Watcher:
         on_changes: Callable[[list[Change]], None],
         *,
         debounce_s: float = 0.5,
+        max_wait_s: float = 5.0,
         force_polling: bool = False,
         poll_interval_s: float = 2.0,
     ) -> None:
@@ -229,9 +284,10 @@ class Watcher:
         self.filter = path_filter
         self._on_changes = on_changes
         self._debounce = debounce_s
+        self._max_wait = max(max_wait_s, debounce_s)
         self._force_polling = force_polling
         self._poll_interval = poll_interval_s
-        self._pending: dict[str, tuple[Change, float]] = {}
+        self._pending: dict[str, _Pending] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -242,21 +298,36 @@ class Watcher:
     # ---- event intake (observer thread) ----------------------------------------------
 
     def _accepts(self, path: str) -> bool:
+        """Inside a watched folder, matching the filter, and not escaping it by a link."""
         located = relative_to(path, self.folders)
-        return located is not None and self.filter.accepts(located[1])
+        return (
+            located is not None
+            and self.filter.accepts(located[1])
+            and resolves_inside(path, located[0], self.filter.follow_symlinks)
+        )
 
     def _put(self, change: Change) -> None:
+        """Queue ``change``, due after the debounce but never later than the maximum wait."""
+        now = time.monotonic()
         with self._lock:
-            self._pending[change.path] = (change, time.monotonic() + self._debounce)
+            earlier = self._pending.get(change.path)
+            since = earlier.since if earlier is not None else now
+            due = min(now + self._debounce, since + self._max_wait)
+            self._pending[change.path] = _Pending(change, due, since)
         self._wake.set()
 
     def note(self, kind: ChangeKind, raw_path: str) -> None:
-        """Record that ``raw_path`` was written (kind "index") or removed ("delete")."""
+        """Record that ``raw_path`` was written (kind "index") or removed ("delete").
+
+        A path that became a link out of its folder is forgotten, like a deleted file.
+        """
         path = normalise(raw_path)
-        if kind == "delete":
-            if relative_to(path, self.folders) is not None:  # may be a dir: indexer expands
+        if relative_to(path, self.folders) is None:
+            return
+        if kind == "delete" or not self._accepts(path):
+            if kind == "delete" or os.path.islink(path):  # may be a dir: indexer expands
                 self._put(Change("delete", path))
-        elif self._accepts(path):
+        else:
             self._put(Change("index", path))
 
     def note_move(self, raw_src: str, raw_dest: str) -> None:
@@ -268,7 +339,7 @@ class Watcher:
         if not dest_ok:
             if src_ok:
                 self._put(Change("delete", src))
-        elif not src_ok or (queued is not None and queued[0].kind == "index"):
+        elif not src_ok or (queued is not None and queued.change.kind == "index"):
             # save-by-rename from a temp file, or a file still waiting to be indexed
             self._put(Change("index", dest))
         else:
@@ -280,6 +351,8 @@ class Watcher:
         located = relative_to(path, self.folders)
         if located is None or not self.filter.accepts_dir(located[1]):
             return
+        if not resolves_inside(path, located[0], self.filter.follow_symlinks):
+            return
         for file_path, _ in scan(path, self.filter):
             if self._accepts(file_path):
                 self._put(Change("index", file_path))
@@ -289,9 +362,9 @@ class Watcher:
     def _due(self) -> tuple[list[Change], float | None]:
         now = time.monotonic()
         with self._lock:
-            due = [p for p, (_, t) in self._pending.items() if t <= now]
-            changes = [self._pending.pop(p)[0] for p in due]
-            nxt = min((t for _, t in self._pending.values()), default=None)
+            due = [p for p, pending in self._pending.items() if pending.due <= now]
+            changes = [self._pending.pop(p).change for p in due]
+            nxt = min((pending.due for pending in self._pending.values()), default=None)
         return changes, None if nxt is None else max(0.0, nxt - now)
 
     def _flush_loop(self) -> None:
@@ -308,7 +381,7 @@ class Watcher:
     def flush(self) -> None:
         """Deliver everything pending now (used when stopping)."""
         with self._lock:
-            changes = [c for c, _ in self._pending.values()]
+            changes = [pending.change for pending in self._pending.values()]
             self._pending.clear()
         if changes:
             self._on_changes(changes)

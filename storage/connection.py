@@ -4,6 +4,8 @@ Stdlib ``sqlite3`` is used when this Python can load extensions; otherwise ``sql
 (a drop-in build with extension loading on Linux, macOS and Windows). Each connection
 also gets the keyword-analysis SQL functions the chunk triggers call. One writer
 connection; searches use read-only ones (``mode=ro``), which WAL lets run during writes.
+Every connection binds and reads strings through ``storage.textcodec``, so a file name
+that is not valid UTF-8 is stored and returned exactly instead of raising.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from typing import Any
 
 from storage.errors import DatabaseCorrupt, DatabaseLocked, ExtensionUnavailable
 from storage.fts import register_functions
+from storage.textcodec import decode_column, params_to_db, rows_to_db
 
 BUSY_TIMEOUT_MS = 10_000
 _DRIVER: ModuleType | None = None
+_CONNECTION: type | None = None
 
 
 def _can_load_extensions(module: ModuleType) -> bool:
@@ -48,6 +52,22 @@ def driver() -> ModuleType:
                 ) from exc
             _DRIVER = sqlean
     return _DRIVER
+
+
+def _connection_class(mod: ModuleType) -> type:
+    """The driver's Connection, with every bound string mapped by ``textcodec.to_db``."""
+    global _CONNECTION
+    if _CONNECTION is None or not issubclass(_CONNECTION, mod.Connection):
+
+        class Connection(mod.Connection):  # type: ignore[name-defined,misc]
+            def execute(self, sql: str, parameters: Any = (), /) -> Any:
+                return super().execute(sql, params_to_db(parameters))
+
+            def executemany(self, sql: str, rows: Any, /) -> Any:
+                return super().executemany(sql, rows_to_db(rows))
+
+        _CONNECTION = Connection
+    return _CONNECTION
 
 
 def database_errors() -> tuple[type[BaseException], ...]:
@@ -103,10 +123,17 @@ def connect(path: Path | str, *, readonly: bool = False) -> Any:
                 uri=True,
                 isolation_level=None,
                 check_same_thread=False,
+                factory=_connection_class(mod),
             )
         else:
             _create_private(target)
-            conn = mod.connect(str(target), isolation_level=None, check_same_thread=False)
+            conn = mod.connect(
+                str(target),
+                isolation_level=None,
+                check_same_thread=False,
+                factory=_connection_class(mod),
+            )
+        conn.text_factory = decode_column
     except mod.DatabaseError as exc:
         raise DatabaseCorrupt(f"cannot open {target}: {exc}") from exc
     try:

@@ -1,17 +1,23 @@
-"""``quarry index PATH...``: index folders or files once, with a progress bar and a summary."""
+"""``quarry index PATH...``: index folders or files once, with a progress bar and a summary.
+
+One indexing process per index at a time: a second ``quarry index`` (or ``quarry watch``)
+on the same index waits for the first, and says so (``app.indexlock``).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from app import settings
+from app import paths, settings
 from app.extract.errors import ExtractionError
 from app.indexer import Progress, Summary
+from app.indexlock import index_lock
 from app.pipeline import Pipeline
 from app.rebuild import RebuildProgress
 from engine.errors import EngineError
@@ -116,10 +122,20 @@ def summary_dict(summary: Summary) -> dict[str, object]:
     }
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_line(data: object) -> str:
+    """JSON with non-ASCII text as is, but lone surrogates (undecodable file-name bytes)
+    escaped as ``\\udcff``: valid UTF-8 out, and ``json.loads`` gives the exact name back."""
+    text = json.dumps(data, ensure_ascii=False)
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def print_summary(summary: Summary, as_json: bool) -> None:
     """Summary on stdout: JSON or a short human report."""
     if as_json:
-        print(json.dumps(summary_dict(summary), ensure_ascii=False))
+        print(json_line(summary_dict(summary)))
         return
     print(
         f"{summary.ok} indexed, {summary.unchanged} unchanged, {summary.skipped} skipped,"
@@ -142,7 +158,7 @@ def build_pipeline(args: argparse.Namespace, folders: list[str]) -> Pipeline:
     user = user_settings(args, folders)
     embedder = make_embedder(user, on_notice=notice)
     try:
-        store = open_store(path=args.db)
+        store = open_store(path=database(args))
     except BaseException:
         embedder.close()
         raise
@@ -157,6 +173,25 @@ def build_pipeline(args: argparse.Namespace, folders: list[str]) -> Pipeline:
     )
 
 
+def database(args: argparse.Namespace) -> Path:
+    """The index this command writes: ``--db`` or the app's."""
+    return Path(args.db) if args.db else paths.database_path()
+
+
+def waiting_notice(db: Path) -> Callable[[str], None]:
+    """What a second indexing process prints while it waits for the lock."""
+
+    def show(holder: str) -> None:
+        who = f" ({holder})" if holder else ""
+        print(
+            f"quarry: another Quarry{who} is indexing {db}; waiting for it to finish"
+            " (Ctrl-C stops)",
+            file=sys.stderr,
+        )
+
+    return show
+
+
 def run(args: argparse.Namespace) -> int:
     """Index once; exit 0 when nothing new failed, 1 when files failed in this run, 2 on errors.
 
@@ -166,8 +201,12 @@ def run(args: argparse.Namespace) -> int:
     folders, files = split_targets(args.paths)
     if not folders and not files:
         return 2
+    db = database(args)
     try:
-        with build_pipeline(args, folders) as pipeline:
+        with (
+            index_lock(db, "quarry index", waiting_notice(db)),
+            build_pipeline(args, folders) as pipeline,
+        ):
             summary = pipeline.index_once(files)
     except (EngineError, StorageError, ExtractionError) as exc:
         print(f"quarry: {exc}", file=sys.stderr)

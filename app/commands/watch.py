@@ -9,6 +9,7 @@ import threading
 from types import FrameType
 
 from app.commands import index as index_command
+from app.indexlock import index_lock
 from engine.errors import EngineError
 from storage.errors import StorageError
 
@@ -37,12 +38,21 @@ def run(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    db = index_command.database(args)
+    try:
+        with index_lock(db, "quarry watch", index_command.waiting_notice(db), stop.is_set) as got:
+            return _watch(args, folders, stop) if got else 130
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _watch(args: argparse.Namespace, folders: list[str], stop: threading.Event) -> int:
+    """Index, then keep watching until ``stop`` is set (by SIGINT or SIGTERM)."""
     try:
         pipeline = index_command.build_pipeline(args, folders)
     except (EngineError, StorageError) as exc:
         print(f"quarry: {exc}", file=sys.stderr)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         return 2
     try:
         pipeline.start(watch=True)
@@ -52,8 +62,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         print("\nstopping...", file=sys.stderr)
         pipeline.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     if pipeline.summary is not None:
         index_command.print_summary(pipeline.summary, args.json)
     return 0

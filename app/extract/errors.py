@@ -8,6 +8,7 @@
     ├── Encrypted                password-protected document (skipped)
     ├── UndecodableText          bytes that fit no text encoding (skipped)
     ├── Corrupt                  truncated or malformed document (failed)
+    ├── TooMuchMemory            parsing needed more than the per-worker memory limit (failed)
     └── ExtractionTimeout        the per-file time limit ran out, or the worker died (failed)
 
 Anything else escaping an extractor is a bug in Quarry; the sandbox turns it into ``Corrupt``
@@ -63,6 +64,12 @@ class Corrupt(ExtractionError):
     status = FAILED
 
 
+class TooMuchMemory(ExtractionError):
+    """Parsing the file needed more memory than one extraction worker may use."""
+
+    status = FAILED
+
+
 class ExtractionTimeout(ExtractionError):
     """Extraction ran past the per-file limit or crashed its worker process."""
 
@@ -81,6 +88,7 @@ ERRORS: dict[str, type[ExtractionError]] = {
         Encrypted,
         UndecodableText,
         Corrupt,
+        TooMuchMemory,
         ExtractionTimeout,
     )
 }

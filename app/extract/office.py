@@ -1,7 +1,10 @@
 """Office Open XML: DOCX (python-docx), PPTX (python-pptx), XLSX (openpyxl read-only).
 
 These three are the maintained, pure-Python readers for their formats (no LibreOffice, no
-COM). Zip or XML damage inside them is wrapped as ``Corrupt`` at this boundary.
+COM). Zip or XML damage inside them is wrapped as ``Corrupt`` at this boundary. The libraries
+inflate parts by themselves (python-docx and python-pptx load every part into memory), so
+each file first passes ``check_archive``: one streaming pass that refuses a zip bomb at its
+first block over the limits, before any library sees it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from xml.etree.ElementTree import ParseError
 
+from app.extract.archive import check_archive
 from app.extract.errors import Corrupt, EmptyFile, ExtractionError
 from app.extract.model import Document, DocumentBuilder
 
@@ -23,6 +27,8 @@ def _guarded(what: str, fn: Callable[[], T]) -> T:
     """Run a library call, turning its zoo of parse errors into ``Corrupt``."""
     try:
         return fn()
+    except MemoryError:
+        raise  # the sandbox's memory limit: reported as "too much memory", not as damage
     except ExtractionError:
         raise
     except (zipfile.BadZipFile, KeyError, ParseError, ValueError, EOFError, OSError) as exc:
@@ -60,6 +66,7 @@ def _docx_blocks(path: Path) -> Iterator[tuple[int, str]]:
 
 def extract_docx(path: Path) -> Document:
     """Paragraphs and tables; Heading N / Title styles build the heading path."""
+    check_archive(path)
     builder = DocumentBuilder()
     stack: list[tuple[int, str]] = []
     title = ""
@@ -102,6 +109,7 @@ def _pptx_slides(path: Path) -> list[tuple[str, list[str]]]:
 
 def extract_pptx(path: Path) -> Document:
     """One section per slide (page = slide number), headed by the slide title."""
+    check_archive(path)
     builder = DocumentBuilder()
     for number, (title, texts) in enumerate(_guarded("PPTX", lambda: _pptx_slides(path)), 1):
         heading = (title,) if title else ()
@@ -133,8 +141,14 @@ def _xlsx_sheets(path: Path) -> list[tuple[str, str]]:
         book.close()
 
 
+def _streamed_sheet(name: str) -> bool:
+    """Worksheets that openpyxl's read-only mode streams (and we stop at a row limit)."""
+    return name.startswith("xl/worksheets/") and name.endswith(".xml")
+
+
 def extract_xlsx(path: Path) -> Document:
     """One "table" section per sheet (page = sheet number, heading = sheet name)."""
+    check_archive(path, streamed=_streamed_sheet)
     builder = DocumentBuilder()
     for number, (name, text) in enumerate(_guarded("XLSX", lambda: _xlsx_sheets(path)), 1):
         builder.add(text, page=number, heading_path=(name,), kind="table")

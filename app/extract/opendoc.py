@@ -1,7 +1,8 @@
 """ODT and EPUB, read as zip + XML with the stdlib: both are small, stable standards.
 
 Parsing them directly avoids odfpy/ebooklib (thin maintenance, heavier dependencies) and
-gives us heading structure straight from the markup.
+gives us heading structure straight from the markup. Every member is read through one
+``InflateBudget`` per file, so a zip bomb is refused while it inflates.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import zipfile
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from app.extract.archive import InflateBudget, open_archive
 from app.extract.errors import Corrupt, EmptyFile, Encrypted
 from app.extract.html import add_html
 from app.extract.model import Document, DocumentBuilder
@@ -18,19 +20,7 @@ from app.extract.model import Document, DocumentBuilder
 _TEXT_NS = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
 _OPF_NS = "http://www.idpf.org/2007/opf"
 _CONTAINER_NS = "urn:oasis:names:tc:opendocument:xmlns:container"
-
-
-def _read_zip(path: Path, name: str) -> bytes:
-    """One member of a zip, with zip damage reported as ``Corrupt``."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return archive.read(name)
-    except KeyError as exc:
-        raise Corrupt(f"missing {name}") from exc
-    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
-        raise Corrupt(f"damaged zip container: {exc}") from exc
-    except RuntimeError as exc:  # zipfile raises this for encrypted members
-        raise Encrypted("password-protected archive") from exc
+_MAX_SPACES = 1000
 
 
 def _parse(data: bytes, what: str) -> ET.Element:
@@ -40,13 +30,19 @@ def _parse(data: bytes, what: str) -> ET.Element:
         raise Corrupt(f"damaged {what}: {exc}") from exc
 
 
+def _space_count(element: ET.Element) -> int:
+    """``<text:s text:c="N"/>``: N spaces, capped (a hostile N of 10^9 is a 1 GB string)."""
+    raw = element.get(f"{{{_TEXT_NS}}}c", "1")
+    return min(int(raw), _MAX_SPACES) if raw.isdigit() else 1
+
+
 def _odt_text(element: ET.Element) -> str:
     """Text of a paragraph/heading, with <text:s/>, tabs and line breaks expanded."""
     parts = [element.text or ""]
     for child in element:
         tag = child.tag.rsplit("}", 1)[-1]
         if tag == "s":
-            parts.append(" " * int(child.get(f"{{{_TEXT_NS}}}c", "1")))
+            parts.append(" " * _space_count(child))
         elif tag == "tab":
             parts.append("\t")
         elif tag == "line-break":
@@ -59,9 +55,11 @@ def _odt_text(element: ET.Element) -> str:
 
 def extract_odt(path: Path) -> Document:
     """Paragraphs and headings (text:h outline levels) of an OpenDocument text."""
-    root = _parse(_read_zip(path, "content.xml"), "content.xml")
-    if b"manifest:encryption-data" in _read_zip(path, "META-INF/manifest.xml"):
-        raise Encrypted("password-protected OpenDocument")
+    budget = InflateBudget()
+    with open_archive(path) as archive:
+        if b"manifest:encryption-data" in budget.read(archive, "META-INF/manifest.xml"):
+            raise Encrypted("password-protected OpenDocument")
+        root = _parse(budget.read(archive, "content.xml"), "content.xml")
     builder = DocumentBuilder()
     stack: list[tuple[int, str]] = []
     for element in root.iter():
@@ -77,14 +75,14 @@ def extract_odt(path: Path) -> Document:
     return builder.build("odt")
 
 
-def _epub_spine(path: Path) -> list[str]:
+def _epub_spine(archive: zipfile.ZipFile, budget: InflateBudget) -> list[str]:
     """Zip member names of the book's reading order, from container.xml -> OPF spine."""
-    container = _parse(_read_zip(path, "META-INF/container.xml"), "container.xml")
+    container = _parse(budget.read(archive, "META-INF/container.xml"), "container.xml")
     rootfile = container.find(f".//{{{_CONTAINER_NS}}}rootfile")
     if rootfile is None or not rootfile.get("full-path"):
         raise Corrupt("EPUB container names no package file")
     opf_path = rootfile.get("full-path", "")
-    opf = _parse(_read_zip(path, opf_path), opf_path)
+    opf = _parse(budget.read(archive, opf_path), opf_path)
     base = posixpath.dirname(opf_path)
     items = {item.get("id"): item.get("href", "") for item in opf.iter(f"{{{_OPF_NS}}}item")}
     spine = [ref.get("idref") for ref in opf.iter(f"{{{_OPF_NS}}}itemref")]
@@ -94,9 +92,10 @@ def _epub_spine(path: Path) -> list[str]:
 def extract_epub(path: Path) -> Document:
     """Chapters in spine order; each chapter's headings form the heading path."""
     builder = DocumentBuilder()
-    for name in _epub_spine(path):
-        markup = _read_zip(path, name).decode("utf-8", errors="replace")
-        add_html(builder, markup)
+    budget = InflateBudget()
+    with open_archive(path) as archive:
+        for name in _epub_spine(archive, budget):
+            add_html(builder, budget.read(archive, name).decode("utf-8", errors="replace"))
     if builder.empty:
         raise EmptyFile("no text in the book's chapters")
     return builder.build("epub")

@@ -2,17 +2,28 @@
 
 Sniffing the first bytes catches wrong extensions (a PDF saved as ``.txt``) and binaries
 with text-looking names; the extension picks between text flavours (Markdown, code, CSV).
-Size, permissions and special files are checked here, before any parser sees the file.
+Size, permissions and special files are checked here, before any parser sees the file (a
+FIFO or device is refused by its type, before any open). The result is checked too: text
+that is mostly NUL bytes is binary, and text larger than the file-size limit is refused, so
+a container that inflates far beyond its file size cannot flood the indexing process.
 """
 
 from __future__ import annotations
 
-import stat
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from app.extract.errors import Corrupt, EmptyFile, Encrypted, TooLarge, Unreadable, Unsupported
+from app.extract.archive import InflateBudget, nul_heavy, open_archive
+from app.extract.errors import (
+    Corrupt,
+    EmptyFile,
+    Encrypted,
+    TooLarge,
+    TooMuchMemory,
+    Unreadable,
+    Unsupported,
+)
+from app.extract.files import NotRegularFile, open_regular, special_kind
 from app.extract.html import extract_html
 from app.extract.mail import extract_eml
 from app.extract.model import Document
@@ -89,21 +100,21 @@ _ZIP_MIMETYPES = {
     b"application/epub+zip": "epub",
 }
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+#: Most characters one document may yield when no file-size limit is set.
+MAX_TEXT_CHARS = 128 * 1024 * 1024
 
 
 def _sniff_zip(path: Path) -> str | None:
     """Tell OOXML, ODT and EPUB apart by their members; other zips are unsupported."""
     try:
-        with zipfile.ZipFile(path) as archive:
+        with open_archive(path) as archive:
             names = set(archive.namelist())
             if "mimetype" in names:
-                mimetype = archive.read("mimetype").strip()
+                mimetype = InflateBudget(member_cap=256).read(archive, "mimetype").strip()
                 if mimetype in _ZIP_MIMETYPES:
                     return _ZIP_MIMETYPES[mimetype]
-    except (zipfile.BadZipFile, EOFError, KeyError, OSError) as exc:
-        if isinstance(exc, PermissionError):
-            raise
-        return None  # let the extension decide; its parser will report the damage
+    except (Corrupt, Encrypted):
+        return None  # let the extension decide; its reader reports the damage
     for prefix, fmt in (("word/", "docx"), ("ppt/", "pptx"), ("xl/", "xlsx")):
         if any(name.startswith(prefix) for name in names):
             return fmt
@@ -134,8 +145,9 @@ def _check_file(path: Path, max_bytes: int | None) -> int:
         raise Unreadable("file vanished") from exc
     except OSError as exc:  # ELOOP for symlink loops, EACCES on a parent dir
         raise Unreadable(f"cannot stat: {exc.strerror or exc}") from exc
-    if not stat.S_ISREG(info.st_mode):
-        raise Unreadable("not a regular file")
+    kind = special_kind(info.st_mode)
+    if kind is not None:
+        raise Unreadable(f"not a regular file: {kind}")
     if max_bytes is not None and info.st_size > max_bytes:
         raise TooLarge(f"{_size(info.st_size)} exceeds the {_size(max_bytes)} limit")
     if info.st_size == 0:
@@ -149,10 +161,12 @@ def _size(n: int) -> str:
 
 def _read_head(path: Path) -> bytes:
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             return fh.read(8192)
     except PermissionError as exc:
         raise Unreadable("permission denied") from exc
+    except NotRegularFile as exc:  # swapped for a FIFO or device since the stat
+        raise Unreadable(exc.strerror or "not a regular file") from exc
     except OSError as exc:
         raise Unreadable(f"cannot read: {exc.strerror or exc}") from exc
 
@@ -185,11 +199,24 @@ def extract_file(path: Path, max_bytes: int | None = None) -> Document:
         raise Unreadable("permission denied") from exc
     except FileNotFoundError as exc:
         raise Unreadable("file vanished") from exc
-    except (MemoryError, RecursionError) as exc:
+    except MemoryError as exc:  # the sandbox's per-worker memory limit was reached
+        raise TooMuchMemory("too much memory") from exc
+    except RecursionError as exc:
         raise Corrupt(f"document too complex to parse: {type(exc).__name__}") from exc
-    if not document.text.strip():
-        raise EmptyFile("no text")
+    _check_text(document.text, max_bytes or MAX_TEXT_CHARS)
     return document
+
+
+def _check_text(text: str, limit: int) -> None:
+    """Refuse text that no person wrote (NUL floods), that floods memory, or that is blank."""
+    if len(text) > limit:
+        raise TooLarge(
+            f"the extracted text ({len(text):,} characters) exceeds the {_size(limit)} limit"
+        )
+    if nul_heavy(text):
+        raise Unsupported("binary content (NUL bytes where text belongs)")
+    if not text.strip():
+        raise EmptyFile("no text")
 
 
 def supported_extensions() -> list[str]:

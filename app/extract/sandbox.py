@@ -1,9 +1,15 @@
-"""Run extraction in worker processes with a per-file time limit.
+"""Run extraction in worker processes with a per-file time limit and a memory limit.
 
 A pathological PDF can spin PDFium for minutes or crash it outright; in a separate process
 the parent simply kills the worker, reports ``ExtractionTimeout`` for that file and starts a
 fresh worker. Workers use the "spawn" start method: forking a process that already holds a
 model and threads is unsafe.
+
+Each worker caps its own address space (``RLIMIT_AS`` on POSIX; Windows would need a job
+object, not done yet), so a document that would need gigabytes fails with ``MemoryError``
+inside the worker and is recorded as "too much memory" instead of swapping the machine.
+Workers ignore SIGINT: Ctrl-C in a terminal reaches the whole process group, and the parent
+decides what happens to in-flight files; ``close`` kills busy workers at once.
 """
 
 from __future__ import annotations
@@ -12,37 +18,100 @@ import contextlib
 import logging
 import multiprocessing as mp
 import queue
+import signal
+import sys
 import threading
 import traceback
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from app.extract.errors import ERRORS, Corrupt, ExtractionError, ExtractionTimeout
+from app.extract.errors import (
+    ERRORS,
+    Corrupt,
+    ExtractionError,
+    ExtractionTimeout,
+    TooMuchMemory,
+)
 from app.extract.model import Document
 from app.extract.registry import extract_file
 
 log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_S = 120.0
+#: Address space one extraction worker may use (a fresh worker with every parser: ~200 MB).
+DEFAULT_MEMORY_LIMIT = 1024 * 1024 * 1024
 
 
-def _serve(conn: Connection) -> None:
+def _gb(n: int) -> str:
+    return f"{n / 2**30:.1f} GB"
+
+
+def limit_memory(limit: int | None) -> None:
+    """Cap this process's address space at ``limit`` bytes (never raising an existing cap)."""
+    if limit is None:
+        return
+    try:
+        import resource
+    except ImportError:  # Windows: a job object would be needed
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    capped = limit if soft == resource.RLIM_INFINITY else min(limit, soft)
+    with contextlib.suppress(ValueError, OSError):  # some systems refuse RLIMIT_AS
+        resource.setrlimit(resource.RLIMIT_AS, (capped, hard))
+
+
+def _serve(conn: Connection, memory_limit: int | None = None) -> None:
     """Worker loop: receive (path, max_bytes), send back a Document or an error tuple."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    limit_memory(memory_limit)
     while True:
         try:
             request = conn.recv()
-        except (EOFError, OSError, KeyboardInterrupt):
+        except (EOFError, OSError):
             return
         if request is None:
             return
         path, max_bytes = request
-        conn.send(_extract_safely(Path(path), max_bytes))
+        reply = _extract_safely(Path(path), max_bytes, memory_limit)
+        if reply[0] == "error" and _reached(memory_limit):
+            # Native parsers (lxml, PDFium) report a failed allocation as a parse error.
+            reply = _memory_error(memory_limit)
+        try:
+            conn.send(reply)
+        except MemoryError:  # the document fits the limit, its pickled copy does not
+            conn.send(_memory_error(memory_limit))
 
 
-def _extract_safely(path: Path, max_bytes: int | None) -> tuple[str, Any, str]:
+def _peak_bytes() -> int:
+    """This process's peak address space (Linux), else its peak resident size."""
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        with open("/proc/self/status", encoding="ascii") as fh:
+            line = next(line for line in fh if line.startswith("VmPeak:"))
+        return int(line.split()[1]) * 1024
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak) if sys.platform == "darwin" else int(peak) * 1024
+
+
+def _reached(limit: int | None) -> bool:
+    """Did this worker come close to its memory limit (so a failure is likely memory)?"""
+    return limit is not None and sys.platform != "win32" and _peak_bytes() >= 0.8 * limit
+
+
+def _memory_error(limit: int | None) -> tuple[str, Any, str]:
+    over = f" (over the {_gb(limit)} limit per file)" if limit else ""
+    return ("error", TooMuchMemory.__name__, f"too much memory{over}")
+
+
+def _extract_safely(
+    path: Path, max_bytes: int | None, memory_limit: int | None = None
+) -> tuple[str, Any, str]:
     """Never raise: a bug in an extractor becomes ``Corrupt`` with the traceback logged."""
     try:
         return ("ok", extract_file(path, max_bytes), "")
+    except (TooMuchMemory, MemoryError):
+        return _memory_error(memory_limit)
     except ExtractionError as exc:
         return ("error", type(exc).__name__, str(exc))
     except Exception as exc:
@@ -61,11 +130,11 @@ def _unpack(reply: tuple[str, Any, str]) -> Document:
 class _Worker:
     """One child process and its pipe; replaced wholesale when it hangs or dies."""
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Any, memory_limit: int | None) -> None:
         self._ctx = ctx
         parent, child = ctx.Pipe()
         self.conn: Connection = parent
-        self.process = ctx.Process(target=_serve, args=(child,), daemon=True)
+        self.process = ctx.Process(target=_serve, args=(child, memory_limit), daemon=True)
         self.process.start()
         child.close()
 
@@ -76,7 +145,18 @@ class _Worker:
         try:
             return _unpack(self.conn.recv())
         except (EOFError, OSError) as exc:
-            raise ExtractionTimeout("extraction worker crashed") from exc
+            raise ExtractionTimeout(f"extraction worker crashed{self._how()}") from exc
+
+    def _how(self) -> str:
+        """How the dead worker ended, for the reason shown to the user."""
+        self.process.join(1)
+        code = self.process.exitcode
+        if code is None or code == 0:
+            return ""
+        if code < 0:
+            with contextlib.suppress(ValueError):
+                return f" ({signal.Signals(-code).name})"
+        return f" (exit status {code})"
 
     def kill(self) -> None:
         self.process.kill()
@@ -95,36 +175,53 @@ class _Worker:
 class ExtractorPool:
     """Thread-safe ``extract(path)`` backed by ``size`` worker processes.
 
-    ``size=0`` extracts in the calling thread (tests, tiny runs) with no time limit.
-    Workers start lazily, so an idle app holds no extra processes.
+    ``size=0`` extracts in the calling thread (tests, tiny runs) with no time or memory
+    limit. Workers start lazily, so an idle app holds no extra processes.
     """
 
     def __init__(
-        self, size: int = 1, timeout: float = DEFAULT_TIMEOUT_S, max_bytes: int | None = None
+        self,
+        size: int = 1,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        max_bytes: int | None = None,
+        memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
     ) -> None:
         self.size = size
         self.timeout = timeout
         self.max_bytes = max_bytes
+        self.memory_limit = memory_limit
         self._ctx = mp.get_context("spawn")
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._started = 0
         self._lock = threading.Lock()
         self._all: list[_Worker] = []
+        self._busy: set[_Worker] = set()
+        self._closed = False
 
     def _checkout(self) -> _Worker:
         with self._lock:
+            if self._closed:
+                raise _stopping()
             if self._idle.empty() and self._started < self.size:
                 self._started += 1
-                worker = _Worker(self._ctx)
+                worker = _Worker(self._ctx, self.memory_limit)
                 self._all.append(worker)
+                self._busy.add(worker)
                 return worker
-        return self._idle.get()
+        worker = self._idle.get()
+        with self._lock:
+            self._busy.add(worker)
+        return worker
 
     def _replace(self, worker: _Worker) -> _Worker:
+        """A fresh worker for one that hung, died or used too much memory."""
         worker.kill()
-        fresh = _Worker(self._ctx)
         with self._lock:
-            self._all = [w for w in self._all if w is not worker] + [fresh]
+            self._all = [w for w in self._all if w is not worker]
+            if self._closed:
+                return worker
+            fresh = _Worker(self._ctx, self.memory_limit)
+            self._all.append(fresh)
         return fresh
 
     def extract(self, path: Path) -> Document:
@@ -134,19 +231,28 @@ class ExtractorPool:
         worker = self._checkout()
         try:
             return worker.run(Path(path), self.max_bytes, self.timeout)
-        except ExtractionTimeout:
+        except (ExtractionTimeout, TooMuchMemory) as exc:
             worker = self._replace(worker)
+            if self._closed:
+                raise _stopping() from exc
             raise
         finally:
+            with self._lock:
+                self._busy.discard(worker)
             self._idle.put(worker)
 
     def close(self) -> None:
-        """Stop every worker process."""
+        """Stop every worker process; busy ones are killed at once (their files stay queued)."""
         with self._lock:
+            self._closed = True
             workers, self._all = self._all, []
+            busy = set(self._busy)
             self._started = 0
         for worker in workers:
-            worker.stop()
+            if worker in busy:
+                worker.kill()
+            else:
+                worker.stop()
         while not self._idle.empty():
             self._idle.get_nowait()
 
@@ -155,3 +261,8 @@ class ExtractorPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _stopping() -> ExtractionTimeout:
+    """What an extraction cut short by ``close`` reports (retryable: nothing is wrong)."""
+    return ExtractionTimeout("extraction stopped: indexing is shutting down")

@@ -153,8 +153,26 @@ def read_text(path: Path) -> str:
     return text
 
 
-_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
+_HEADING_START = re.compile(r"(#{1,6})([ \t]+)")
 _FENCE = re.compile(r"^[ \t]{0,3}(```|~~~)")
+
+
+def atx_heading(line: str) -> tuple[int, str] | None:
+    """(level, title) of an ATX heading line ("## Title ##"), else None.
+
+    Linear time: the obvious pattern ``^(#{1,6})[ \t]+(.+?)[ \t#]*$`` backtracks
+    quadratically on a line like ``"# a" + " #" * 150_000`` (minutes per line). This gives
+    the same answers: the title is the rest of the line without trailing spaces, tabs and
+    #s, and never empty.
+    """
+    match = _HEADING_START.match(line)
+    if match is None:
+        return None
+    rest = line[match.end() :]
+    if not rest:  # only whitespace after the #s: the last blank is the title, if spare
+        spaces = match.group(2)
+        return (len(match.group(1)), spaces[-1]) if len(spaces) > 1 else None
+    return len(match.group(1)), rest.rstrip(" \t#") or rest[0]
 
 
 def markdown_sections(text: str) -> list[Section]:
@@ -165,13 +183,13 @@ def markdown_sections(text: str) -> list[Section]:
     for line in text.splitlines(keepends=True):
         if _FENCE.match(line):
             in_fence = not in_fence
-        match = None if in_fence else _HEADING.match(line.rstrip("\n"))
-        if match and pos > start:
+        heading = None if in_fence else atx_heading(line.rstrip("\n"))
+        if heading and pos > start:
             sections.append(Section(start, pos, None, tuple(t for _, t in path)))
             start = pos
-        if match:
-            level = len(match.group(1))
-            path = [(lvl, t) for lvl, t in path if lvl < level] + [(level, match.group(2))]
+        if heading:
+            level, title = heading
+            path = [(lvl, t) for lvl, t in path if lvl < level] + [(level, title)]
         pos += len(line)
     if pos > start:
         sections.append(Section(start, pos, None, tuple(t for _, t in path)))

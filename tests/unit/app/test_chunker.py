@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app import chunker as chunker_module
 from app.chunker import (
     Chunk,
     Chunker,
@@ -179,3 +180,69 @@ def test_property_offsets_exact(
     covered = "".join(doc.text[s.start : s.end] for s in doc.sections)
     if covered.strip():
         assert chunks
+
+
+class _Recording:
+    """A real tokenizer that remembers the longest text it was asked to tokenize."""
+
+    def __init__(self, inner: Tokenizer) -> None:
+        self.inner = inner
+        self.longest = 0
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        self.longest = max(self.longest, len(text))
+        return self.inner.token_spans(text)
+
+    def count(self, text: str) -> int:
+        return self.inner.count(text)
+
+
+_runs = st.one_of(
+    st.integers(1, 3000).map(lambda n: "x" * n),  # a word far longer than any token
+    st.sampled_from(["lorem ipsum ", "dolor. ", "\n\n", "\n", "名字", " "]),
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(_runs, min_size=1, max_size=30).map("".join))
+def test_property_no_chunk_exceeds_the_character_limit(tok: Tokenizer, text: str) -> None:
+    doc = Document(text, [Section(0, len(text))], "text")
+    config = ChunkerConfig(target_tokens=32, overlap_tokens=4, max_chars=400)
+    chunks = Chunker(tok, config).chunk(doc)
+    assert all(0 < len(c.text) <= 400 and doc.text[c.start : c.end] == c.text for c in chunks)
+    covered = set().union(*(range(c.start, c.end) for c in chunks)) if chunks else set()
+    assert all(i in covered for i, ch in enumerate(text) if not ch.isspace())
+
+
+def test_a_line_without_spaces_is_hard_cut(bert: HFTokenizer) -> None:
+    text = "x" * 200_000  # one [UNK] token for a WordPiece tokenizer
+    doc = Document(text, [Section(0, len(text))], "text")
+    config = ChunkerConfig(target_tokens=64, overlap_tokens=8)
+    chunks = Chunker(bert, config).chunk(doc)
+    assert max(len(c.text) for c in chunks) <= config.char_limit == 16 * 64
+    assert "".join(c.text for c in chunks) == text
+
+
+def test_a_long_page_is_tokenized_a_slice_at_a_time(
+    bert: HFTokenizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(chunker_module, "SLICE_CHARS", 3000)
+    text = "\n\n".join([PROSE] * 3)
+    sections = [Section(0, len(PROSE) + 2), Section(len(PROSE) + 2, len(text), None, ("B",))]
+    doc = Document(text, sections, "text")
+    recording = _Recording(bert)
+    chunks = Chunker(recording, ChunkerConfig(64, 8)).chunk(doc)  # type: ignore[arg-type]
+    assert recording.longest <= 3000
+    _check(doc, chunks, bert, 64)
+    assert chunks[0].start == 0 and chunks[-1].end == len(text)
+    assert {c.heading_path for c in chunks} == {(), ("B",)}
+
+
+def test_a_huge_heading_is_shortened_in_every_chunk(bert: HFTokenizer) -> None:
+    text = "# a" + " #" * 20_000 + " z\n\n" + PROSE
+    doc = Document(text, markdown_sections(text), "markdown")
+    chunks = Chunker(bert, ChunkerConfig(64, 8)).chunk(doc)
+    longest = max(len(heading_label(c.heading_path)) for c in chunks)
+    assert longest <= 200 and max(len(c.embed_text) - len(c.text) for c in chunks) <= 202

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
+import threading
+import time
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from app.extract import ExtractorPool, extract_file
+from app.extract import ExtractorPool, archive, extract_file
 from app.extract.errors import (
     FAILED,
     SKIPPED,
@@ -21,7 +28,9 @@ from app.extract.errors import (
     Unreadable,
     Unsupported,
 )
-from app.extract.text import decode, markdown_sections
+from app.extract.text import atx_heading, decode, markdown_sections
+from app.indexer import file_digest
+from tests.hostile import inputs
 from tests.integration import corpus
 
 
@@ -160,3 +169,105 @@ def test_sandbox_timeout_kills_and_recovers(tmp_path: Path) -> None:
         assert info.value.status == FAILED and info.value.retryable
         pool.timeout = 60
         assert pool.extract(pdf).format == "pdf"
+
+
+# ---- hostile input (issue 16) ------------------------------------------------------------
+
+_REFERENCE_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")  # the old, quadratic one
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="# \tab\u00e9", max_size=30))
+def test_heading_parser_agrees_with_the_reference_pattern(line: str) -> None:
+    match = _REFERENCE_HEADING.match(line)
+    assert atx_heading(line) == (None if match is None else (len(match[1]), match[2]))
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(10_000, 40_000), st.sampled_from(["", " z", "x", " #z"]))
+def test_pathological_headings_take_linear_time(repeat: int, tail: str) -> None:
+    text = "# a" + " #" * repeat + tail + "\n\nbody\n"
+    started = time.perf_counter()
+    sections = markdown_sections(text)
+    assert time.perf_counter() - started < 0.5
+    assert "".join(text[s.start : s.end] for s in sections) == text
+
+
+@pytest.mark.parametrize("build", [inputs.epub_text_bomb, inputs.docx_bomb])
+def test_zip_bomb_is_refused_while_it_inflates(build: Any, tmp_path: Path) -> None:
+    bomb = build(tmp_path / "bomb", total=80 * inputs.MB)
+    started = time.perf_counter()
+    with pytest.raises(TooLarge, match="inflates to more than 64 MB"):
+        extract_file(bomb)
+    assert time.perf_counter() - started < 3
+
+
+def test_mostly_nul_text_is_binary(tmp_path: Path) -> None:
+    with pytest.raises(Unsupported, match="NUL"):
+        extract_file(inputs.epub_nul_bomb(tmp_path / "nul.epub", total=2 * inputs.MB))
+    html = tmp_path / "page.html"
+    html.write_bytes(b"<p>" + b"text " * 100 + b"</p>" + b"\0" * 5000)
+    with pytest.raises(Unsupported, match="NUL"):
+        extract_file(html)
+
+
+def test_central_directory_with_too_many_members_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(archive, "MAX_ENTRIES", 10)
+    path = corpus.write_epub(tmp_path / "many.epub")
+    with zipfile.ZipFile(path, "a") as out:
+        for i in range(10):
+            out.writestr(f"OEBPS/extra{i}.txt", "x")
+    with pytest.raises(TooLarge, match="members"):
+        extract_file(path)
+
+
+def test_odt_space_count_is_capped(tmp_path: Path) -> None:
+    path = corpus.write_odt(tmp_path / "spaces.odt")
+    source = zipfile.ZipFile(path).read("content.xml").replace(b"<text:s/>", b'<text:s text:c="1000000000"/>')  # fmt: skip
+    inputs.swap_member(path, tmp_path / "wide.odt", "content.xml",
+                       lambda archive, name: archive.writestr(name, source))  # fmt: skip
+    assert len(extract_file(tmp_path / "wide.odt").text) < 5000
+
+
+def test_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    pipe = inputs.fifo(tmp_path / "notes.txt")
+    with pytest.raises(Unreadable, match="FIFO"):
+        extract_file(pipe)
+    outcome: list[object] = []
+    reader = threading.Thread(target=lambda: outcome.append(_digest_or_error(pipe)), daemon=True)
+    reader.start()
+    reader.join(2)
+    if reader.is_alive():  # release the blocked open before failing
+        os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("hashing a FIFO blocked")
+    assert isinstance(outcome[0], OSError) and "FIFO" in str(outcome[0])
+
+
+def _digest_or_error(path: Path) -> object:
+    try:
+        return file_digest(str(path))
+    except OSError as exc:
+        return exc
+
+
+def test_closing_the_pool_kills_a_busy_worker_at_once(tmp_path: Path) -> None:
+    ledger = corpus.write_pdf(tmp_path / "ledger.pdf", [[f"page {i}"] for i in range(100_000)])
+    pool = ExtractorPool(size=1, timeout=60)
+    outcome: list[BaseException] = []
+
+    def extract() -> None:
+        try:
+            pool.extract(ledger)
+        except ExtractionError as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=extract)
+    worker.start()
+    time.sleep(2)  # the worker has started and is deep in the ledger
+    started = time.perf_counter()
+    pool.close()
+    worker.join(5)
+    assert time.perf_counter() - started < 1.5 and not worker.is_alive()
+    assert isinstance(outcome[0], ExtractionTimeout) and "stopped" in outcome[0].reason

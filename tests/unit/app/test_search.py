@@ -7,6 +7,7 @@ check orchestration only; model quality is tested in tests/unit/engine.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -195,3 +196,18 @@ def test_english_only_model_leaves_other_languages_to_keywords(
         forced = svc.search(query, SearchOptions(k=3, mode="vector"))
         assert forced and forced[0].scores["vector"] is not None  # asked for: still there
     svc.close()
+
+
+def test_a_huge_chunk_from_an_older_index_is_cut_per_hit(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    text = "needle " + "x" * 4_000_000  # a chunk written before chunks had a size limit
+    chunk = NewChunk(0, text, 0, len(text), "h:huge")
+    with Store.open(path) as store:
+        store.write_file("/d/blob.txt", size=len(text), mtime=1.0, content_hash="blob",
+                         chunks=[chunk], vectors_by_hash={"h:huge": _vec("needle")},
+                         fingerprint=Fingerprint("fake/emb", "", DIM, "last"))  # fmt: skip
+    started = time.perf_counter()
+    results = SearchService(path, FakeEmbedder()).search("needle")
+    assert time.perf_counter() - started < 2
+    assert results[0].path == "/d/blob.txt" and results[0].snippet.startswith("needle")
+    assert len(results[0].text) <= 100_000  # what reranking and the preview get

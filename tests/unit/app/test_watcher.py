@@ -9,7 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from app.watcher import Change, PathFilter, Watcher, normalise, reconcile, scan
+from app.watcher import (
+    Change,
+    PathFilter,
+    Watcher,
+    normalise,
+    permission_restored,
+    reconcile,
+    resolves_inside,
+    scan,
+)
+from storage.models import FileRecord, FileStatus
 
 
 def test_filter_defaults_skip_hidden_and_build_dirs() -> None:
@@ -125,3 +135,89 @@ def test_inotify_failure_falls_back_to_polling(
         sink.wait_for(lambda c: any(x.path.endswith("x.txt") for x in c))
     finally:
         watcher.stop()
+
+
+def test_a_file_that_keeps_changing_is_delivered_every_max_wait(tmp_path: Path) -> None:
+    sink = _Sink()
+    watcher = Watcher([str(tmp_path)], PathFilter(), sink, debounce_s=0.3, max_wait_s=0.8)
+    watcher.start()
+    try:
+        log = tmp_path / "growing.log"
+        with open(log, "a") as fh:
+            for i in range(50):  # 2.5 s of writes, never 0.3 s apart
+                fh.write(f"line {i}\n")
+                fh.flush()
+                time.sleep(0.05)
+            with sink.lock:
+                during = [c for c in sink.changes if c.path == normalise(log)]
+        assert len(during) >= 2, during
+    finally:
+        watcher.stop()
+
+
+def test_links_out_of_the_folder_are_refused_by_scan_and_watcher(tmp_path: Path) -> None:
+    outside, root = tmp_path / "outside", tmp_path / "root"
+    (outside / "dir").mkdir(parents=True)
+    (outside / "secret.txt").write_text("secret")
+    (outside / "dir" / "deep.txt").write_text("secret too")
+    (root / "inner").mkdir(parents=True)
+    (root / "inner" / "own.txt").write_text("mine")
+    (root / "out.txt").symlink_to(outside / "secret.txt")
+    (root / "outdir").symlink_to(outside / "dir")
+    (root / "in.txt").symlink_to(root / "inner" / "own.txt")
+    follow = PathFilter(follow_symlinks=True)
+    found = {Path(p).name for p, _ in scan(str(root), follow)}
+    assert found == {"own.txt", "in.txt"}
+    folder = normalise(root)
+    assert not resolves_inside(f"{folder}/out.txt", folder, True)
+    assert not resolves_inside(f"{folder}/outdir/deep.txt", folder, True)
+    assert resolves_inside(f"{folder}/in.txt", folder, True)
+    assert not resolves_inside(f"{folder}/in.txt", folder, False)
+    assert resolves_inside(f"{folder}/inner/own.txt", folder, False)
+
+
+def test_watcher_drops_links_out_and_forgets_a_file_turned_into_one(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("secret")
+    root = tmp_path / "root"
+    root.mkdir()
+    sink = _Sink()
+    watcher = Watcher([str(root)], PathFilter(follow_symlinks=True), sink, debounce_s=0.1)
+    watcher.start()
+    try:
+        (root / "link.txt").symlink_to(outside)
+        (root / "plain.txt").write_text("fine")
+        got = sink.wait_for(lambda c: any(x.path.endswith("plain.txt") for x in c))
+        assert all(c.kind == "delete" for c in got if c.path.endswith("link.txt")), got
+    finally:
+        watcher.stop()
+
+
+def test_chmod_brings_a_file_back(tmp_path: Path) -> None:
+    target = tmp_path / "locked.txt"
+    target.write_text("x")
+    sink = _Sink()
+    watcher = Watcher([str(tmp_path)], PathFilter(), sink, debounce_s=0.1)
+    watcher.start()
+    try:
+        time.sleep(0.3)
+        target.chmod(0o600)
+        sink.wait_for(lambda c: any(x.path == normalise(target) for x in c))
+    finally:
+        watcher.stop()
+
+
+def test_permission_restored_lists_readable_files_skipped_as_denied(tmp_path: Path) -> None:
+    readable = tmp_path / "ok.txt"
+    readable.write_text("x")
+
+    def record(path: Path, status: FileStatus, error: str) -> FileRecord:
+        return FileRecord(0, normalise(path), 1, 1.0, "", status, error)
+
+    records = [
+        record(readable, "skipped", "permission denied"),
+        record(tmp_path / "gone.txt", "skipped", "permission denied"),
+        record(readable, "skipped", "binary file (NUL bytes)"),
+        record(readable, "ok", ""),
+    ]
+    assert permission_restored(records) == [normalise(readable)]
