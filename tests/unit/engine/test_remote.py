@@ -253,8 +253,8 @@ DOCS = ["A fox is a small mammal of the dog family.", "Paris is the capital of F
 @pytest.fixture(scope="module")
 def local_reranker(tiny_reranker_gguf: Path) -> Iterator[Any]:
     pytest.importorskip("llama_cpp")
-    from engine.backends.llamacpp import LlamaCppReranker
     from engine.backends.llama_native import Runtime
+    from engine.backends.llamacpp import LlamaCppReranker
 
     # Flash attention off: scores then do not depend on how candidates are batched, so the
     # remote round trip can be held to 1e-5 (with it on, f16 rounding moves them ~1e-3).
