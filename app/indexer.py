@@ -1,22 +1,28 @@
-"""The single writer: persisted jobs -> extract -> chunk -> embed -> one transaction per file.
+"""The single writer: persisted jobs -> extract -> chunk -> write (phase 1) -> embed (phase 2).
 
-Stages and threads:
+Indexing has two phases, both driven from the writer thread (the thread calling
+``run``/``serve``), which owns the Store and makes every write:
 
-* the **writer** (the thread calling ``run``/``serve``) owns the Store: it claims jobs,
-  handles deletes and moves, groups prepared files into embedding batches and writes each
-  file in its own ``BEGIN IMMEDIATE`` transaction, in claim order;
-* **preparers** (a thread pool) hash each file, reuse a byte-identical indexed copy's chunks,
-  or extract it in a sandboxed worker process (per-file time limit) and chunk it;
-* the **embedder** runs on its own thread, one large length-sorted batch (chunks of many
-  files, deduplicated by content hash) at a time, while the next batch is being prepared.
+* **phase 1** makes files findable by keyword fast: it claims jobs, handles deletes and
+  moves, and writes each file's chunks and keywords in its own ``BEGIN IMMEDIATE``
+  transaction the moment its preparation finishes (a big file never holds back small
+  ones). **Preparers** (a thread pool) hash each file, reuse a byte-identical indexed
+  copy's chunks, or extract it in a sandboxed worker process (per-file time limit) and
+  chunk it.
+* **phase 2** (``app.embedding``) fills the vectors in the store's priority order, one
+  batch at a time on the embed thread, and commits them with the files they complete:
+  a file becomes searchable by meaning the moment its last vector commits. It runs while
+  phase 1 has no queue of files waiting, and can be paused on its own (the user, or
+  battery power) while phase 1 goes on.
 
 Resilience: a job is finished only after its file's transaction commits, so ``kill -9``
-loses at most the files in flight; ``requeue_claimed`` puts them back on restart. A job
-claimed ``max_attempts`` times without finishing (it kills the process) is marked failed.
-Every file ends ok, skipped (reason) or failed (reason, retry count). In watch mode
-(``serve``) a failure that may pass (a timeout, a model error) is retried with exponential
-backoff until the file has failed ``max_attempts`` times; the others wait for the file to
-change (the watcher sees that) or for the next start's reconcile.
+loses at most the files in flight; ``requeue_claimed`` puts them back on restart. Phase 2's
+work list lives in the store, so it resumes where the last commit left it. A job claimed
+``max_attempts`` times without finishing (it kills the process) is marked failed. Every
+file ends ok, skipped (reason) or failed (reason, retry count). In watch mode (``serve``)
+a failure that may pass (a timeout) is retried with exponential backoff until the file has
+failed ``max_attempts`` times; the others wait for the file to change (the watcher sees
+that) or for the next start's reconcile.
 """
 
 from __future__ import annotations
@@ -27,18 +33,17 @@ import os
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from app.chunker import Chunker, heading_label
+from app.embedding import EmbedConfig, Embedding, EmbedState
 from app.extract import ExtractorPool
 from app.extract.errors import SKIPPED, ExtractionError
+from app.power import PowerProbe, never
 from app.watcher import Change
 from engine.protocols import Embedder
 from storage.models import FileRecord, Fingerprint, Job, NewChunk
@@ -54,27 +59,39 @@ class IndexerConfig:
     workers: int = 2  # preparer threads == extraction worker processes
     extract_timeout_s: float = 120.0
     max_file_bytes: int | None = 100 * 1024 * 1024
-    batch_chunks: int = 256  # chunks per embedding call once the embedder is busy
     max_attempts: int = 3  # claims of one job before it is declared failed
     sandbox: bool = True  # False extracts in-thread (tests; no time limit)
     retry_backoff_s: float = 30.0  # watch mode: first retry of a retryable failure; doubles
+    embed: EmbedConfig = field(default_factory=EmbedConfig)  # phase 2
 
 
 @dataclass(frozen=True)
 class Progress:
-    """A snapshot for progress bars; Qt-free (the window turns it into a signal)."""
+    """A snapshot for progress bars; Qt-free (the window turns it into a signal).
 
-    state: str  # "running" | "paused" | "idle" | "cancelled" | "done"
+    ``state`` is the run: "running" (phase 1 has files to read), "idle" (waiting for
+    changes; phase 2 may still be embedding), "cancelled" or "done". ``embedding`` is
+    phase 2 on its own: "running", "paused", "battery" (paused on battery power),
+    "waiting" (phase 1 first), "backoff" (after a model error) or "idle" (nothing left).
+    """
+
+    state: str
     files_done: int
     files_total: int
     ok: int
     skipped: int
     failed: int
-    chunks: int  # chunks written this run
-    embedded: int  # chunks that needed a new vector (the rest were reused)
-    tokens_per_s: float
-    eta_s: float | None
+    chunks: int  # chunks written this run (phase 1)
+    embedded: int  # chunks embedded this run (phase 2)
+    tokens_per_s: float  # phase 2's measured speed
+    eta_s: float | None  # phase 1: until the queued files are read
     current: str = ""
+    keyword_files: int = 0  # index totals: files searchable by keyword
+    meaning_files: int = 0  # ... and by meaning (every vector committed)
+    backlog_chunks: int = 0  # chunks still waiting for vectors
+    backlog_tokens: int = 0
+    embedding: EmbedState = "idle"
+    error: str = ""  # phase 2's last model error, until a batch succeeds
 
 
 @dataclass
@@ -88,40 +105,32 @@ class Summary:
     failed_again: int = 0  # of ``failed``: files that had already failed, same bytes
     deleted: int = 0
     chunks: int = 0
-    embedded: int = 0
-    tokens: int = 0
+    embedded: int = 0  # chunks embedded (phase 2)
+    tokens: int = 0  # tokens embedded
+    keyword_only: int = 0  # files phase 2 gave up on (still searchable by keyword)
+    waiting: int = 0  # files still waiting for vectors at the end (paused, battery, cancel)
     seconds: float = 0.0
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # path, status, reason
 
     @property
     def new_failures(self) -> int:
-        """Files that failed in this run and had not failed the same way before."""
-        return self.failed - self.failed_again
+        """Files that failed in this run (either phase) and had not failed that way before."""
+        return self.failed - self.failed_again + self.keyword_only
 
 
 @dataclass
 class _Prepared:
-    """A file ready to write: chunks plus which texts (by hash) it contributes."""
+    """A prepared file: its chunks ready to write, or why there are none."""
 
     job: Job
     size: int = 0
     mtime: float = 0.0
     digest: str = ""
     chunks: list[NewChunk] = field(default_factory=list)
-    texts: dict[str, tuple[str, int]] = field(default_factory=dict)  # hash -> (text, tokens)
     error: ExtractionError | None = None
     unchanged: bool = False
     vanished: bool = False
     failed_before: bool = False  # the index already had this file, same bytes, as failed
-
-
-@dataclass
-class _Group:
-    """Files embedded together; written in order once ``future`` resolves."""
-
-    files: list[_Prepared]
-    hashes: list[str]
-    future: Future[Any] | None
 
 
 def file_digest(path: str) -> str:
@@ -157,7 +166,10 @@ def make_fingerprint(embedder: Embedder, chunker: Chunker) -> Fingerprint:
 
 
 class Indexer:
-    """Drains the store's job queue; thread-safe controls: submit, pause, resume, cancel."""
+    """Drains the store's job queue (phase 1) and its embedding backlog (phase 2).
+
+    Thread-safe controls: submit, promote, pause/resume (phase 2 only), cancel.
+    """
 
     def __init__(
         self,
@@ -166,25 +178,28 @@ class Indexer:
         chunker: Chunker,
         config: IndexerConfig | None = None,
         on_progress: Callable[[Progress], None] | None = None,
+        on_battery: PowerProbe = never,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.chunker = chunker
         self.config = config or IndexerConfig()
         self.fingerprint = make_fingerprint(embedder, chunker)
+        self.embedding = Embedding(
+            store, embedder, self.fingerprint, self.config.embed, on_battery=on_battery
+        )
         self._on_progress = on_progress
         self._inbox: queue.Queue[Change] = queue.Queue()
+        self._promotions: queue.Queue[tuple[list[str], int]] = queue.Queue()
         self._wake = threading.Event()
-        self._resume = threading.Event()
-        self._resume.set()
         self._cancel = threading.Event()
         self._local = threading.local()
         self._summary = Summary()
         self._started = time.monotonic()
         self._last_emit = 0.0
-        self._embed_seconds = 0.0
         self._extractor = ExtractorPool(0)
         self._serving = False
+        self._queued = 0  # phase-1 jobs waiting in the store, refreshed each turn
         self._retry_at: dict[str, float] = {}  # watch mode: path -> monotonic retry time
 
     # ---- controls (any thread) ------------------------------------------------------------
@@ -195,35 +210,40 @@ class Indexer:
             self._inbox.put(change)
         self._wake.set()
 
+    def promote(self, paths: Iterable[str], band: int) -> None:
+        """Embed these files sooner (``storage.models.BAND_*``); applied on the next turn."""
+        self._promotions.put((list(paths), band))
+        self._wake.set()
+
     def pause(self) -> None:
-        """Stop claiming and embedding new work; files already embedded are still written."""
-        self._resume.clear()
-        self._emit("paused", force=True)
+        """Pause phase 2 (embedding); phase 1 keeps every file searchable by keyword."""
+        self.embedding.pause()
+        self._wake.set()
 
     def resume(self) -> None:
-        """Continue after ``pause``."""
-        self._resume.set()
+        """Continue embedding after ``pause``."""
+        self.embedding.resume()
         self._wake.set()
 
     def cancel(self) -> None:
-        """Stop soon; unfinished jobs stay queued in the database for the next start."""
+        """Stop soon; unfinished work stays queued in the database for the next start."""
         self._cancel.set()
-        self._resume.set()
         self._wake.set()
 
     @property
     def paused(self) -> bool:
-        """True between ``pause`` and ``resume``."""
-        return not self._resume.is_set()
+        """True while phase 2 is paused by the user."""
+        return self.embedding.paused
 
     # ---- main loops (writer thread) ---------------------------------------------------
 
     def run(self) -> Summary:
-        """Process queued jobs until none are left (one-shot indexing)."""
+        """Process queued jobs and the embedding backlog until neither has work left
+        (one-shot indexing; a paused or battery-paused phase 2 ends the run after phase 1)."""
         return self._loop(until_idle=True)
 
     def serve(self) -> Summary:
-        """Process jobs as they come until ``cancel`` (watch mode)."""
+        """Process jobs and embed as work comes until ``cancel`` (watch mode)."""
         return self._loop(until_idle=False)
 
     def _loop(self, *, until_idle: bool) -> Summary:
@@ -241,43 +261,57 @@ class Indexer:
         )
         self._extractor = extractor
         preparers = ThreadPoolExecutor(self.config.workers, thread_name_prefix="prepare")
-        embed_thread = ThreadPoolExecutor(1, thread_name_prefix="embed")
         preparing: dict[Future[_Prepared], Job] = {}
-        ready: deque[_Prepared] = deque()
-        groups: deque[_Group] = deque()
+        self.embedding.backoff = self._serving
+        self.embedding.open()
         try:
             while not self._cancel.is_set():
-                self._drain_inbox()
-                self._queue_due_retries()
-                if self._resume.is_set():
-                    self._claim(preparers, preparing)
-                self._collect(preparing, ready)
-                self._launch(embed_thread, ready, groups, extracting=bool(preparing))
-                self._write_done(groups)
-                idle = not (preparing or ready or groups) and self._inbox.empty()
-                if idle and self.store.job_counts().get("queued", 0) == 0:
+                self._turn(preparers, preparing)
+                idle = not preparing and not self._queued and self._inbox.empty()
+                if idle and self.embedding.settled:
                     self._emit("idle", force=True)
                     if until_idle:
                         break
-                self._wait(preparing, groups, idle)
+                self._wait(preparing, idle)
         finally:
             for fut in preparing:
                 fut.cancel()
             preparers.shutdown(wait=True, cancel_futures=True)
-            embed_thread.shutdown(wait=True, cancel_futures=True)
+            self.embedding.close()
             extractor.close()
             self.store.requeue_claimed()
-        self._summary.seconds = time.monotonic() - self._started
+        self._finish_summary()
         self._emit("cancelled" if self._cancel.is_set() else "done", force=True)
         return self._summary
 
-    def _wait(
-        self, preparing: dict[Future[_Prepared], Job], groups: deque[_Group], idle: bool
-    ) -> None:
+    def _turn(self, preparers: ThreadPoolExecutor, preparing: dict[Future[_Prepared], Job]) -> None:
+        """One pass: changes in, phase 1 claims and writes, phase 2 commits and launches."""
+        self._drain_inbox()
+        self._queue_due_retries()
+        self._claim(preparers, preparing)
+        self._collect(preparing)
+        self._queued = self.store.job_counts().get("queued", 0)
+        before = self.embedding.chunks
+        self.embedding.step(phase1_waiting=self._queued > 0)
+        if self.embedding.chunks != before or self.embedding.error:
+            self._emit("running" if preparing or self._queued else "idle")
+
+    def _finish_summary(self) -> None:
+        summary = self._summary
+        summary.seconds = time.monotonic() - self._started
+        summary.embedded, summary.tokens = self.embedding.chunks, self.embedding.tokens
+        summary.keyword_only = len(self.embedding.given_up)
+        summary.waiting = self.store.backlog(self.fingerprint).files
+        summary.problems += [(p, "failed", f"searchable by keyword only: {r}")
+                             for p, r in self.embedding.given_up]  # fmt: skip
+        self.embedding.given_up = []
+
+    def _wait(self, preparing: dict[Future[_Prepared], Job], idle: bool) -> None:
         """Sleep until a stage finishes, new changes arrive, or a short poll interval."""
         pending: list[Future[Any]] = list(preparing)
-        pending += [g.future for g in groups if g.future is not None]
-        if pending and self._resume.is_set():
+        if self.embedding.in_flight is not None:
+            pending.append(self.embedding.in_flight)
+        if pending:
             wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
         else:
             self._wake.wait(timeout=0.5 if idle else 0.05)
@@ -305,6 +339,13 @@ class Indexer:
             self.store.enqueue(delete, "delete")
         if index:
             self.store.enqueue(index, "index")
+        while True:
+            try:
+                paths, band = self._promotions.get_nowait()
+            except queue.Empty:
+                break
+            if self.store.promote(paths, band):
+                self.embedding.poke()
 
     def _queue_due_retries(self) -> None:
         """Watch mode: queue the failed files whose backoff has run out."""
@@ -395,7 +436,6 @@ class Indexer:
                     chunk.token_count, chunk.page, heading,
                 )
             )  # fmt: skip
-            work.texts[chunk.content_hash] = (chunk.embed_text, chunk.token_count)
         return work
 
     def _reuse_copy(self, work: _Prepared) -> bool:
@@ -413,8 +453,8 @@ class Indexer:
                 return bool(work.chunks)
         return False
 
-    def _collect(self, preparing: dict[Future[_Prepared], Job], ready: deque[_Prepared]) -> None:
-        """Move finished preparations along; outcomes needing no embedding are written now."""
+    def _collect(self, preparing: dict[Future[_Prepared], Job]) -> None:
+        """Phase 1: write each finished preparation now, in its own transaction."""
         for future in [f for f in preparing if f.done()]:
             job = preparing.pop(future)
             try:
@@ -436,7 +476,7 @@ class Indexer:
                 self.store.finish_jobs([job.id])
                 self._count("skipped", job.path, "no text")
             else:
-                ready.append(work)
+                self._write(work)
 
     def _record_error(self, work: _Prepared) -> None:
         assert work.error is not None
@@ -448,77 +488,18 @@ class Indexer:
             self._schedule_retry(record)
         self._count(err.status, path, err.reason, again=work.failed_before)
 
-    # ---- stage 2: embed (embedder thread) ---------------------------------------------
-
-    def _launch(
-        self,
-        embed_thread: ThreadPoolExecutor,
-        ready: deque[_Prepared],
-        groups: deque[_Group],
-        *,
-        extracting: bool,
-    ) -> None:
-        """Start an embedding batch when the embedder would otherwise idle, or one is full."""
-        if not ready or not self._resume.is_set():
-            return
-        busy = [g for g in groups if g.future is not None and not g.future.done()]
-        if len(busy) >= 2:
-            return
-        in_flight = {h for g in groups for h in g.hashes}
-        files: list[_Prepared] = []
-        wanted: dict[str, tuple[str, int]] = {}
-        while ready and len(wanted) < self.config.batch_chunks:
-            work = ready.popleft()
-            files.append(work)
-            missing = self.store.missing_embeddings(work.texts) - in_flight
-            wanted.update((h, work.texts[h]) for h in missing)
-        if busy and len(wanted) < self.config.batch_chunks and extracting:
-            ready.extendleft(reversed(files))  # wait for a fuller batch
-            return
-        hashes = sorted(wanted, key=lambda h: wanted[h][1], reverse=True)  # length-sorted
-        texts = [wanted[h][0] for h in hashes]
-        future = embed_thread.submit(self._embed, texts) if texts else None
-        groups.append(_Group(files, hashes, future))
-        self._summary.embedded += len(hashes)
-        self._summary.tokens += sum(wanted[h][1] for h in hashes)
-
-    def _embed(self, texts: list[str]) -> np.ndarray[Any, Any]:
-        started = time.monotonic()
-        vectors = self.embedder.embed_documents(texts)
-        self._embed_seconds += time.monotonic() - started
-        return vectors
-
-    # ---- stage 3: write (writer thread) -----------------------------------------------
-
-    def _write_done(self, groups: deque[_Group]) -> None:
-        """Write finished groups in order, one transaction per file."""
-        while groups and (groups[0].future is None or groups[0].future.done()):
-            group = groups.popleft()
-            vectors: dict[str, Any] = {}
-            if group.future is not None:
-                try:
-                    matrix = group.future.result()
-                except Exception as exc:  # model failure: fail these files, keep the run
-                    log.exception("embedding failed")
-                    for work in group.files:
-                        work.error = _EmbedFailed(f"embedding failed: {exc}")
-                        self._record_error(work)
-                    continue
-                vectors = dict(zip(group.hashes, matrix, strict=True))
-            for work in group.files:
-                self._write(work, vectors)
-
-    def _write(self, work: _Prepared, vectors: dict[str, Any]) -> None:
+    def _write(self, work: _Prepared) -> None:
+        """Chunks + keywords in one transaction; the file joins phase 2's backlog."""
         self.store.write_file(
             work.job.path,
             size=work.size,
             mtime=work.mtime,
             content_hash=work.digest,
             chunks=work.chunks,
-            vectors_by_hash=vectors,
             fingerprint=self.fingerprint,
         )
         self.store.finish_jobs([work.job.id])
+        self.embedding.poke()
         self._summary.chunks += len(work.chunks)
         self._count("ok", work.job.path)
 
@@ -537,7 +518,7 @@ class Indexer:
             summary.failed_again += int(again)
         if status in ("skipped", "failed"):
             summary.problems.append((path, status, reason))
-        self._emit("paused" if self.paused else "running", current=path)
+        self._emit("running", current=path)
 
     def _emit(self, state: str, *, current: str = "", force: bool = False) -> None:
         now = time.monotonic()
@@ -549,7 +530,9 @@ class Indexer:
         queued = sum(self.store.job_counts().values())
         elapsed = max(now - self._started, 1e-6)
         eta = queued * elapsed / done if done and state == "running" else None
-        rate = s.tokens / self._embed_seconds if self._embed_seconds else 0.0
+        keyword, meaning = self.store.searchable()
+        waiting = self.store.backlog(self.fingerprint)
+        rate = self.embedding.tokens_per_s()
         self._on_progress(
             Progress(
                 state,
@@ -559,10 +542,16 @@ class Indexer:
                 s.skipped,
                 s.failed,
                 s.chunks,
-                s.embedded,
+                self.embedding.chunks,
                 rate,
                 eta,
                 current,
+                keyword_files=keyword,
+                meaning_files=meaning,
+                backlog_chunks=waiting.chunks,
+                backlog_tokens=waiting.tokens,
+                embedding=self.embedding.state(self._queued > 0),
+                error=self.embedding.error,
             )
         )
 
@@ -571,13 +560,6 @@ class _Bug(ExtractionError):
     """An unexpected exception while preparing a file (our bug), recorded as failed."""
 
     status = "failed"
-
-
-class _EmbedFailed(ExtractionError):
-    """The model raised while embedding this file's batch."""
-
-    status = "failed"
-    retryable = True
 
 
 __all__ = ["Indexer", "IndexerConfig", "Progress", "Summary", "file_digest", "make_fingerprint"]

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from app import settings as settings_mod
 from app.download import ModelUnavailable, Prepared, describe_size, fallback_settings, is_starter
 from app.settings import Settings
-from app.ui.backend import IndexingBackend, Problem, SearchBackend
+from app.ui.backend import Hit, IndexingBackend, Problem, SearchBackend
 from app.ui.download import ModelDownloader
 from app.ui.main_window import MainWindow
 from app.ui.opener import Opener
@@ -28,11 +28,14 @@ from app.ui.settings_dialog import SettingsDialog
 from app.ui.tray import Tray
 from app.ui.welcome import WelcomeDialog
 from app.ui.workers import IndexingWorker, SearchWorker
+from storage.models import BAND_OPENED, BAND_SEARCHED
 
 log = logging.getLogger(__name__)
 
 # Settings whose change needs a fresh indexing run (the rules decide which files exist).
 REINDEX_KEYS = ("folders", "include", "exclude", "max_file_mb", "follow_symlinks")
+# Settings the indexing run reads once when it starts (a fresh run applies them).
+POWER_KEYS = ("pause_embedding_on_battery",)
 BackendFactory = Callable[[Settings], tuple[SearchBackend, IndexingBackend | None]]
 
 
@@ -89,6 +92,8 @@ class AppController(QObject):
         w.problems_requested.connect(self.show_problems)
         w.quit_requested.connect(self.quit)
         w.status.pause_toggled.connect(self.toggle_pause)
+        w.file_opened.connect(lambda path: self.promote([path], BAND_OPENED))
+        self.search_worker.results_ready.connect(self._promote_results)
         self.problems_loaded.connect(self._on_problems)
 
     def _wire_tray(self) -> None:
@@ -143,9 +148,20 @@ class AppController(QObject):
             self.indexing.start()
 
     def toggle_pause(self) -> None:
-        """Pause or resume indexing (status bar button, tray menu)."""
+        """Pause or resume embedding (status bar button, tray menu)."""
         if self.indexing is not None:
             self.indexing.toggle_pause()
+
+    def promote(self, paths: list[str], band: int) -> None:
+        """Ask phase 2 to embed these files sooner."""
+        if self.indexing is not None:
+            self.indexing.promote(paths, band)
+
+    def _promote_results(self, request: int, hits: list[Hit]) -> None:
+        """Files found by keyword alone (no vector yet) that match the current search."""
+        if self.window.request == request:
+            paths = [h.path for h in hits if "vector" not in h.scores]
+            self.promote(list(dict.fromkeys(paths)), BAND_SEARCHED)
 
     def toggle_window(self) -> None:
         """Tray click: show and raise, or hide."""
@@ -208,6 +224,10 @@ class AppController(QObject):
             self.set_indexing(indexing)
             self.prepare_models()
             return
+        if self.factory is not None and changed(old, new, POWER_KEYS):
+            _, indexing = self.factory(new)  # the running pipeline keeps its power probe
+            self.set_indexing(indexing)
+            self.start_indexing()
         if old.dimension != new.dimension and self.indexing is not None:
             self.window.status.showMessage("Rebuilding the index at the new dimension…", 5000)
             self.indexing.start_rebuild(new.dimension)

@@ -222,6 +222,11 @@ class IndexingWorker(QObject):
         """Pause when running, resume when paused (the status bar and tray button)."""
         self.resume() if self.paused else self.pause()
 
+    def promote(self, paths: Sequence[str], band: int) -> None:
+        """Embed these files sooner (only queues a request: safe on the main thread)."""
+        if paths:
+            self.backend.promote(paths, band)
+
     def shutdown(self, wait_s: float = 0.5) -> None:
         """Ask the indexer to stop; never block quitting for long (daemon thread)."""
         self.backend.cancel()

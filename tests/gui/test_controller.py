@@ -59,9 +59,9 @@ def test_status_bar_pause_button(qtbot: QtBot, controller: AppController) -> Non
     status = controller.window.status
     qtbot.waitUntil(lambda: status.pause_button.isVisible(), timeout=3000)
     status.pause_button.click()
-    assert status.pause_button.text() == "Resume"
+    assert status.pause_button.text() == "Resume embedding"
     status.pause_button.click()
-    assert status.pause_button.text() == "Pause"
+    assert status.pause_button.text() == "Pause embedding"
     with qtbot.waitSignal(controller.indexing.indexing_finished, timeout=5000):  # type: ignore[union-attr]
         pass
 
