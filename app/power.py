@@ -28,12 +28,16 @@ def _read(path: Path) -> str:
         return ""
 
 
-def on_battery_sysfs(root: Path = SYS_POWER) -> bool | None:
-    """The answer from Linux sysfs; None when it has no power supplies to ask."""
+def on_battery_sysfs(root: Path | None = None) -> bool | None:
+    """The answer from Linux sysfs; None when it has no power supplies to ask.
+
+    Batteries of devices (a wireless mouse: ``scope`` is ``Device``) do not count.
+    """
     try:
-        supplies = sorted(root.iterdir())
+        supplies = sorted((root or SYS_POWER).iterdir())
     except OSError:
         return None
+    supplies = [s for s in supplies if _read(s / "scope") != "Device"]
     kinds = {supply: _read(supply / "type") for supply in supplies}
     mains = [s for s, kind in kinds.items() if kind in ("Mains", "USB", "USB_C")]
     batteries = [s for s, kind in kinds.items() if kind == "Battery"]

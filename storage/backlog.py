@@ -182,6 +182,8 @@ class BacklogMixin(StoreBase):
     ) -> EmbedWork:
         """The next phase-2 batch for the index of ``fp`` (empty: nothing left to do)."""
         with self.transaction("DEFERRED"):
+            if self._index_id("active_index") is None:  # nothing written yet
+                return EmbedWork([], [])
             return next_work(
                 self.conn,
                 self._target(fp),
@@ -206,10 +208,13 @@ class BacklogMixin(StoreBase):
         ``tokens_per_s`` (the embedder's measured speed) is kept for ``quarry status``.
         """
         done: list[str] = []
+        file_ids = list(dict.fromkeys(file_ids))
+        if not hashes and not file_ids:
+            return done
         with self.transaction():
             index_id = self._target(fp)
             vectors.insert_vectors(self.conn, index_id, hashes, vecs, fp.dim)
-            for file_id in dict.fromkeys(file_ids):
+            for file_id in file_ids:
                 if settle_file(self.conn, index_id, file_id, 0.0, fresh=False):
                     row = self.conn.execute("SELECT path FROM files WHERE id = ?", (file_id,))
                     done += [r[0] for r in row]
