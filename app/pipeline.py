@@ -93,11 +93,15 @@ class Pipeline:
 
     # ---- folders ----------------------------------------------------------------------
 
-    def _reconcile(self, folder: str) -> None:
-        """Queue what changed on disk since the index last saw ``folder``.
+    def reconcile(self) -> int:
+        """Queue what changed on disk in every folder since the index last saw it.
 
-        Unchanged files cost one stat each: no hashing, no file records built.
+        Unchanged files cost one stat each: no hashing, no file records built. Returns
+        the number of paths queued (changed, new, gone, or worth a retry).
         """
+        return sum(self._reconcile(folder) for folder in self.folders)
+
+    def _reconcile(self, folder: str) -> int:
         self.store.add_folder(folder)
         known, retry = self.store.file_stamps(folder, self.config.max_attempts)
         changed, gone = reconcile(folder, self.filter, known)
@@ -107,6 +111,7 @@ class Pipeline:
         retry = [p for p in retry if p not in fresh]
         if changed or retry:
             self.store.enqueue([*changed, *retry], "index")
+        return len(gone) + len(changed) + len(retry)
 
     def add_folder(self, folder: str) -> None:
         """Start indexing (and, when running, watching) another folder."""
@@ -149,8 +154,7 @@ class Pipeline:
     def index_once(self, paths: Sequence[str] = ()) -> Summary:
         """Reconcile folders (plus explicit files) and index until the queue is empty."""
         self._cancelled.clear()
-        for folder in self.folders:
-            self._reconcile(folder)
+        self.reconcile()
         if paths:
             self.store.enqueue([normalise(p) for p in paths], "index")
         self.resume_rebuild()
@@ -163,8 +167,7 @@ class Pipeline:
     def start(self, *, watch: bool = True) -> None:
         """Reconcile, then index in the background (and keep watching when ``watch``)."""
         self._cancelled.clear()
-        for folder in self.folders:
-            self._reconcile(folder)
+        self.reconcile()
         if watch:
             self._restart_watcher()
         target = self.indexer.serve if watch else self.indexer.run

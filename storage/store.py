@@ -387,5 +387,9 @@ class Store(RetrievalMixin, BacklogMixin, RebuildMixin, MaintenanceMixin):
             return jobs.requeue_claimed(self.conn)
 
     def job_counts(self) -> dict[str, int]:
-        """Jobs per state ('queued', 'claimed')."""
+        """Jobs per state ('queued', 'claimed'); counts them, so not for every loop turn."""
         return jobs.counts(self.conn)
+
+    def has_queued_jobs(self) -> bool:
+        """True when a job waits; cheap at any queue length."""
+        return jobs.any_queued(self.conn)

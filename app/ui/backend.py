@@ -168,6 +168,10 @@ class SearchBackend(Protocol):
         """Instruction presets offered in the filter bar: name -> task text."""
         ...
 
+    def prepare(self) -> None:
+        """Load models and indexes ahead of the first search (called once, after launch)."""
+        ...
+
 
 @runtime_checkable
 class IndexingBackend(Protocol):

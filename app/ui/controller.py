@@ -139,6 +139,7 @@ class AppController(QObject):
         if not self.settings.first_run_done:
             self.show_welcome()
         else:
+            self.search_worker.prepare()
             self.prepare_models()
         self.load_problems()
 

@@ -146,6 +146,17 @@ class RealSearch:
         """Built-in and user presets."""
         return all_presets(self.settings)
 
+    def prepare(self) -> None:
+        """Load the models and the in-memory vector index now, off the main thread.
+
+        A failure here is not reported: the first search runs into the same cause and
+        shows it in the window.
+        """
+        try:
+            self.service().warm()
+        except Exception as exc:
+            log.info("search warm-up skipped: %s", exc)
+
     def close(self) -> None:
         """Close the store and free the models (the app is quitting or the model changed)."""
         service, self._service = self._service, None
@@ -268,6 +279,9 @@ class UnavailableSearch:
 
     def presets(self) -> dict[str, str]:
         return dict(self._presets)
+
+    def prepare(self) -> None:
+        """Nothing to load: every search answers with the reason."""
 
 
 def build_backends(settings: Settings) -> tuple[SearchBackend, IndexingBackend | None]:

@@ -68,6 +68,11 @@ class SearchWorker(QObject):
         self.pool.start(_Task(lambda: self._search(request, query, options), self._failed(request)))
         return request
 
+    def prepare(self) -> None:
+        """Warm the backend up (models, vector index) on the pool; the window stays free."""
+        backend = self.backend
+        self.pool.start(_Task(backend.prepare, lambda message: log.info("warm-up: %s", message)))
+
     def preview(self, hit: Hit) -> int:
         """Load a hit's context; only the newest preview request is shown."""
         self._latest_preview += 1

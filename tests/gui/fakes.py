@@ -40,6 +40,7 @@ class FakeSearchBackend:
         self.options: list[SearchOptions] = []
         self.block = threading.Event()
         self.block.set()
+        self.prepared = False
 
     def search(self, query: str, options: SearchOptions) -> list[Hit]:
         self.block.wait(5)
@@ -93,6 +94,9 @@ class FakeSearchBackend:
 
     def presets(self) -> dict[str, str]:
         return {"web_search": "Given a web search query, retrieve relevant passages"}
+
+    def prepare(self) -> None:
+        self.prepared = True
 
 
 class FakeIndexer:
