@@ -52,8 +52,9 @@ def build_phase1(folder: Path, db: Path, spec: str, workers: int = 2) -> dict[st
     with Pipeline(db, embedder, settings, config=IndexerConfig(workers=workers)) as pipe:
         pipe.pause()
         summary = pipe.index_once()
+        seconds = time.perf_counter() - started
+        pipe.store.checkpoint()
         stats = pipe.store.stats(problem_limit=0)
-    seconds = time.perf_counter() - started
     embedder.close()
     return {
         "files": summary.ok,
@@ -118,15 +119,15 @@ def build_launch_db(source: Path, db: Path, batch: int = 8192) -> dict[str, Any]
             hashes = [c.content_hash for c in work.chunks]
             store.add_vectors(fp, hashes, clustered(hashes, hubs), work.file_ids)
         store.finish_rebuild()
+        store.checkpoint()
         stats = store.stats(problem_limit=0)
-        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     tmp.rename(db)
     return {
         "chunks": stats.chunks,
         "vectors": stats.embeddings,
         "dim": STUB_DIM,
         "rebuild_seconds": time.perf_counter() - started,
-        "db_bytes": db.stat().st_size,
+        "db_bytes": stats.db_bytes,
         "clusters": len(hubs),
     }
 

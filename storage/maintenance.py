@@ -115,6 +115,11 @@ class MaintenanceMixin(StoreBase):
                 self._bump_epoch()
         return int(cur.rowcount)
 
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the database file and truncate it (after a bulk
+        write: a long phase 1 leaves tens of MB of WAL that every reader must consult)."""
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def vacuum(self) -> int:
         """Prune orphan vectors, optimise FTS, VACUUM and truncate the WAL; returns bytes saved."""
         before = self._db_bytes()
@@ -123,5 +128,5 @@ class MaintenanceMixin(StoreBase):
             for table in ("chunks_fts", "chunks_tri"):
                 self.conn.execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
         self.conn.execute("VACUUM")
-        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.checkpoint()
         return max(0, before - self._db_bytes())
