@@ -21,6 +21,8 @@ only"). In watch mode the next batch waits with exponential backoff.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import time
 from collections import deque
@@ -39,6 +41,24 @@ from storage.store import Store
 log = logging.getLogger(__name__)
 
 EmbedState = Literal["running", "paused", "battery", "waiting", "backoff", "idle"]
+EMBED_NICE = 10  # how much lower the embed thread's CPU priority is than the window's
+
+
+def lower_thread_priority(step: int = EMBED_NICE) -> bool:
+    """Lower the calling thread's CPU priority (Linux: nice is per thread); True if done.
+
+    Phase 2 can keep a core busy for hours; searches, the window and other programs should
+    win the CPU whenever they want it. Elsewhere the priority is per process and lowering
+    it would slow the whole app down, so this does nothing there.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    tid = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + step))
+    except OSError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -129,7 +149,9 @@ class Embedding:
 
     def open(self) -> None:
         """Start the embed thread (once per run); the run's counts start from zero."""
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="embed")
+        self._pool = ThreadPoolExecutor(
+            1, thread_name_prefix="embed", initializer=lower_thread_priority
+        )
         self._exhausted = False
         self._retry_at = 0.0
         self.chunks = self.tokens = 0

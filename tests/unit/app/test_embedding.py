@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 import random
+import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from app.embedding import EmbedConfig
+from app.embedding import EMBED_NICE, EmbedConfig
 from app.indexer import IndexerConfig, Progress
 from app.pipeline import Pipeline
 from app.search import SearchOptions, SearchService
@@ -199,3 +201,21 @@ def test_big_cjk_file_does_not_delay_small_files(tmp_path: Path, embedder: Embed
             assert reader.get_file(big) is None, "nor did their vectors"
         pipe.cancel()
         assert pipe.wait(120)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_embed_thread_runs_at_lower_cpu_priority(tmp_path: Path, embedder: Embedder) -> None:
+    folder = tmp_path / "docs"
+    _notes(folder, 1)
+    with _pipeline(tmp_path, embedder, folder) as pipe:
+        phase2 = pipe.indexer.embedding
+        phase2.open()
+        assert phase2._pool is not None
+
+        def niceness() -> int:
+            return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+        mine = niceness()
+        assert phase2._pool.submit(niceness).result() == min(19, mine + EMBED_NICE)
+        assert niceness() == mine  # the rest of the app keeps its priority
+        phase2.close()
