@@ -157,3 +157,24 @@ def test_mismatched_fingerprint_is_refused(store: Store) -> None:
     phase1(store, "/d/a.txt", ["one"])
     with pytest.raises(FingerprintMismatch):
         store.embedding_work(Fingerprint("other/model", "", FP.dim, "mean"))
+
+
+def test_rebuild_fills_in_the_same_order_beside_the_old_index(store: Store) -> None:
+    from storage.models import Fingerprint
+
+    for i in range(4):
+        phase1(store, f"/d/f{i}.txt", [f"text {i}"], mtime=float(i))
+    while embed_next(store)[0]:
+        pass
+    new = Fingerprint("new/model", "r2", 32, "last", chunker_version="c1")
+    store.begin_rebuild(new)
+    store.promote(["/d/f1.txt"], BAND_OPENED)
+    order = []
+    while work := store.embedding_work(new, max_chunks=1):
+        if not work.chunks:
+            break
+        vecs = np.stack([unit(c.content_hash, 32) for c in work.chunks])
+        order += store.add_vectors(new, [c.content_hash for c in work.chunks], vecs, work.file_ids)
+        assert store.vector_search(unit("h:text 0"), 1, fingerprint=FP)  # the old index serves
+    assert order == ["/d/f1.txt", "/d/f3.txt", "/d/f2.txt", "/d/f0.txt"]
+    assert store.finish_rebuild() == new and store.backlog() == Backlog()
