@@ -190,3 +190,17 @@ def test_vacuum_and_integrity(store: Store) -> None:
 def test_readonly_open_of_missing_db_is_a_calm_error(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="no index"):
         Store.open(tmp_path / "nope.sqlite3", readonly=True)
+
+
+def test_add_folder_attaches_files_once(store: Store) -> None:
+    write(store, "/docs/a.txt", ["alpha"])
+    write(store, "/docs/sub/b.txt", ["beta"])
+    write(store, "/docsx/c.txt", ["gamma"])  # a sibling whose name starts the same
+    docs = store.add_folder("/docs")
+    assert store.get_file("/docs/a.txt").folder_id == docs.id  # type: ignore[union-attr]
+    assert store.get_file("/docsx/c.txt").folder_id is None  # type: ignore[union-attr]
+    changes = store.conn.total_changes
+    assert store.add_folder("/docs") == docs
+    assert store.conn.total_changes - changes <= 1, "an unchanged folder rewrites no file row"
+    sub = store.add_folder("/docs/sub")
+    assert store.get_file("/docs/sub/b.txt").folder_id == sub.id  # type: ignore[union-attr]
