@@ -6,9 +6,9 @@ Indexing has two phases, both driven from the writer thread (the thread calling
 * **phase 1** makes files findable by keyword fast: it claims jobs, handles deletes and
   moves, and writes each file's chunks and keywords in its own ``BEGIN IMMEDIATE``
   transaction the moment its preparation finishes (a big file never holds back small
-  ones). **Preparers** (a thread pool) hash each file, reuse a byte-identical indexed
-  copy's chunks, or extract it in a sandboxed worker process (per-file time limit) and
-  chunk it.
+  ones). **Preparers** (a thread pool, ``app.prepare``) hash each file, reuse a
+  byte-identical indexed copy's chunks, or extract it in a sandboxed worker process
+  (per-file time limit) and chunk it.
 * **phase 2** (``app.embedding``) fills the vectors in the store's priority order, one
   batch at a time on the embed thread, and commits them with the files they complete:
   a file becomes searchable by meaning the moment its last vector commits. It runs while
@@ -27,7 +27,6 @@ that) or for the next start's reconcile.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import queue
@@ -36,17 +35,17 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from app.chunker import Chunker, heading_label
+from app.chunker import Chunker
 from app.embedding import EmbedConfig, Embedding, EmbedState
 from app.extract import ExtractorPool
 from app.extract.errors import SKIPPED, ExtractionError
 from app.power import PowerProbe, never
+from app.prepare import Prepared, Preparer
 from app.watcher import Change
 from engine.protocols import Embedder
-from storage.models import FileRecord, Fingerprint, Job, NewChunk
+from storage.models import FileRecord, Fingerprint, Job
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -118,30 +117,6 @@ class Summary:
         return self.failed - self.failed_again + self.keyword_only
 
 
-@dataclass
-class _Prepared:
-    """A prepared file: its chunks ready to write, or why there are none."""
-
-    job: Job
-    size: int = 0
-    mtime: float = 0.0
-    digest: str = ""
-    chunks: list[NewChunk] = field(default_factory=list)
-    error: ExtractionError | None = None
-    unchanged: bool = False
-    vanished: bool = False
-    failed_before: bool = False  # the index already had this file, same bytes, as failed
-
-
-def file_digest(path: str) -> str:
-    """sha256 of the file's bytes: detects real changes behind a new mtime, and copies."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _stat(path: str) -> tuple[int, float]:
     """(size, mtime) of a file; zeros when it cannot be read."""
     try:
@@ -193,11 +168,10 @@ class Indexer:
         self._promotions: queue.Queue[tuple[list[str], int]] = queue.Queue()
         self._wake = threading.Event()
         self._cancel = threading.Event()
-        self._local = threading.local()
         self._summary = Summary()
         self._started = time.monotonic()
         self._last_emit = 0.0
-        self._extractor = ExtractorPool(0)
+        self._preparer = Preparer(store.path, chunker, ExtractorPool(0), None)
         self._serving = False
         self._queued = False  # phase-1 jobs waiting in the store, refreshed each turn
         self._counted: tuple[float, int, int, int] = (-1e9, 0, 0, 0)  # time, jobs, keyword, meaning
@@ -260,9 +234,11 @@ class Indexer:
             self.config.extract_timeout_s,
             self.config.max_file_bytes,
         )
-        self._extractor = extractor
+        self._preparer = Preparer(
+            self.store.path, self.chunker, extractor, self.config.max_file_bytes
+        )
         preparers = ThreadPoolExecutor(self.config.workers, thread_name_prefix="prepare")
-        preparing: dict[Future[_Prepared], Job] = {}
+        preparing: dict[Future[Prepared], Job] = {}
         self.embedding.backoff = self._serving
         self.embedding.open()
         try:
@@ -285,7 +261,7 @@ class Indexer:
         self._emit("cancelled" if self._cancel.is_set() else "done", force=True)
         return self._summary
 
-    def _turn(self, preparers: ThreadPoolExecutor, preparing: dict[Future[_Prepared], Job]) -> None:
+    def _turn(self, preparers: ThreadPoolExecutor, preparing: dict[Future[Prepared], Job]) -> None:
         """One pass: changes in, phase 1 claims and writes, phase 2 commits and launches."""
         self._drain_inbox()
         self._queue_due_retries()
@@ -307,7 +283,7 @@ class Indexer:
                              for p, r in self.embedding.given_up]  # fmt: skip
         self.embedding.given_up = []
 
-    def _wait(self, preparing: dict[Future[_Prepared], Job], idle: bool) -> None:
+    def _wait(self, preparing: dict[Future[Prepared], Job], idle: bool) -> None:
         """Sleep until a stage finishes, new changes arrive, or a short poll interval."""
         pending: list[Future[Any]] = list(preparing)
         if self.embedding.in_flight is not None:
@@ -366,9 +342,7 @@ class Indexer:
         delay = self.config.retry_backoff_s * 2 ** max(0, record.retries - 1)
         self._retry_at[record.path] = time.monotonic() + delay
 
-    def _claim(
-        self, preparers: ThreadPoolExecutor, preparing: dict[Future[_Prepared], Job]
-    ) -> None:
+    def _claim(self, preparers: ThreadPoolExecutor, preparing: dict[Future[Prepared], Job]) -> None:
         """Keep the preparers fed, a few files ahead of the embedder."""
         room = 4 * self.config.workers + 4 - len(preparing)
         if room <= 0:
@@ -386,7 +360,7 @@ class Indexer:
                 self._count("failed", job.path, "gave up after repeated crashes", again=again)
             else:
                 record = self.store.get_file(job.path)
-                preparing[preparers.submit(self._prepare, job, record)] = job
+                preparing[preparers.submit(self._preparer.prepare, job, record)] = job
 
     def _delete(self, job: Job) -> None:
         removed = self.store.delete_file(job.path)
@@ -394,67 +368,7 @@ class Indexer:
         self.store.finish_jobs([job.id])
         self._summary.deleted += int(removed)
 
-    # ---- stage 1: prepare (preparer threads) ------------------------------------------
-
-    def _reader(self) -> Store:
-        """A read-only connection per preparer thread, for copy detection."""
-        reader: Store | None = getattr(self._local, "store", None)
-        if reader is None:
-            reader = Store.open(self.store.path, readonly=True)
-            self._local.store = reader
-        return reader
-
-    def _prepare(self, job: Job, record: FileRecord | None) -> _Prepared:
-        """Hash, then reuse or extract + chunk; never raises for a bad file."""
-        work = _Prepared(job)
-        try:
-            info = os.stat(job.path)
-            work.size, work.mtime = info.st_size, info.st_mtime
-            if self.config.max_file_bytes is None or info.st_size <= self.config.max_file_bytes:
-                work.digest = file_digest(job.path)
-        except FileNotFoundError:
-            work.vanished = True
-            return work
-        except OSError:
-            pass  # the extractor reports it with a proper reason
-        if record is not None and record.status == "failed":
-            work.failed_before = record.content_hash == work.digest
-        if record is not None and record.status == "ok" and record.content_hash == work.digest:
-            work.unchanged = True
-            return work
-        if work.digest and self._reuse_copy(work):
-            return work
-        try:
-            document = self._extractor.extract(Path(job.path))
-        except ExtractionError as exc:
-            work.error = exc
-            return work
-        for chunk in self.chunker.chunk(document):
-            heading = heading_label(chunk.heading_path) or None
-            work.chunks.append(
-                NewChunk(
-                    chunk.ordinal, chunk.text, chunk.start, chunk.end, chunk.content_hash,
-                    chunk.token_count, chunk.page, heading,
-                )
-            )  # fmt: skip
-        return work
-
-    def _reuse_copy(self, work: _Prepared) -> bool:
-        """A byte-identical file already indexed: copy its chunks, skip extraction."""
-        reader = self._reader()
-        for other in reader.files_by_content_hash(work.digest):
-            if other.status == "ok" and other.path != work.job.path:
-                work.chunks = [
-                    NewChunk(
-                        c.ordinal, c.text, c.start, c.end, c.content_hash, c.token_count,
-                        c.page, c.heading,
-                    )
-                    for c in reader.chunks(other.path)
-                ]  # fmt: skip
-                return bool(work.chunks)
-        return False
-
-    def _collect(self, preparing: dict[Future[_Prepared], Job]) -> None:
+    def _collect(self, preparing: dict[Future[Prepared], Job]) -> None:
         """Phase 1: write each finished preparation now, in its own transaction."""
         for future in [f for f in preparing if f.done()]:
             job = preparing.pop(future)
@@ -462,7 +376,7 @@ class Indexer:
                 work = future.result()
             except Exception as exc:  # a bug in our code: fail the file, keep going
                 log.exception("preparing %s failed", job.path)
-                work = _Prepared(job, error=_Bug(f"internal error: {type(exc).__name__}: {exc}"))
+                work = Prepared(job, error=_Bug(f"internal error: {type(exc).__name__}: {exc}"))
             if work.vanished:
                 self._delete(job)
             elif work.error is not None:
@@ -479,7 +393,7 @@ class Indexer:
             else:
                 self._write(work)
 
-    def _record_error(self, work: _Prepared) -> None:
+    def _record_error(self, work: Prepared) -> None:
         assert work.error is not None
         err, path = work.error, work.job.path
         mark = self.store.mark_skipped if err.status == SKIPPED else self.store.mark_failed
@@ -489,7 +403,7 @@ class Indexer:
             self._schedule_retry(record)
         self._count(err.status, path, err.reason, again=work.failed_before)
 
-    def _write(self, work: _Prepared) -> None:
+    def _write(self, work: Prepared) -> None:
         """Chunks + keywords in one transaction; the file joins phase 2's backlog."""
         self.store.write_file(
             work.job.path,
@@ -572,4 +486,4 @@ class _Bug(ExtractionError):
     status = "failed"
 
 
-__all__ = ["Indexer", "IndexerConfig", "Progress", "Summary", "file_digest", "make_fingerprint"]
+__all__ = ["Indexer", "IndexerConfig", "Progress", "Summary", "make_fingerprint"]
