@@ -174,6 +174,7 @@ class Indexer:
         self._preparer = Preparer(store.path, chunker, ExtractorPool(0), None)
         self._serving = False
         self._queued = False  # phase-1 jobs waiting in the store, refreshed each turn
+        self._embed_shown: tuple[EmbedState, str] = ("idle", "")  # phase 2 as last reported
         self._counted: tuple[float, int, int, int] = (-1e9, 0, 0, 0)  # time, jobs, keyword, meaning
         self._retry_at: dict[str, float] = {}  # watch mode: path -> monotonic retry time
 
@@ -270,7 +271,9 @@ class Indexer:
         self._queued = self.store.has_queued_jobs()
         before = self.embedding.chunks
         self.embedding.step(phase1_waiting=self._queued)
-        if self.embedding.chunks != before or self.embedding.error:  # a commit: fresh counts
+        shown = (self.embedding.state(self._queued), self.embedding.error)
+        if self.embedding.chunks != before or shown != self._embed_shown:  # fresh counts
+            self._embed_shown = shown
             self._emit("running" if preparing or self._queued else "idle", force=True)
 
     def _finish_summary(self) -> None:

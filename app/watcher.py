@@ -67,6 +67,14 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z", re.DOTALL)
 
 
+@lru_cache(maxsize=64)
+def _any_glob(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One regex matching any of ``patterns`` (None: an empty list matches nothing)."""
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{_glob_regex(p).pattern})" for p in patterns), re.DOTALL)
+
+
 @dataclass(frozen=True)
 class PathFilter:
     """Include/exclude globs matched against the path relative to its watched folder.
@@ -80,7 +88,10 @@ class PathFilter:
     follow_symlinks: bool = False
 
     def _matches(self, rel: str, patterns: Sequence[str]) -> bool:
-        return any(_glob_regex(p).match(rel) for p in patterns)
+        # One alternation per pattern list, not one regex per pattern: a reconcile of
+        # 100,000 unchanged files spent 70% of its time here.
+        combined = _any_glob(tuple(patterns))
+        return combined is not None and combined.match(rel) is not None
 
     def accepts(self, rel: str) -> bool:
         """Should the file at folder-relative ``rel`` ('/'-separated) be indexed?"""

@@ -74,7 +74,12 @@ def reconcile_vs_walk(db: Path, folder: Path, spec: str, rounds: int = 3) -> dic
 
 
 def phase2_window(db: Path, folder: Path, spec: str, seconds: float, rounds: int) -> dict[str, Any]:
-    """Embed for ``seconds`` with the real pipeline; search with phase 2 running vs paused."""
+    """Phase 2 with the real pipeline: its speed alone, then searches while it runs vs paused.
+
+    Speed: tokens committed (the store's backlog, read from a separate connection) over
+    ``seconds`` of wall-clock time with nothing else running, beside ``embed_documents`` on
+    the same texts in a thread at the same lowered priority (the model's own speed).
+    """
     from quality import load_queries
 
     from app.indexer import IndexerConfig, Progress
@@ -82,33 +87,54 @@ def phase2_window(db: Path, folder: Path, spec: str, seconds: float, rounds: int
     from app.search import SearchOptions, SearchService
     from engine.config import EmbedderConfig
     from engine.factory import load_embedder
+    from storage.store import Store
 
     queries = [q.text for q in load_queries()]
     indexing, searching = (load_embedder(EmbedderConfig(model=spec)) for _ in range(2))
     last: list[Progress] = []
     pipe = Pipeline(db, indexing, scale_build.bench_settings(folder, embed_model=spec),
                     config=IndexerConfig(workers=2), on_progress=last.append)  # fmt: skip
+    reader = Store.open(db, readonly=True)
+    fp = pipe.indexer.fingerprint
+    sample = reader.embedding_work(fp, max_tokens=10**9, max_chunks=64, slice_chunks=64)
+    before = reader.backlog(fp).tokens
+    pipe.start(watch=False)
+    started = time.monotonic()
+    time.sleep(seconds)
+    committed, elapsed = before - reader.backlog(fp).tokens, time.monotonic() - started
     service = SearchService(db, searching)
     service.search(queries[0], SearchOptions())  # warm: query model, sign bits, page cache
-    during, idle = [], []
-    pipe.start(watch=False)
-    window = seconds / rounds
+    during, idle, window = [], [], min(20.0, max(2.0, seconds / 3))
     for r in range(rounds):
         pipe.resume()
         during += _timed(service, queries, r, window)
         pipe.pause()
         _until(lambda: bool(last) and last[-1].embedding == "paused", 120)
-        idle += _timed(service, queries, r, window / 4)
-    rate = pipe.indexer.embedding.tokens_per_s()
+        idle += _timed(service, queries, r, window)
     pipe.stop()
     service.close()
-    waiting = last[-1] if last else None
+    reader.close()
+    raw = _raw_speed(indexing, sample, fp.heading_prefix)
     return {
-        "tokens_per_s": rate,
+        "tokens_per_s": committed / elapsed,
+        "raw_tokens_per_s": raw,
         "during_ms": during,
         "idle_ms": idle,
-        "backlog_tokens": waiting.backlog_tokens if waiting else 0,
     }
+
+
+def _raw_speed(embedder: Any, work: Any, heading_prefix: bool) -> float:
+    """The model alone on a batch of the backlog's texts, on a thread at phase 2's priority."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.embedding import batch_texts, lower_thread_priority
+
+    texts, _, _ = batch_texts(work, heading_prefix)
+    with ThreadPoolExecutor(1, initializer=lower_thread_priority) as pool:
+        started = time.perf_counter()
+        pool.submit(embedder.embed_documents, texts).result()
+        seconds = time.perf_counter() - started
+    return float(work.tokens / seconds)
 
 
 def _timed(service: Any, queries: list[str], offset: int, seconds: float) -> list[float]:
@@ -184,21 +210,23 @@ def bits_vs_floats(db: Path, rounds: int = 2) -> dict[str, float]:
     return {"bits_s": min(bits), "floats_s": min(floats), "rows": rows}
 
 
-def qwen_speed(cache: Path, texts: list[str]) -> dict[str, float]:
-    """Tokens/s of a random Qwen3-0.6B-shaped model on the transformers backend."""
-    from engine.config import EmbedderConfig
-    from engine.factory import load_embedder
-
+def qwen_speed(cache: Path, texts: list[str]) -> dict[str, Any]:
+    """Tokens/s of a Qwen3-0.6B-shaped model on the transformers backend, fp32 (the CPU
+    default) and bf16 (Settings > precision), each in a fresh process with the app's own
+    thread settings (this script's BLAS pinning left out)."""
     folder = scale_build.qwen_06b_shape(cache / "qwen3-0.6b-shape")
-    embedder = load_embedder(EmbedderConfig(model=str(folder)))
-    tokenizer = embedder.tokenizer()
-    tokens = sum(tokenizer.count(t) for t in texts)
-    embedder.embed_documents(texts[:2])
-    started = time.perf_counter()
-    embedder.embed_documents(texts)
-    seconds = time.perf_counter() - started
-    embedder.close()
-    return {"tokens_per_s": tokens / seconds, "tokens": tokens}
+    sample = cache / "qwen-sample.json"
+    sample.write_text(json.dumps(texts))
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    env["QUARRY_BENCH_THREADS"] = "0"
+    out: dict[str, Any] = {}
+    for dtype in ("float32", "bfloat16"):
+        done = subprocess.run(
+            [sys.executable, str(HERE / "scale_build.py"), "qwen", str(folder), str(sample), dtype],
+            env=env, capture_output=True, text=True, timeout=1800, check=True,
+        )  # fmt: skip
+        out[dtype] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
 
 
 def main() -> None:

@@ -175,3 +175,26 @@ def qwen_06b_shape(folder: Path) -> Path:
     _save_tokenizer(tmp, append_eos=True)
     tmp.rename(folder)
     return folder
+
+
+def qwen_child(folder: Path, sample: Path, dtype: str) -> dict[str, float]:
+    """Embed the sample texts once (after a warm-up); tokens/s by the model's tokenizer."""
+    from engine.config import EmbedderConfig
+    from engine.factory import load_embedder
+
+    texts = json.loads(sample.read_text())
+    embedder = load_embedder(EmbedderConfig(model=str(folder), dtype=dtype))
+    tokens = sum(embedder.tokenizer().count(t) for t in texts)
+    embedder.embed_documents(texts[:2])
+    started = time.perf_counter()
+    embedder.embed_documents(texts)
+    seconds = time.perf_counter() - started
+    return {"tokens_per_s": tokens / seconds, "tokens": tokens}
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    if sys.argv[1] == "qwen":
+        print(json.dumps(qwen_child(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4])))

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 # Settings whose change needs a fresh indexing run (the rules decide which files exist).
 REINDEX_KEYS = ("folders", "include", "exclude", "max_file_mb", "follow_symlinks")
+WARM_UP_WAIT_MS = 10_000  # indexing starts after the search warm-up, or after this
 # Settings the indexing run reads once when it starts (a fresh run applies them).
 POWER_KEYS = ("pause_embedding_on_battery",)
 BackendFactory = Callable[[Settings], tuple[SearchBackend, IndexingBackend | None]]
@@ -80,6 +81,7 @@ class AppController(QObject):
             self.tray = Tray(icon, self)
         self._quitting = False
         self._downloading = False
+        self._warming = False
         self._wire_window()
         self._wire_tray()
         self._wire_downloader()
@@ -139,9 +141,25 @@ class AppController(QObject):
         if not self.settings.first_run_done:
             self.show_welcome()
         else:
-            self.search_worker.prepare()
-            self.prepare_models()
+            self._search_first()
         self.load_problems()
+
+    def _search_first(self) -> None:
+        """Warm search up (model, vector index), then start indexing.
+
+        Indexing starts with a reconcile of every watched file, which competes with the
+        first query for the CPU (and Python's GIL): at 100,000 files that made the first
+        results a second later. A slow warm-up never holds indexing back for long.
+        """
+        self._warming = True
+        self.search_worker.prepared.connect(self._warmed_up)  # a bound slot: main thread
+        QTimer.singleShot(WARM_UP_WAIT_MS, self._warmed_up)
+        self.search_worker.prepare()
+
+    def _warmed_up(self) -> None:
+        if self._warming and not self._quitting:
+            self._warming = False
+            self.prepare_models()
 
     def start_indexing(self) -> None:
         """Start (or restart) the indexer over the watched folders."""

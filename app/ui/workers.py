@@ -44,6 +44,7 @@ class SearchWorker(QObject):
     rerank_finished = Signal(int)
     preview_ready = Signal(int, object)  # request, Preview
     search_failed = Signal(int, str)
+    prepared = Signal()  # the warm-up finished (or failed: the first search will say why)
 
     def __init__(self, backend: SearchBackend, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -69,9 +70,16 @@ class SearchWorker(QObject):
         return request
 
     def prepare(self) -> None:
-        """Warm the backend up (models, vector index) on the pool; the window stays free."""
+        """Warm the backend up (models, vector index) on the pool; ``prepared`` follows."""
         backend = self.backend
-        self.pool.start(_Task(backend.prepare, lambda message: log.info("warm-up: %s", message)))
+
+        def warm() -> None:
+            try:
+                backend.prepare()
+            finally:
+                self.prepared.emit()
+
+        self.pool.start(_Task(warm, lambda message: log.info("warm-up: %s", message)))
 
     def preview(self, hit: Hit) -> int:
         """Load a hit's context; only the newest preview request is shown."""

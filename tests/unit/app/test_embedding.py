@@ -219,3 +219,42 @@ def test_embed_thread_runs_at_lower_cpu_priority(tmp_path: Path, embedder: Embed
         assert phase2._pool.submit(niceness).result() == min(19, mine + EMBED_NICE)
         assert niceness() == mine  # the rest of the app keeps its priority
         phase2.close()
+
+
+class SlowEmbedder:
+    """The real embedder, a little slower per batch, so a pause lands mid-phase."""
+
+    def __init__(self, inner: Embedder, delay: float) -> None:
+        self.inner, self.delay = inner, delay
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def embed_documents(self, texts: list[str]) -> object:
+        time.sleep(self.delay)
+        return self.inner.embed_documents(texts)
+
+
+def test_pause_is_reported_at_once_and_stops_new_batches(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    from typing import cast
+
+    folder = tmp_path / "docs"
+    _notes(folder, 12)
+    seen: list[Progress] = []
+    slow = cast(Embedder, SlowEmbedder(embedder, 0.3))
+    settings = Settings(folders=[str(folder)], chunk_tokens=64, chunk_overlap=8)
+    config = IndexerConfig(workers=1, sandbox=False, embed=EmbedConfig(max_chunks=1))
+    with Pipeline(
+        tmp_path / "i.sqlite3", slow, settings, config=config, on_progress=seen.append
+    ) as pipe:
+        pipe.start(watch=True)
+        assert _until(lambda: any(p.meaning_files >= 2 for p in seen))
+        pipe.pause()
+        assert _until(lambda: seen[-1].embedding == "paused", timeout=2.0)
+        stopped = seen[-1].meaning_files
+        time.sleep(1.0)
+        assert seen[-1].meaning_files == stopped < 12, "no batch starts while paused"
+        pipe.resume()
+        assert _until(lambda: seen[-1].meaning_files == 12)

@@ -24,7 +24,7 @@ def test_scale_benchmark_smoke(tmp_path: Path) -> None:
         env=env, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    for row in ("searchable by keyword (phase 1)", "reconcile, 60 unchanged files (0 queued)",
+    for row in ("searchable by keyword (phase 1)", "phase 2 speed", "reconcile, 60 unchanged files (0 queued)",
                 "search p50 / p95 while phase 2 embeds", "load the sign bits",
                 "database bytes per chunk", "launch to first results", "RSS with the window"):  # fmt: skip
         assert row in done.stdout, row
