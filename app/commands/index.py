@@ -69,20 +69,18 @@ def progress_line(p: Progress) -> str:
     """One terminal line: a bar (files read, then files embedded) and both phases' words."""
     from app.phases import PhaseStatus, describe
 
-    phases = describe(
-        PhaseStatus(p.keyword_files, p.meaning_files, p.backlog_tokens, p.tokens_per_s,
-                    p.embedding, p.error)
-    )  # fmt: skip
+    status = PhaseStatus(
+        p.keyword_files, p.meaning_files, p.backlog_tokens, p.tokens_per_s, p.embedding, p.error
+    )
+    head, done, total = "", p.meaning_files, p.keyword_files
     if p.state == "running":
-        done, total, head = (
+        head, done, total = (
+            f"reading {p.files_done:,}/{p.files_total:,} files · ",
             p.files_done,
-            max(p.files_total, 1),
-            f"reading {p.files_done}/{p.files_total} files · ",
+            p.files_total,
         )
-    else:
-        done, total, head = p.meaning_files, max(p.keyword_files, 1), ""
-    filled = int(30 * min(done, total) / total)
-    return f"\r[{'#' * filled}{'.' * (30 - filled)}] {head}{phases}"
+    filled = int(30 * min(done, total) / max(total, 1))
+    return f"\r[{'#' * filled}{'.' * (30 - filled)}] {head}{describe(status)}"
 
 
 def progress_printer(enabled: bool) -> Callable[[Progress], None]:

@@ -146,3 +146,20 @@ def test_installed_command_runs_both_phases_and_status_says_so(
     status = quarry_run("status", "--db", str(db))
     assert status.returncode == 0, status.stderr
     assert "2 files searchable by keyword · all by meaning" in status.stdout
+
+
+def test_progress_line_shows_reading_then_both_phases() -> None:
+    from app.commands.index import progress_line
+    from app.indexer import Progress
+
+    reading = Progress("running", 3, 10, 3, 0, 0, 30, 0, 0.0, None, keyword_files=3,
+                       embedding="waiting")  # fmt: skip
+    assert progress_line(reading) == (
+        "\r[#########.....................] reading 3/10 files · 3 files searchable by keyword"
+        " · 0 by meaning · embedding starts once new files are read"
+    )
+    embedding = Progress("idle", 10, 10, 10, 0, 0, 100, 40, 1_900.0, None, keyword_files=10,
+                         meaning_files=4, backlog_tokens=3_420_000, embedding="running")  # fmt: skip
+    assert progress_line(embedding).endswith(
+        "] 10 files searchable by keyword · 4 by meaning · about 30 min left at 1,900 tokens/s"
+    )
