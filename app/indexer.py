@@ -114,6 +114,7 @@ class _Prepared:
     unchanged: bool = False
     vanished: bool = False
     failed_before: bool = False  # the index already had this file, same bytes, as failed
+    title: str = ""  # the document's own title, indexed as a keyword field
 
 
 @dataclass
@@ -388,6 +389,7 @@ class Indexer:
         except ExtractionError as exc:
             work.error = exc
             return work
+        work.title = document.title
         for chunk in self.chunker.chunk(document):
             heading = heading_label(chunk.heading_path) or None
             work.chunks.append(
@@ -404,6 +406,7 @@ class Indexer:
         reader = self._reader()
         for other in reader.files_by_content_hash(work.digest):
             if other.status == "ok" and other.path != work.job.path:
+                work.title = other.title
                 work.chunks = [
                     NewChunk(
                         c.ordinal, c.text, c.start, c.end, c.content_hash, c.token_count,
@@ -518,6 +521,7 @@ class Indexer:
             chunks=work.chunks,
             vectors_by_hash=vectors,
             fingerprint=self.fingerprint,
+            title=work.title,
         )
         self.store.finish_jobs([work.job.id])
         self._summary.chunks += len(work.chunks)
