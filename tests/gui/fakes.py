@@ -38,6 +38,7 @@ class FakeSearchBackend:
         self.rerank_delay = rerank_delay
         self.queries: list[str] = []
         self.options: list[SearchOptions] = []
+        self.similar_to: list[tuple[str, bool]] = []
         self.block = threading.Event()
         self.block.set()
 
@@ -85,11 +86,21 @@ class FakeSearchBackend:
         on_update(ranked)
         return ranked
 
-    def preview(self, hit: Hit) -> Preview:
+    def preview(self, hit: Hit, span: tuple[int, int] | None = None) -> Preview:
         text = "Before the chunk.\n\n" + self.corpus[hit.path] + "\n\nAfter the chunk."
         offset = len("Before the chunk.\n\n")
         spans = tuple((s + offset, e + offset) for s, e in hit.spans)
-        return Preview(text=text, spans=spans, page=hit.page, heading=hit.heading)
+        body = (offset, offset + len(self.corpus[hit.path]))
+        return Preview(text=text, spans=spans, page=hit.page, heading=hit.heading, passage=body)
+
+    def similar(self, hit: Hit, passage: bool = False) -> list[Hit]:
+        """Every other file, as "similar" (the window's plumbing is what is tested)."""
+        self.similar_to.append((hit.path, passage))
+        return [
+            Hit(path=p, score=0.5, snippet=t, modified=1_700_000_000.0)
+            for p, t in self.corpus.items()
+            if p != hit.path
+        ]
 
     def presets(self) -> dict[str, str]:
         return {"web_search": "Given a web search query, retrieve relevant passages"}
