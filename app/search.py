@@ -238,7 +238,8 @@ class SearchService:
             _file(path, groups[path], file_scores[path], context, opts.passage_bonus)
             for path in ranked
         ]
-        return self._judged(candidates, parsed, opts)[: opts.k]
+        calibrated = opts.cutoff and found.query_vector is not None
+        return self._judged(candidates, parsed, calibrated)[: opts.k]
 
     def _cosines(self, vector: FloatArray | None, chunks: Sequence[Chunk]) -> dict[int, float]:
         if vector is None or not chunks:
@@ -247,9 +248,12 @@ class SearchService:
             return self.store.cosines(vector, (c.id for c in chunks))
 
     def _judged(
-        self, candidates: list[Result], parsed: ParsedQuery, opts: SearchOptions
+        self, candidates: list[Result], parsed: ParsedQuery, calibrated: bool
     ) -> list[Result]:
-        calibration = self.calibration if opts.cutoff else None
+        """Flag weak files (strong ones first); ``calibrated`` is False when there is no
+        query vector (keyword mode, or a language the model cannot read): without
+        calibrated evidence nothing is cut off."""
+        calibration = self.calibration if calibrated else None
         evidence = [
             relevance.Evidence(
                 _best_cosine(r), max(p.coverage for p in r.passages), bool(parsed.phrases)

@@ -15,10 +15,12 @@ model through the real ``Pipeline`` and runs every query through ``SearchService
 mode (``SearchOptions.mode``), as the app does. Children share an embedding cache keyed by
 the exact chunk text, so the vectors are the same numbers in both.
 
-Scores, file level, binary relevance, cut-off 10: Hit@1, MRR@10, nDCG@10, recall@10, and
-the **irrelevant share**: of all results *shown* in the first 10 (every file for a tree
-that returns chunks; the files not flagged weak for one that judges relevance, i.e. what
-the window lists before "Show weaker matches"), the share that is not relevant, pooled over
+Scores, file level, binary relevance, cut-off 10. Hit@1, MRR@10 and nDCG@10 rank the list
+as the window orders it (files shown first, then the weaker ones). recall@10 and the
+**irrelevant share** count what is *shown* in the first 10 (every file for a tree that
+returns chunks; the files not flagged weak for one that judges relevance, i.e. what the
+window lists before "Show weaker matches"): recall@10 is the share of the relevant files
+shown, the irrelevant share the share of shown files that are not relevant, pooled over
 labelled and off-topic queries. A chunk list is deduplicated to files in rank order.
 """
 
@@ -148,7 +150,7 @@ def evaluate(queries: Sequence[Query], off_topic: Sequence[str], run: Runner) ->
         scores.hit1.append(float(bool(ranked) and ranked[0] in query.relevant))
         scores.mrr.append(reciprocal_rank(ranked, query.relevant))
         scores.ndcg.append(ndcg_at(ranked, query.relevant))
-        scores.recall.append(recall_at(ranked, query.relevant))
+        scores.recall.append(recall_at(shown, query.relevant))
         scores.shown.append(len(shown))
         scores.irrelevant.append(sum(1 for s in shown if s not in query.relevant))
     for text in off_topic:

@@ -17,6 +17,7 @@ from bisect import bisect_right
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
+    QFont,
     QFontDatabase,
     QFontMetrics,
     QPainter,
@@ -170,8 +171,7 @@ class PreviewPane(QWidget):
     def show_preview(self, preview: Preview) -> None:
         """Show the document, tint every match and the passage, scroll the passage in."""
         self._preview = preview
-        font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
-        self.text.setFont(font if preview.monospace else self.font())
+        self.text.setFont(_fixed_font() if preview.monospace else self.font())
         self.text.setPlainText(preview.text)
         self.earlier_button.setVisible(preview.more_before)
         self.later_button.setVisible(preview.more_after)
@@ -261,3 +261,13 @@ class PreviewPane(QWidget):
         selection.cursor = cursor  # type: ignore[misc]
         selection.format = fmt  # type: ignore[misc]
         return selection
+
+
+def _fixed_font() -> QFont:
+    """The system's fixed-width font, asked for as fixed pitch too: where the platform
+    names no monospace family (a bare X server, offscreen), the style hint still makes Qt
+    pick one instead of falling back to the proportional default."""
+    font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+    font.setStyleHint(QFont.StyleHint.Monospace)
+    font.setFixedPitch(True)
+    return font

@@ -33,9 +33,18 @@ CORPUS = {
 class FakeSearchBackend:
     """Word-overlap search over a tiny corpus; rerank reverses the order (visibly)."""
 
-    def __init__(self, corpus: dict[str, str] | None = None, rerank_delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        corpus: dict[str, str] | None = None,
+        rerank_delay: float = 0.0,
+        *,
+        weak: tuple[str, ...] = (),
+        more: dict[str, list[str]] | None = None,
+    ) -> None:
         self.corpus = dict(corpus or CORPUS)
         self.rerank_delay = rerank_delay
+        self.weak = weak  # paths answered as weak matches
+        self.more = more or {}  # path -> texts of its further passages
         self.queries: list[str] = []
         self.options: list[SearchOptions] = []
         self.similar_to: list[tuple[str, bool]] = []
@@ -63,6 +72,12 @@ class FakeSearchBackend:
                         start=0,
                         end=len(text),
                         modified=1_700_000_000.0,
+                        weak=path in self.weak,
+                        more=tuple(
+                            Hit(path=path, score=0.1, snippet=t, start=100 * (i + 1), chunk=i + 1)
+                            for i, t in enumerate(self.more.get(path, []))
+                        ),
+                        level="high",
                     )
                 )
         return hits
