@@ -8,6 +8,9 @@ labelled queries by ``benchmarks/calibrate.py``):
 - a file found by meaning alone qualifies when its best passage's cosine clears the
   model's ``floor`` and lies within ``margin`` of the best file's cosine; the rest are
   *weak*, shown only on request ("Show weaker matches");
+- a file without any vector yet (two-phase indexing: keywords found it, phase 2 has not
+  embedded it) cannot be judged by meaning, so it is shown: hiding it would make a fresh
+  or paused index look empty;
 - ``probability`` turns (cosine, share of terms held) into P(relevant) with the model's
   logistic weights; ``level_of`` reads any probability, calibrated or the reranker's
   P(yes), as High (>= 0.5: more likely relevant than not), Medium (>= 0.2) or Low.
@@ -84,6 +87,7 @@ def judge(evidence: Sequence[Evidence], calibration: RelevanceCalibration | None
             and e.cosine >= calibration.floor
             and e.cosine >= best - calibration.margin
         )
+        unjudged = e.cosine is None  # no vector yet: nothing to measure it against
         p = probability(e, calibration)
-        out.append(Verdict(not (e.keyword_match or by_meaning), p, level_of(p)))
+        out.append(Verdict(not (e.keyword_match or by_meaning or unjudged), p, level_of(p)))
     return out

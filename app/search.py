@@ -138,6 +138,11 @@ class SearchService:
         entry = registry.lookup(self.embedder.info.model_id)
         return entry.relevance if entry is not None else None
 
+    def warm(self) -> int:
+        """Load the vector index into memory ahead of the first search; returns its rows."""
+        with self._lock:
+            return self.store.load_vector_index()
+
     # ---- first stage -------------------------------------------------------------------
 
     def search(self, query: str, options: SearchOptions | None = None) -> list[Result]:
