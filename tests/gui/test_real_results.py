@@ -160,3 +160,14 @@ def test_more_like_this_from_the_row_menu(qtbot: QtBot, window: MainWindow) -> N
     assert names[0] in ("exceptions.txt", "raise.txt", "with.txt")
     assert window.similar_banner.isVisible()
     qtbot.keyClick(window.search_field, Qt.Key.Key_Escape)
+
+
+def test_rows_read_as_levels_not_fusion_scores(qtbot: QtBot, window: MainWindow) -> None:
+    hits = search(qtbot, window, "packing list rain jacket")
+    top = window.model.index(0)
+    assert window.model.hits()[0].name == "packing-list.md"
+    tip = str(top.data(Qt.ItemDataRole.ToolTipRole))
+    assert tip.splitlines()[-1].startswith(("High relevance (", "Medium relevance ("))
+    assert "calibrated" in tip
+    fused = f"{hits[0].score:.3f}"  # what the old rows printed
+    assert fused not in str(top.data(Qt.ItemDataRole.DisplayRole)) and fused not in tip
