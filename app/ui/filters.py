@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
 from app.dates import parse_period
 from app.ui.backend import SearchOptions
+from app.ui.combo import current_data, item_data
 
 FILE_TYPES = ("pdf", "md", "txt", "docx", "pptx", "xlsx", "html", "py", "csv", "odt", "epub", "eml")
 DATE_RANGES: dict[str, str | None] = {
@@ -67,7 +68,7 @@ class FilterBar(QWidget):
 
     def set_folders(self, folders: Sequence[str]) -> None:
         """Offer the watched folders; keeps the current choice when it still exists."""
-        current = self.folder.currentData()
+        current = current_data(self.folder)
         self.folder.blockSignals(True)
         self.folder.clear()
         self.folder.addItem("All folders", None)
@@ -90,7 +91,7 @@ class FilterBar(QWidget):
 
     def choice(self, kind: str) -> str | None:
         """The operator value the dropdown of ``kind`` stands for (None: no restriction)."""
-        data = self.combos[kind].currentData()
+        data = current_data(self.combos[kind])
         return None if data is None else str(data)
 
     def reflect(self, kind: str, value: str | None) -> None:
@@ -98,7 +99,7 @@ class FilterBar(QWidget):
         combo = self.combos[kind]
         combo.blockSignals(True)
         for i in reversed(range(combo.count())):  # entries added for an earlier query
-            if combo.itemData(i, CUSTOM) and combo.itemData(i) != value:
+            if item_data(combo, i, CUSTOM) and item_data(combo, i) != value:
                 combo.removeItem(i)
         index = combo.findData(value) if value is not None else 0
         if index < 0:
@@ -106,15 +107,16 @@ class FilterBar(QWidget):
             combo.addItem(label, value)
             index = combo.count() - 1
             combo.setItemData(index, True, CUSTOM)
-        combo.setCurrentIndex(index)
+        if combo.currentIndex() != index:  # setCurrentIndex leaks a None (see app.ui.combo)
+            combo.setCurrentIndex(index)
         combo.blockSignals(False)
 
     def _own(self, combo: QComboBox) -> str | None:
         """The dropdown's value, unless it only mirrors a query operator (the query's text
         carries that filter itself, e.g. a folder *name* that is no path)."""
-        if combo.currentData(CUSTOM):
+        if current_data(combo, CUSTOM):
             return None
-        data = combo.currentData()
+        data = current_data(combo)
         return None if data is None else str(data)
 
     def options(self, rerank: bool = True) -> SearchOptions:
@@ -125,6 +127,6 @@ class FilterBar(QWidget):
             folder=self._own(self.folder),
             file_type=self._own(self.file_type),
             modified_after=period.start if period else None,
-            preset=self.preset.currentData(),
+            preset=current_data(self.preset),
             rerank=rerank,
         )

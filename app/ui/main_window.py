@@ -41,6 +41,7 @@ from app.settings import Settings
 from app.ui.backend import Hit, Preview
 from app.ui.chips import ChipBar
 from app.ui.filters import FilterBar
+from app.ui.nonekeeper import keep_none_alive
 from app.ui.opener import DesktopOpener, Opener
 from app.ui.presets import all_presets
 from app.ui.preview import PreviewPane
@@ -70,6 +71,7 @@ class MainWindow(QMainWindow):
         parent: QWidget | None = None,
         debounce_ms: int = DEBOUNCE_MS,
     ) -> None:
+        keep_none_alive()  # before any PySide6 call can lose a reference to None
         super().__init__(parent)
         self.setWindowTitle("Quarry")
         self.resize(1100, 700)
