@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "index": "app.commands.index",
     "watch": "app.commands.watch",
     "search": "app.commands.search",
+    "similar": "app.commands.similar",
     "status": "app.commands.status",
     "embed": "app.commands.embed",
     "rerank": "app.commands.rerank",

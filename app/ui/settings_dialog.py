@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.settings import Settings
+from app.ui.combo import current_data
 from app.ui.folders import FolderList
 from app.ui.presets import default_presets
 
@@ -261,7 +262,7 @@ class SettingsDialog(QDialog):
     def add_preset(self, name: str, task: str) -> None:
         """Add (or replace) a preset and select it for editing."""
         self._presets[name] = task
-        self._refresh_presets(self.query_preset.currentData() or name)
+        self._refresh_presets(current_data(self.query_preset) or name)
         self.preset_list.setCurrentRow(list(self._presets).index(name))
 
     def set_preset_task(self, name: str, task: str) -> None:
@@ -272,7 +273,7 @@ class SettingsDialog(QDialog):
     def reset_presets(self) -> None:
         """Drop every user preset and edit; the query preset falls back if it disappears."""
         self._presets = default_presets()
-        self._refresh_presets(self.query_preset.currentData() or "")
+        self._refresh_presets(current_data(self.query_preset) or "")
 
     def _new_preset_name(self) -> str:
         n = 1
@@ -353,7 +354,7 @@ class SettingsDialog(QDialog):
             device=self.device.currentText(),
             precision=self.precision.currentText(),
             dimension=self.dimension_value(),
-            query_preset=self.query_preset.currentData() or "web_search",
+            query_preset=current_data(self.query_preset) or "web_search",
             custom_presets=custom,
             rerank_enabled=self.rerank_enabled.isChecked(),
             rerank_model=self.rerank_model.currentText().strip(),
