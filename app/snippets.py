@@ -181,11 +181,15 @@ def match_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
     for term in sorted((t for t in terms if not lexical.is_cjk(t)), key=len, reverse=True):
         start = folded.find(term)
         while start != -1:
+            if start and folded[start - 1].isalnum():  # inside a word: not a match
+                start = folded.find(term, start + 1)
+                continue
             end = _word_end(folded, start + len(term))
-            at_word_start = start == 0 or not folded[start - 1].isalnum()
-            if at_word_start and not any(s < end and start < e for s, e in spans):
+            if not any(s < end and start < e for s, e in spans):
                 spans.append((start, end))
-            start = folded.find(term, start + 1)
+            # No word starts before this one ends: searching on from ``start + 1`` walked a
+            # 4 MB one-word blob once per character (minutes per search).
+            start = folded.find(term, end)
     return sorted(spans)
 
 
