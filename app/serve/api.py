@@ -140,8 +140,7 @@ class ReadApi:
         """Fused (and, when asked and possible, reranked) results, as ``quarry search``."""
         options = self._options(request)
         try:
-            models = self.models()
-            with self._pool.lend(models) as service:
+            with self._pool.lend(self._models()) as service:
                 results = service.search(request.query, options)
                 reranked = self._reranks(service, request)
                 if reranked:
@@ -149,6 +148,13 @@ class ReadApi:
         except (StorageError, EngineError) as exc:
             raise unavailable(exc) from exc
         return {"query": request.query, "reranked": reranked, "results": results_json(results)}
+
+    def _models(self) -> Models:
+        """The models to answer with now (loading them may fail: the environment's fault)."""
+        try:
+            return self.models()
+        except EngineError as exc:
+            raise unavailable(exc) from exc
 
     @staticmethod
     def _reranks(service: SearchService, request: SearchRequest) -> bool:
@@ -235,7 +241,7 @@ class ReadApi:
         with self._open() as store:
             stats = store.stats(problem_limit=0)
             folders = [f.path for f in store.folders()]
-        embedder, reranker = self.models()
+        embedder, reranker = self._models()
         return {
             "version": __version__,
             "index": {

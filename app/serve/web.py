@@ -119,9 +119,9 @@ def bind(host: str, port: int) -> socket.socket:
     try:
         sock.bind(info[4])
         sock.listen(128)
-    except OSError:
+    except OSError as exc:
         sock.close()
-        raise
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from exc
     return sock
 
 

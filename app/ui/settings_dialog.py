@@ -203,9 +203,15 @@ class SettingsDialog(QDialog):
         self.keep_in_tray = _checkbox(
             "Keep indexing in the tray when the window is closed", s.keep_running_in_tray
         )
+        self.api_server = _checkbox(
+            "Let AI assistants and scripts search (HTTP API and MCP on 127.0.0.1, read-only)",
+            s.api_server,
+        )
+        self.api_server.setToolTip(Settings.describe()["api_server"])
         page = QWidget()
         form = QFormLayout(page)
         form.addRow("", self.keep_in_tray)
+        form.addRow("", self.api_server)
         form.addRow("Theme", QLabel("Follows the operating system (light or dark)."))
         return page
 
@@ -354,5 +360,6 @@ class SettingsDialog(QDialog):
             rerank_model=self.rerank_model.currentText().strip(),
             rerank_depth=self.rerank_depth.value(),
             keep_running_in_tray=self.keep_in_tray.isChecked(),
+            api_server=self.api_server.isChecked(),
             allow_download=self.allow_download.isChecked(),
         )
