@@ -34,22 +34,26 @@ def _gap(length: int) -> str:
 def stitch(chunks: Sequence[Chunk], start: int, limit: int) -> Span:
     """Up to ``limit`` characters of the document from offset ``start``.
 
-    ``chunks`` are in order; overlapping parts are taken once, trimmed gaps refilled.
+    ``chunks`` are in order; overlapping parts are taken once, trimmed gaps refilled (a
+    gap counts towards ``limit`` like text, so paging always moves on).
     """
     stop = start + limit
     parts: list[str] = []
     pos = start
+    seen = 0  # end of the text the chunks so far cover
     for chunk in chunks:
-        if chunk.end <= pos or chunk.start >= stop:
-            continue
         if chunk.start > pos:
-            parts.append(_gap(chunk.start - pos))
-            pos = chunk.start
-        piece = chunk.text[pos - chunk.start : stop - chunk.start]
-        parts.append(piece)
-        pos += len(piece)
-    end = max(pos, start)
-    return Span(start, end, "".join(parts), any(c.end > end for c in chunks))
+            upto = min(chunk.start, stop)
+            parts.append(_gap(chunk.start - seen)[pos - seen : upto - seen])
+            pos = upto
+        seen = max(seen, chunk.end)
+        if pos >= stop:
+            break
+        if chunk.end > pos:
+            piece = chunk.text[pos - chunk.start : stop - chunk.start]
+            parts.append(piece)
+            pos += len(piece)
+    return Span(start, pos, "".join(parts), any(c.end > pos for c in chunks))
 
 
 def passage_index(chunks: Sequence[Chunk], at: int) -> int:
