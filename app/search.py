@@ -83,6 +83,12 @@ class Result:
         }
 
 
+def results_json(results: list[Result]) -> list[dict[str, Any]]:
+    """Results as ``quarry search --json`` prints them; the HTTP and MCP servers answer
+    with this too, so a script sees the same objects whichever way it asks."""
+    return [r.to_json() for r in results]
+
+
 def instruction_note(instruction: str | None) -> str | None:
     """A hint when a query instruction is not English: Qwen3's model card advises English
     instructions for every language, queries and documents in any language included."""

@@ -2,7 +2,7 @@
 
 The assistant starts this command itself (see the README for client configuration) and
 talks to it through its pipes, so no port is opened and no token is needed. Tools:
-``search``, ``get``, ``similar``, ``status``; all read-only.
+``search``, ``get``, ``status``; all read-only.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     """Run one search and print the results."""
     from app import paths, settings
     from app.context import make_embedder, make_reranker, rerank_depth
-    from app.search import SearchOptions, SearchService, instruction_note
+    from app.search import SearchOptions, SearchService, instruction_note, results_json
     from engine.errors import EngineError
     from engine.instructions import resolve_instruction
     from storage.errors import StorageError
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"quarry search: {exc}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps([r.to_json() for r in results], ensure_ascii=False, indent=2))
+        print(json.dumps(results_json(results), ensure_ascii=False, indent=2))
     else:
         for i, r in enumerate(results, 1):
             where = f" p.{r.page}" if r.page else ""

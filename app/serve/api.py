@@ -1,7 +1,7 @@
-"""The read-only operations both servers offer: search, get, similar, status.
+"""The read-only operations both servers offer: search, get, status.
 
 ``ReadApi`` searches with ``app.search.SearchService``, exactly as ``quarry search`` does
-(same options, same result JSON, via ``results_json``), and reads documents from the
+(same options, same result JSON, via ``app.search.results_json``), and reads documents from the
 index through read-only connections: no operation here writes, deletes or indexes.
 
 Each concurrent request borrows its own ``SearchService`` from a small pool; the services
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from app import __version__
-from app.search import Result, SearchOptions, SearchService
+from app.search import SearchOptions, SearchService, results_json
 from app.serve import documents
 from app.serve.arguments import (
     DEFAULT_CHARS,
@@ -47,11 +47,6 @@ from storage.store import Store
 
 Models = tuple[Embedder | None, Reranker | None]
 ModelSource = Callable[[], Models]
-
-
-def results_json(results: list[Result]) -> list[dict[str, Any]]:
-    """Search results as ``quarry search --json`` prints them (the one place to change)."""
-    return [r.to_json() for r in results]
 
 
 def unavailable(exc: Exception) -> Refusal:
@@ -114,7 +109,7 @@ class _Pool:
 
 
 class ReadApi:
-    """search / get / similar / status over one index; safe to call from many threads."""
+    """search / get / status over one index; safe to call from many threads."""
 
     def __init__(
         self,

@@ -72,7 +72,7 @@ def test_stdio_tools_answer_like_the_cli(indexed: Indexed) -> None:
 
     answers = _with_client(_stdio(indexed), work)
     tools = answers["tools"]
-    assert {"search", "get", "similar", "status"} <= set(tools)
+    assert {"search", "get", "status"} <= set(tools)
     for tool in tools.values():
         assert len(tool.description) > 100 and tool.annotations.read_only_hint
     assert tools["search"].input_schema["properties"]["k"]["maximum"] == 50
