@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "embed": "app.commands.embed",
     "rerank": "app.commands.rerank",
     "calibrate": "app.commands.calibrate",
+    "serve": "app.commands.serve",
+    "mcp": "app.commands.mcp",
     "gui": "app.commands.gui",
 }
 

@@ -21,7 +21,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -80,6 +80,13 @@ class _Found:
     lists: dict[str, list[int]] = field(default_factory=dict)
     by_source: dict[str, dict[int, float]] = field(default_factory=dict)
     query_vector: FloatArray | None = None
+
+
+def results_json(results: list[Result], *, show_weak: bool = False) -> list[dict[str, Any]]:
+    """Results as ``quarry search --json`` prints them; the HTTP and MCP servers answer
+    with this too, so a script sees the same objects whichever way it asks. Weak matches
+    (below the model's relevance floor) only with ``show_weak``, as ``--all`` asks."""
+    return [r.to_json() for r in results if show_weak or not r.weak]
 
 
 def instruction_note(instruction: str | None) -> str | None:

@@ -71,7 +71,12 @@ def run(args: argparse.Namespace) -> int:
     """Run one search and print the results."""
     from app import paths, settings
     from app.context import make_embedder, make_reranker, rerank_depth
-    from app.search import SearchError, SearchOptions, SearchService, instruction_note
+    from app.search import (
+        SearchError,
+        SearchOptions,
+        SearchService,
+        instruction_note,
+    )
     from engine.errors import EngineError
     from engine.instructions import resolve_instruction
     from storage.errors import StorageError
@@ -106,10 +111,12 @@ def run(args: argparse.Namespace) -> int:
 
 def print_results(results: list[Result], as_json: bool, *, show_weak: bool, command: str) -> int:
     """Files as JSON or as numbered lines; weak ones only with ``show_weak``."""
+    from app.search import results_json
+
     shown = [r for r in results if show_weak or not r.weak]
     hidden = len(results) - len(shown)
     if as_json:
-        print(json.dumps([r.to_json() for r in shown], ensure_ascii=False, indent=2))
+        print(json.dumps(results_json(shown, show_weak=True), ensure_ascii=False, indent=2))
     else:
         for i, r in enumerate(shown, 1):
             print(_line(i, r))

@@ -208,10 +208,16 @@ class SettingsDialog(QDialog):
             "Pause embedding on battery power (keyword indexing goes on)",
             s.pause_embedding_on_battery,
         )
+        self.api_server = _checkbox(
+            "Let AI assistants and scripts search (HTTP API and MCP on 127.0.0.1, read-only)",
+            s.api_server,
+        )
+        self.api_server.setToolTip(Settings.describe()["api_server"])
         page = QWidget()
         form = QFormLayout(page)
         form.addRow("", self.keep_in_tray)
         form.addRow("", self.pause_on_battery)
+        form.addRow("", self.api_server)
         form.addRow("Theme", QLabel("Follows the operating system (light or dark)."))
         return page
 
@@ -361,5 +367,6 @@ class SettingsDialog(QDialog):
             rerank_depth=self.rerank_depth.value(),
             keep_running_in_tray=self.keep_in_tray.isChecked(),
             pause_embedding_on_battery=self.pause_on_battery.isChecked(),
+            api_server=self.api_server.isChecked(),
             allow_download=self.allow_download.isChecked(),
         )
