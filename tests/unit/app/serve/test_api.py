@@ -75,9 +75,13 @@ def test_concurrent_requests_never_cut_each_others_rerank(
     for thread in threads:
         thread.join(300)
     assert len(answers) == 12
-    for answer in answers:
-        assert answer["reranked"] and len(answer["results"]) == 10
+    for answer in answers:  # weak matches are hidden as in quarry search: at least one shows
+        assert answer["reranked"] and answer["results"]
         assert all(r["scores"]["rerank"] is not None for r in answer["results"])
+    by_query: dict[str, list[str]] = {}
+    for answer in answers:  # no request saw another's (cut) rerank: same query, same order
+        paths = [r["path"] for r in answer["results"]]
+        assert by_query.setdefault(answer["query"], paths) == paths
     api.close()
 
 
