@@ -149,7 +149,11 @@ class ReadApi:
                     results = service.rerank(request.query, results, options, lambda _r: None)
         except (StorageError, EngineError) as exc:
             raise unavailable(exc) from exc
-        return {"query": request.query, "reranked": reranked, "results": results_json(results)}
+        return {
+            "query": request.query,
+            "reranked": reranked,
+            "results": results_json(results, show_weak=request.all),
+        }
 
     def similar(self, request: SimilarRequest) -> dict[str, Any]:
         """Files like an indexed file (or one passage of it), as ``quarry similar --json``."""

@@ -131,12 +131,14 @@ class SearchRequest:
     after: str | None = None
     before: str | None = None
     mode: Mode = "hybrid"
+    all: bool = False  # weaker matches too (``quarry search --all``)
 
     def __post_init__(self) -> None:
         text("query", self.query, MAX_QUERY_CHARS)
         bounded("k", self.k, 1, MAX_K)
-        if not isinstance(self.rerank, bool):
-            raise _bad("rerank", "true or false")
+        for flag in ("rerank", "all"):
+            if not isinstance(getattr(self, flag), bool):
+                raise _bad(flag, "true or false")
         if self.mode not in get_args(Mode):
             raise _bad("mode", "one of " + ", ".join(get_args(Mode)))
         for name in ("preset", "instruction", "after", "before"):

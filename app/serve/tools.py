@@ -126,11 +126,18 @@ def build_mcp(api: ReadApi) -> MCPServer:
             str | None,
             Field(description="Query instruction preset, e.g. question_answering, code_search."),
         ] = None,
+        all: Annotated[
+            bool,
+            Field(
+                description="Also return weaker matches below the model's relevance floor "
+                "(they carry weak=true). Off: only files likely to be relevant."
+            ),
+        ] = False,
     ) -> dict[str, Any]:
         def run() -> dict[str, Any]:
             request = SearchRequest(
                 query, k, rerank, preset, None, tuple(folder or ()), tuple(type or ()),
-                after, before, mode,
+                after, before, mode, all,
             )  # fmt: skip
             return api.search(request)
 

@@ -65,6 +65,15 @@ def test_search_equals_the_cli(client: httpx.Client, indexed: Indexed, argv: lis
     assert results == indexed.search_json(*argv)
 
 
+def test_weaker_matches_only_when_asked_as_with_all(client: httpx.Client, indexed: Indexed) -> None:
+    query = "what does the keeper do during storms"
+    strong = client.post("/search", json={"query": query}).json()["results"]
+    every = client.post("/search", json={"query": query, "all": True}).json()["results"]
+    assert every == indexed.search_json(query, "--all")
+    assert not any(r["weak"] for r in strong) and any(r["weak"] for r in every)
+    assert [r for r in every if not r["weak"]] == strong
+
+
 def test_concurrent_searches_agree(client: httpx.Client) -> None:
     bodies = [_body(QUERIES[i % 2]) for i in range(16)]
     with ThreadPoolExecutor(16) as pool:
