@@ -13,6 +13,7 @@ fast whatever the index holds.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -22,12 +23,14 @@ from typing import Any, Literal
 
 from app.snippets import best_snippet
 from engine import registry
+from engine.errors import EngineError
 from engine.protocols import Embedder, Reranker
 from storage import lexical
 from storage.fusion import rrf
 from storage.models import Chunk, Fingerprint, Hit, SearchFilters
 from storage.store import Store
 
+log = logging.getLogger(__name__)
 Mode = Literal["hybrid", "vector", "keyword"]
 CPU_RERANK_DEPTH = 20
 GPU_RERANK_DEPTH = 50
@@ -122,6 +125,7 @@ class SearchService:
         self._request = 0
         self._cache: OrderedDict[tuple[str, str, str, str], float] = OrderedDict()
         self._cache_size = cache_size
+        self.vector_problem: str | None = None
 
     def close(self) -> None:
         """Close the connection (models belong to the caller)."""
@@ -147,8 +151,9 @@ class SearchService:
         lists: dict[str, list[int]] = {}
         by_source: dict[str, dict[int, float]] = {}
         if self._use_vectors(query, opts):
-            hits = self._vector_hits(query, opts)
-            lists["vector"], by_source["vector"] = _unzip(hits)
+            hits = self._vector_hits_or_none(query, opts)
+            if hits is not None:
+                lists["vector"], by_source["vector"] = _unzip(hits)
         if opts.mode in ("hybrid", "keyword"):
             with self._lock:
                 hits = self.store.keyword_search(query, opts.candidates, opts.filters)
@@ -176,6 +181,22 @@ class SearchService:
         with self._lock:
             langs = self.store.query_languages(query)
         return not langs or langs[0] == "en"
+
+    def _vector_hits_or_none(self, query: str, opts: SearchOptions) -> list[Hit] | None:
+        """Vector hits; None when the model fails, so keyword hits still answer.
+
+        Whatever breaks on the vector side (a model error, a dimension it cannot give),
+        keyword search keeps working; ``vector_problem`` says why meaning was left out.
+        """
+        self.vector_problem = None
+        try:
+            return self._vector_hits(query, opts)
+        except EngineError as exc:
+            if opts.mode == "vector":
+                raise
+            self.vector_problem = f"search by meaning failed ({exc}); keyword matches only"
+            log.warning("%s", self.vector_problem)
+            return None
 
     def _vector_hits(self, query: str, opts: SearchOptions) -> list[Hit]:
         assert self.embedder is not None

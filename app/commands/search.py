@@ -6,8 +6,14 @@ import argparse
 import json
 import sys
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.settings import Settings
+    from engine.protocols import Embedder
+
+from app.dates import FORMS
 
 HELP = "Search the index (vector + keyword, fused; reranked when a reranker is available)."
 
@@ -22,8 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     group.add_argument("--instruction", help="custom query instruction")
     p.add_argument("--folder", action="append", default=[], help="only under this folder")
     p.add_argument("--type", action="append", default=[], help="only this extension (pdf, md)")
-    p.add_argument("--after", help="modified on/after DATE (YYYY-MM-DD)")
-    p.add_argument("--before", help="modified before DATE (YYYY-MM-DD)")
+    p.add_argument("--after", help=f"modified on/after DATE ({FORMS})")
+    p.add_argument("--before", help=f"modified before DATE ({FORMS})")
     p.add_argument("--mode", choices=["hybrid", "vector", "keyword"], default="hybrid")
     p.add_argument("--db", type=Path, help="index database (default: the app's)")
     p.add_argument(
@@ -35,14 +41,37 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON list")
 
 
-def _date(text: str | None) -> float | None:
-    return None if text is None else datetime.fromisoformat(text).timestamp()
+NO_RERANKER = (
+    "--rerank: no reranker is available (none set in Settings and no Qwen3 reranker found); "
+    "results are not reranked"
+)
+
+
+def _embedder_or_none(conf: Settings, mode: str) -> Embedder | None:
+    """The query embedder; None (keyword search only, said on stderr) when it cannot load."""
+    from app.context import make_embedder, settings_model_notice
+    from engine.errors import EngineError
+
+    try:
+        if conf.embed_model:
+            _note(settings_model_notice(conf.embed_model))
+        return make_embedder(conf, on_notice=_note)
+    except EngineError as exc:
+        if mode == "vector":
+            raise
+        _note(f"search by meaning is unavailable ({exc}); keyword matches only")
+        return None
+
+
+def _note(text: str) -> None:
+    print(f"quarry search: note: {text}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run one search and print the results."""
     from app import paths, settings
-    from app.context import make_embedder, make_reranker, rerank_depth
+    from app.context import make_reranker, rerank_depth
+    from app.dates import timestamp
     from app.search import SearchOptions, SearchService, instruction_note
     from engine.errors import EngineError
     from engine.instructions import resolve_instruction
@@ -56,27 +85,37 @@ def run(args: argparse.Namespace) -> int:
         task = resolve_instruction(
             args.instruction, args.preset or conf.query_preset, conf.custom_presets
         )
-        embedder = None if args.mode == "keyword" else make_embedder(conf)
+        embedder = None if args.mode == "keyword" else _embedder_or_none(conf, args.mode)
         note = instruction_note(task)
         if embedder is not None and embedder.info.uses_instruction and note:
             print(f"quarry search: note: {note}", file=sys.stderr)
         use_rerank = conf.rerank_enabled if args.rerank is None else args.rerank
         reranker = make_reranker(conf) if use_rerank and args.mode != "keyword" else None
+        if args.rerank and reranker is None:
+            _note(NO_RERANKER)
         service = SearchService(
             args.db or paths.database_path(), embedder, reranker, rerank_depth=rerank_depth(conf)
         )
         filters = SearchFilters(
             folders=tuple(str(Path(f).expanduser().resolve()) for f in args.folder),
             extensions=tuple(t.lower().lstrip(".") for t in args.type),
-            modified_after=_date(args.after),
-            modified_before=_date(args.before),
+            modified_after=timestamp(args.after),
+            modified_before=timestamp(args.before),
         )
         opts = SearchOptions(k=args.k, filters=filters, instruction=task, mode=args.mode)
         results = service.search(query, opts)
+        if service.vector_problem:
+            _note(service.vector_problem)
         results = service.rerank(query, results, opts, on_update=lambda _r: None)
-    except (StorageError, EngineError, KeyError, ValueError) as exc:
+    except KeyError as exc:  # str(KeyError) would wrap the message in quotes
+        print(f"quarry search: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 1
+    except (StorageError, EngineError, ValueError) as exc:
         print(f"quarry search: {exc}", file=sys.stderr)
         return 1
+    if not results and not args.json:
+        print("no results")
+        return 0
     if args.json:
         print(json.dumps([r.to_json() for r in results], ensure_ascii=False, indent=2))
     else:

@@ -32,6 +32,7 @@ from app.ui.services_convert import context_preview, problems_from_stats, to_hit
 if TYPE_CHECKING:
     from app.pipeline import Pipeline
     from app.search import SearchService
+    from engine.protocols import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,15 @@ class RealSearch:
     def _load(self) -> SearchService:
         from app.context import make_embedder, make_reranker, rerank_depth
         from app.search import SearchService
+        from engine.errors import EngineError
 
         if not self.db_path.exists():
             raise ServiceUnavailable("Nothing is indexed yet: add a folder in Settings.")
-        embedder = make_embedder(self.settings)
+        try:
+            embedder: Embedder | None = make_embedder(self.settings)
+        except EngineError as exc:  # keyword search still answers; the model check says why
+            log.warning("search by meaning unavailable: %s", exc)
+            embedder = None
         reranker = make_reranker(self.settings) if self.settings.rerank_enabled else None
         depth = rerank_depth(self.settings)
         return SearchService(self.db_path, embedder, reranker, rerank_depth=depth)
