@@ -172,6 +172,10 @@ class SearchBackend(Protocol):
         """Load models and indexes ahead of the first search (called once, after launch)."""
         ...
 
+    def uses_instruction(self) -> bool | None:
+        """Whether the loaded model reads query instructions; None until one is loaded."""
+        ...
+
 
 @runtime_checkable
 class IndexingBackend(Protocol):

@@ -157,6 +157,8 @@ class AppController(QObject):
         self.search_worker.prepare()
 
     def _warmed_up(self) -> None:
+        if not self._quitting:
+            self.window.show_instruction_support(self.search_worker.backend.uses_instruction())
         if self._warming and not self._quitting:
             self._warming = False
             self.prepare_models()

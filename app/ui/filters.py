@@ -11,6 +11,11 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 from app.ui.backend import SearchOptions
 
 FILE_TYPES = ("pdf", "md", "txt", "docx", "pptx", "xlsx", "html", "py", "csv", "odt", "epub", "eml")
+PRESET_TIP = "Instruction for this search (Qwen3 models use it; others ignore it)"
+NO_INSTRUCTION_TIP = (
+    "The current model takes no instruction, so presets would change nothing. "
+    "Qwen3 embedding models use them (Settings > Model)."
+)
 DAY = 86400.0
 DATE_RANGES: dict[str, float | None] = {
     "Any time": None,
@@ -32,9 +37,8 @@ class FilterBar(QWidget):
         self.file_type = QComboBox()
         self.modified = QComboBox()
         self.preset = QComboBox()
-        self.preset.setToolTip(
-            "Instruction for this search (Qwen3 models use it; others ignore it)"
-        )
+        self.preset.setToolTip(PRESET_TIP)
+        self._default_preset: str | None = None  # the Settings default last applied
         self.file_type.addItem("All types", None)
         for ext in FILE_TYPES:
             self.file_type.addItem(ext.upper(), ext)
@@ -66,7 +70,16 @@ class FilterBar(QWidget):
         self.folder.blockSignals(False)
 
     def set_presets(self, presets: dict[str, str], selected: str) -> None:
-        """Offer instruction presets, pre-selecting the user's default query preset."""
+        """Offer instruction presets; the choice made here survives a Save in Settings.
+
+        The user's default query preset is pre-selected at start and whenever the default
+        itself changes; otherwise the preset chosen for the current searches stays.
+        """
+        current = self.preset.currentData()
+        keep = current in presets and selected == self._default_preset
+        self._default_preset = selected
+        if keep:
+            selected = current
         self.preset.blockSignals(True)
         self.preset.clear()
         for name, task in presets.items():
@@ -75,6 +88,12 @@ class FilterBar(QWidget):
         index = self.preset.findData(selected)
         self.preset.setCurrentIndex(max(0, index))
         self.preset.blockSignals(False)
+
+    def set_instruction_support(self, uses: bool | None) -> None:
+        """Grey the preset choice out when the model ignores instructions, and say so."""
+        off = uses is False
+        self.preset.setEnabled(not off)
+        self.preset.setToolTip(NO_INSTRUCTION_TIP if off else PRESET_TIP)
 
     def options(self, rerank: bool = True, now: float | None = None) -> SearchOptions:
         """The current filters as search options."""

@@ -134,6 +134,10 @@ class MainWindow(QMainWindow):
         self.rerank_enabled = settings.rerank_enabled
         self.keep_in_tray = settings.keep_running_in_tray
 
+    def show_instruction_support(self, uses: bool | None) -> None:
+        """Disable the Instruction choice, saying why, when the model takes no instruction."""
+        self.filters.set_instruction_support(uses)
+
     # -- searching ----------------------------------------------------------------------
     @property
     def request(self) -> int:

@@ -163,6 +163,13 @@ class RealSearch:
         except Exception as exc:
             log.info("search warm-up skipped: %s", exc)
 
+    def uses_instruction(self) -> bool | None:
+        """The loaded embedder's answer; None while none is loaded (never loads one here)."""
+        service = self._service
+        if service is None or service.embedder is None:
+            return None
+        return bool(service.embedder.info.uses_instruction)
+
     def close(self) -> None:
         """Close the store and free the models (the app is quitting or the model changed)."""
         service, self._service = self._service, None
@@ -288,6 +295,10 @@ class UnavailableSearch:
 
     def prepare(self) -> None:
         """Nothing to load: every search answers with the reason."""
+
+    def uses_instruction(self) -> bool | None:
+        """No model is loaded."""
+        return None
 
 
 def build_backends(settings: Settings) -> tuple[SearchBackend, IndexingBackend | None]:

@@ -182,7 +182,7 @@ class SettingsDialog(QDialog):
         form = QFormLayout(page)
         form.addRow("Presets", self.preset_list)
         form.addRow("Task", self.preset_text)
-        form.addRow("", self._wrap(self.folders.button_row(self.add_folder)))
+        form.addRow("", self._wrap(row))
         form.addRow("Default for queries", self.query_preset)
         form.addRow(
             "",

@@ -98,6 +98,9 @@ class FakeSearchBackend:
     def prepare(self) -> None:
         self.prepared = True
 
+    def uses_instruction(self) -> bool | None:
+        return None
+
 
 class FakeIndexer:
     """Reports ``steps`` progress events; honours pause/resume/cancel like the real one."""

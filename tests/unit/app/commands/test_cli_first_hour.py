@@ -42,7 +42,8 @@ def test_status_prints_a_table(indexed: Path) -> None:
     shown = quarry("status")
     assert shown.returncode == 0, shown.stderr
     assert "{" not in shown.stdout, shown.stdout
-    rows = dict(line.split() for line in shown.stdout.splitlines() if line.startswith("  "))
+    table = shown.stdout.split("\nfiles\n", 1)[1].splitlines()[:5]  # 4 statuses + total
+    rows = dict(line.split() for line in table)
     assert rows["ok"] == "2" and rows["skipped"] == "1" and rows["failed"] == "1"
     assert rows["total"] == "4"
 
