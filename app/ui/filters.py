@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 
@@ -16,6 +17,8 @@ NO_INSTRUCTION_TIP = (
     "The current model takes no instruction, so presets would change nothing. "
     "Qwen3 embedding models use them (Settings > Model)."
 )
+SUBFOLDER_DEPTH = 2  # levels of subfolders offered under each watched folder
+SUBFOLDER_LIMIT = 300
 DAY = 86400.0
 DATE_RANGES: dict[str, float | None] = {
     "Any time": None,
@@ -24,6 +27,32 @@ DATE_RANGES: dict[str, float | None] = {
     "Past month": 31 * DAY,
     "Past year": 366 * DAY,
 }
+
+
+def subfolders(root: str, depth: int = SUBFOLDER_DEPTH, limit: int = SUBFOLDER_LIMIT) -> list[str]:
+    """Visible subfolders of ``root``, ``depth`` levels down, sorted, at most ``limit``.
+
+    A cheap listing (no stat beyond ``scandir``) so the filter bar never walks a whole tree.
+    """
+    found: list[str] = []
+    level = [root]
+    for _ in range(depth):
+        below: list[str] = []
+        for folder in level:
+            try:
+                with os.scandir(folder) as entries:
+                    below += sorted(
+                        e.path
+                        for e in entries
+                        if e.is_dir(follow_symlinks=False) and not e.name.startswith(".")
+                    )
+            except OSError:
+                continue
+        found += below
+        level = below
+        if len(found) >= limit:
+            break
+    return sorted(found[:limit])
 
 
 class FilterBar(QWidget):
@@ -58,13 +87,17 @@ class FilterBar(QWidget):
             combo.currentIndexChanged.connect(self.filters_changed)
 
     def set_folders(self, folders: Sequence[str]) -> None:
-        """Offer the watched folders; keeps the current choice when it still exists."""
+        """Offer the watched folders and their subfolders (what people filter by); keeps
+        the current choice when it still exists."""
         current = self.folder.currentData()
         self.folder.blockSignals(True)
         self.folder.clear()
         self.folder.addItem("All folders", None)
         for folder in folders:
             self.folder.addItem(folder, folder)
+            for sub in subfolders(folder):
+                self.folder.addItem(f"    {os.path.relpath(sub, folder)}", sub)
+                self.folder.setItemData(self.folder.count() - 1, sub, 3)  # Qt.ToolTipRole
         index = self.folder.findData(current) if current else 0
         self.folder.setCurrentIndex(max(0, index))
         self.folder.blockSignals(False)
