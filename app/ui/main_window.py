@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 from app.settings import Settings
 from app.ui.backend import Hit, Preview
 from app.ui.filters import FilterBar
-from app.ui.opener import DesktopOpener, Opener
+from app.ui.opener import DesktopOpener, Opener, OpenFailed
 from app.ui.presets import all_presets
 from app.ui.preview import PreviewPane
 from app.ui.result_delegate import ResultDelegate
@@ -275,12 +275,23 @@ class MainWindow(QMainWindow):
 
     def _open_path(self, path: str) -> None:
         if path:
-            self.opener.open(path)
+            try:
+                self.opener.open(path)
+            except OpenFailed as exc:
+                self._open_failed(exc)
+                return
             self.file_opened.emit(path)
 
     def _reveal_path(self, path: str) -> None:
         if path:
-            self.opener.reveal(path)
+            try:
+                self.opener.reveal(path)
+            except OpenFailed as exc:
+                self._open_failed(exc)
+
+    def _open_failed(self, exc: OpenFailed) -> None:
+        """Say it in the window: a launcher missing on this desktop is not a silent no-op."""
+        self.status.showMessage(str(exc), 15000)
 
     # -- closing ------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
