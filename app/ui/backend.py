@@ -176,6 +176,10 @@ class SearchBackend(Protocol):
         """Whether the loaded model reads query instructions; None until one is loaded."""
         ...
 
+    def model_notice(self) -> str | None:
+        """What loading the model said (e.g. the starter model is in use); None if nothing."""
+        ...
+
 
 @runtime_checkable
 class IndexingBackend(Protocol):

@@ -50,6 +50,7 @@ class RealSearch:
         self._service: SearchService | None = None
         self._lock = threading.Lock()
         self._results: dict[str, Any] = {}  # hit key -> Result, for previews
+        self._notice: str | None = None
 
     def service(self) -> SearchService:
         """The search service, loading models on first use (on a worker thread)."""
@@ -66,13 +67,17 @@ class RealSearch:
         if not self.db_path.exists():
             raise ServiceUnavailable("Nothing is indexed yet: add a folder in Settings.")
         try:
-            embedder: Embedder | None = make_embedder(self.settings)
+            embedder: Embedder | None = make_embedder(self.settings, on_notice=self._noticed)
         except EngineError as exc:  # keyword search still answers; the model check says why
             log.warning("search by meaning unavailable: %s", exc)
             embedder = None
         reranker = make_reranker(self.settings) if self.settings.rerank_enabled else None
         depth = rerank_depth(self.settings)
         return SearchService(self.db_path, embedder, reranker, rerank_depth=depth)
+
+    def _noticed(self, text: str) -> None:
+        log.info("%s", text)
+        self._notice = text
 
     def _options(self, options: SearchOptions) -> Any:
         from app.search import SearchOptions as ServiceOptions
@@ -162,6 +167,10 @@ class RealSearch:
             self.service().warm()
         except Exception as exc:
             log.info("search warm-up skipped: %s", exc)
+
+    def model_notice(self) -> str | None:
+        """The resolver's notice from the last model load (the starter model is in use)."""
+        return self._notice
 
     def uses_instruction(self) -> bool | None:
         """The loaded embedder's answer; None while none is loaded (never loads one here)."""
@@ -297,6 +306,10 @@ class UnavailableSearch:
         """Nothing to load: every search answers with the reason."""
 
     def uses_instruction(self) -> bool | None:
+        """No model is loaded."""
+        return None
+
+    def model_notice(self) -> str | None:
         """No model is loaded."""
         return None
 

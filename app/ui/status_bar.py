@@ -52,7 +52,10 @@ class IndexStatusBar(QStatusBar):
         self.problems_button.setFlat(True)
         self.pause_button.clicked.connect(self.pause_toggled)
         self.problems_button.clicked.connect(self.problems_requested)
+        self.model_label = QLabel()  # e.g. "starter model": says it after every start
+        self.model_label.setVisible(False)
         self.addWidget(self.summary, 1)
+        self.addPermanentWidget(self.model_label)
         self.addPermanentWidget(self.rerank_indicator)
         self.addPermanentWidget(self.bar)
         self.addPermanentWidget(self.pause_button)
@@ -74,6 +77,13 @@ class IndexStatusBar(QStatusBar):
             self.bar.setValue(int(progress.fraction * 1000))
         else:
             self.bar.setRange(0, 0)  # busy indicator while the total is unknown
+
+    def set_model_notice(self, notice: str | None) -> None:
+        """A lasting mark of what the model loader said (the starter model is in use)."""
+        self.model_label.setVisible(bool(notice))
+        starter = bool(notice) and "starter" in (notice or "").lower()
+        self.model_label.setText("Starter model (English)" if starter else "Model notice")
+        self.model_label.setToolTip(notice or "")
 
     def set_paused(self, paused: bool) -> None:
         """Flip the button label; the next progress report updates the text."""

@@ -101,6 +101,9 @@ class FakeSearchBackend:
     def uses_instruction(self) -> bool | None:
         return None
 
+    def model_notice(self) -> str | None:
+        return None
+
 
 class FakeIndexer:
     """Reports ``steps`` progress events; honours pause/resume/cancel like the real one."""
