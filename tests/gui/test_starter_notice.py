@@ -1,4 +1,4 @@
-"""After a restart the window still says the starter model is in use (issue 11, item 6)."""
+"""The status bar after a restart and after indexing (issue 11, item 6)."""
 
 from __future__ import annotations
 
@@ -33,3 +33,17 @@ def test_starter_model_is_named_after_every_start(
     assert label.text() == "Starter model (English)"
     assert label.toolTip() == STARTER_NOTICE
     ctl.quit()
+
+
+def test_problem_files_are_not_counted_as_searchable(
+    qtbot: QtBot, tmp_path: Path, starter_model_dir: Path
+) -> None:
+    from tests.gui.test_real_services import DOCS, corpus_settings, index_in_window
+
+    folder = write_corpus(tmp_path / "docs")  # the DOCS files plus one binary file
+    settings = corpus_settings(folder, starter_model_dir)
+    ctl, _ = index_in_window(qtbot, settings, tmp_path / "index.sqlite3")
+    text = ctl.window.status.summary.text()
+    assert text.startswith(f"{len(DOCS)} files searchable by keyword"), text
+    ctl.quit()
+    qtbot.waitUntil(lambda: ctl.indexing is None or not ctl.indexing.running, timeout=10000)
