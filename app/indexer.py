@@ -415,6 +415,7 @@ class Indexer:
             content_hash=work.digest,
             chunks=work.chunks,
             fingerprint=self.fingerprint,
+            title=work.title,
         )
         self.store.finish_jobs([work.job.id])
         self.embedding.poke()

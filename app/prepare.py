@@ -35,6 +35,7 @@ class Prepared:
     unchanged: bool = False
     vanished: bool = False
     failed_before: bool = False  # the index already had this file, same bytes, as failed
+    title: str = ""  # the document's own title, indexed as a keyword field
 
 
 def file_digest(path: str) -> str:
@@ -91,6 +92,7 @@ class Preparer:
         except ExtractionError as exc:
             work.error = exc
             return work
+        work.title = document.title
         for chunk in self.chunker.chunk(document):
             heading = heading_label(chunk.heading_path) or None
             work.chunks.append(
@@ -106,6 +108,7 @@ class Preparer:
         reader = self._reader()
         for other in reader.files_by_content_hash(work.digest):
             if other.status == "ok" and other.path != work.job.path:
+                work.title = other.title
                 work.chunks = [
                     NewChunk(
                         c.ordinal, c.text, c.start, c.end, c.content_hash, c.token_count,

@@ -22,7 +22,9 @@ from storage.errors import DatabaseCorrupt, DatabaseLocked, FingerprintMismatch,
 from storage.models import Chunk, FileRecord, Fingerprint
 from storage.prefilter import BinaryIndex
 
-FILE_COLS = "id, path, size, mtime, content_hash, status, error, retries, indexed_at, folder_id"
+FILE_COLS = (
+    "id, path, size, mtime, content_hash, status, error, retries, indexed_at, folder_id, title"
+)
 CHUNK_COLS = (
     'c.id, c.file_id, f.path, c.ordinal, c.text, c.start, c."end", c.content_hash,'
     " c.token_count, c.page, c.heading, f.mtime, f.size"
@@ -47,6 +49,7 @@ def file_record(row: Sequence[Any]) -> FileRecord:
         retries=row[7],
         indexed_at=row[8],
         folder_id=row[9],
+        title=row[10],
     )
 
 

@@ -42,6 +42,7 @@ class FileRecord:
     retries: int = 0
     indexed_at: float | None = None
     folder_id: int | None = None
+    title: str = ""  # the document's own title (HTML <title>, mail subject), if any
 
     @property
     def extension(self) -> str:
@@ -144,7 +145,10 @@ class Fingerprint:
 class SearchFilters:
     """Restrictions applied inside a search (never by trimming a finished top-k).
 
-    ``folders`` are path prefixes; ``extensions`` are lower-case without dots.
+    ``folders`` are path prefixes; ``extensions`` are lower-case without dots;
+    ``folder_names`` match a whole folder name anywhere in the path and ``path_parts`` any
+    text in it (ASCII case-insensitively). ``phrases`` must occur in a chunk (words in
+    order); a file holding any of ``excluded`` is left out whole.
     """
 
     folders: tuple[str, ...] = ()
@@ -153,6 +157,10 @@ class SearchFilters:
     modified_before: float | None = None
     size_min: int | None = None
     size_max: int | None = None
+    folder_names: tuple[str, ...] = ()
+    path_parts: tuple[str, ...] = ()
+    phrases: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:
@@ -164,6 +172,10 @@ class SearchFilters:
             or self.modified_before is not None
             or self.size_min is not None
             or self.size_max is not None
+            or self.folder_names
+            or self.path_parts
+            or self.phrases
+            or self.excluded
         )
 
 

@@ -1,4 +1,11 @@
-"""``quarry search QUERY``: hybrid search from the command line, optionally as JSON."""
+"""``quarry search QUERY``: one result per file, from the command line, optionally as JSON.
+
+The query language (``"exact phrase"``, ``-word``, ``type:pdf``, ``in:Projects``,
+``after:last week``...) is read by ``app.query``; ``--after``/``--before`` take the same
+dates (``app.dates``). Files found by meaning alone that fall below the model's calibrated
+relevance floor are left out unless ``--all`` is given; the count is said on stderr.
+``--passages`` prints the flat list of matching chunks instead, as earlier versions did.
+"""
 
 from __future__ import annotations
 
@@ -7,30 +14,38 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from app.search import Passage, Result
     from app.settings import Settings
     from engine.protocols import Embedder
 
-from app.dates import FORMS
-
-HELP = "Search the index (vector + keyword, fused; reranked when a reranker is available)."
+HELP = "Search the index: one result per file (vector + keyword, fused; reranked if possible)."
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Register the search options."""
-    p.add_argument("query", nargs="+", help="what to look for")
-    p.add_argument("--k", type=int, default=10, help="number of results")
+    p.add_argument(
+        "query",
+        nargs="+",
+        help='what to look for; understands "exact phrase", -word, type:pdf, in:FOLDER, '
+        "path:TEXT, after:DATE, before:DATE",
+    )
+    p.add_argument("--k", type=int, default=10, help="number of files (or passages)")
     p.add_argument("--rerank", action=argparse.BooleanOptionalAction, default=None)
     group = p.add_mutually_exclusive_group()
     group.add_argument("--preset", help="instruction preset name")
     group.add_argument("--instruction", help="custom query instruction")
     p.add_argument("--folder", action="append", default=[], help="only under this folder")
     p.add_argument("--type", action="append", default=[], help="only this extension (pdf, md)")
-    p.add_argument("--after", help=f"modified on/after DATE ({FORMS})")
-    p.add_argument("--before", help=f"modified before DATE ({FORMS})")
+    p.add_argument("--after", help="modified on/after DATE (2024-05-17, 2024-05, today, last week)")
+    p.add_argument("--before", help="modified before DATE (same forms as --after)")
     p.add_argument("--mode", choices=["hybrid", "vector", "keyword"], default="hybrid")
+    p.add_argument("--all", action="store_true", help="also list the weaker matches")
+    p.add_argument(
+        "--passages", action="store_true", help="list matching chunks (old flat list), not files"
+    )
     p.add_argument("--db", type=Path, help="index database (default: the app's)")
     p.add_argument(
         "--download",
@@ -67,21 +82,38 @@ def _note(text: str) -> None:
     print(f"quarry search: note: {text}", file=sys.stderr)
 
 
+def filters_from(args: argparse.Namespace) -> Any:
+    """The ``--folder``/``--type``/``--after``/``--before`` options as SearchFilters."""
+    from app.dates import parse_date
+    from storage.models import SearchFilters
+
+    return SearchFilters(
+        folders=tuple(str(Path(f).expanduser().resolve()) for f in args.folder),
+        extensions=tuple(t.lower().lstrip(".") for t in args.type),
+        modified_after=None if args.after is None else parse_date(args.after),
+        modified_before=None if args.before is None else parse_date(args.before),
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Run one search and print the results."""
     from app import paths, settings
     from app.context import make_reranker, rerank_depth
-    from app.dates import timestamp
-    from app.search import SearchOptions, SearchService, instruction_note
+    from app.search import (
+        SearchError,
+        SearchOptions,
+        SearchService,
+        instruction_note,
+    )
     from engine.errors import EngineError
     from engine.instructions import resolve_instruction
     from storage.errors import StorageError
-    from storage.models import SearchFilters
 
     # Consent to download is per run here, never the window's saved consent.
     conf = replace(settings.load(), allow_download=bool(args.download))
     query = " ".join(args.query)
     try:
+        filters = filters_from(args)
         task = resolve_instruction(
             args.instruction, args.preset or conf.query_preset, conf.custom_presets
         )
@@ -96,13 +128,9 @@ def run(args: argparse.Namespace) -> int:
         service = SearchService(
             args.db or paths.database_path(), embedder, reranker, rerank_depth=rerank_depth(conf)
         )
-        filters = SearchFilters(
-            folders=tuple(str(Path(f).expanduser().resolve()) for f in args.folder),
-            extensions=tuple(t.lower().lstrip(".") for t in args.type),
-            modified_after=timestamp(args.after),
-            modified_before=timestamp(args.before),
-        )
         opts = SearchOptions(k=args.k, filters=filters, instruction=task, mode=args.mode)
+        if args.passages:
+            return _print_passages(service.passages(query, opts), args.json)
         results = service.search(query, opts)
         if service.vector_problem:
             _note(service.vector_problem)
@@ -110,16 +138,49 @@ def run(args: argparse.Namespace) -> int:
     except KeyError as exc:  # str(KeyError) would wrap the message in quotes
         print(f"quarry search: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 1
-    except (StorageError, EngineError, ValueError) as exc:
+    except (StorageError, EngineError, SearchError, ValueError) as exc:
         print(f"quarry search: {exc}", file=sys.stderr)
         return 1
-    if not results and not args.json:
+    return print_results(results, args.json, show_weak=args.all, command="search")
+
+
+def print_results(results: list[Result], as_json: bool, *, show_weak: bool, command: str) -> int:
+    """Files as JSON or as numbered lines; weak ones only with ``show_weak``."""
+    from app.search import results_json
+
+    shown = [r for r in results if show_weak or not r.weak]
+    hidden = len(results) - len(shown)
+    if as_json:
+        print(json.dumps(results_json(shown, show_weak=True), ensure_ascii=False, indent=2))
+    elif not shown:
         print("no results")
-        return 0
-    if args.json:
-        print(json.dumps([r.to_json() for r in results], ensure_ascii=False, indent=2))
     else:
-        for i, r in enumerate(results, 1):
-            where = f" p.{r.page}" if r.page else ""
-            print(f"{i:2}. {r.score:.3f}  {r.path}{where}\n    {r.snippet.strip()[:200]}")
+        for i, r in enumerate(shown, 1):
+            print(_line(i, r))
+    if hidden:
+        print(
+            f"quarry {command}: {hidden} weaker match(es) not shown (--all lists them)",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _line(i: int, r: Result) -> str:
+    where = f" p.{r.page}" if r.page else ""
+    level = f"[{r.level}] " if r.level else ""
+    weak = " (weaker match)" if r.weak else ""
+    more = len(r.passages) - 1
+    extra = f"\n    + {more} more match{'es' if more > 1 else ''} in this file" if more else ""
+    return f"{i:2}. {level}{r.path}{where}{weak}\n    {r.snippet.strip()[:200]}{extra}"
+
+
+def _print_passages(passages: list[Passage], as_json: bool) -> int:
+    if as_json:
+        print(json.dumps([p.to_json() for p in passages], ensure_ascii=False, indent=2))
+        return 0
+    if not passages:
+        print("no results")
+    for i, p in enumerate(passages, 1):
+        where = f" p.{p.page}" if p.page else ""
+        print(f"{i:2}. {p.score:.3f}  {p.path}{where}\n    {p.snippet.strip()[:200]}")
     return 0

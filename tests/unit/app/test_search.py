@@ -100,17 +100,11 @@ def test_hybrid_search_fuses_and_snippets(db: Path) -> None:
     assert results[0].path in ("/d/cats.txt", "/d/birds.md")
     assert results[0].scores["keyword"] is not None and results[0].scores["vector"] is not None
     assert results[0].spans and results[0].snippet[slice(*results[0].spans[0])].lower() == "cats"
-    assert set(results[0].to_json()) == {
-        "path",
-        "score",
-        "snippet",
-        "spans",
-        "page",
-        "start",
-        "end",
-        "heading",
-        "scores",
-    }
+    shape = results[0].to_json()
+    old = {"path", "score", "snippet", "spans", "page", "start", "end", "heading", "scores"}
+    assert old <= set(shape) and {"passages", "relevance", "level", "weak"} <= set(shape)
+    assert set(shape["scores"]) == {"vector", "keyword", "rerank", "fused"}
+    assert [p["path"] for p in shape["passages"]] == [results[0].path]
 
 
 def test_foreign_embedder_is_refused(db: Path) -> None:
