@@ -2,10 +2,14 @@
 
     Reading 1,200/5,000 files · 48,210 files searchable by keyword · 9,400 by meaning · ...
 
-The wording of the two phases is ``app.phases``'s, the same as ``quarry status``.
+The wording of the two phases is ``app.phases``'s, the same as ``quarry status``; the
+embedding speed and its ETA are smoothed here (``phases.RateSmoother``), since the window
+shows a stream of reports where ``quarry status`` shows one.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
@@ -60,6 +64,7 @@ class IndexStatusBar(QStatusBar):
         self.addPermanentWidget(self.bar)
         self.addPermanentWidget(self.pause_button)
         self.addPermanentWidget(self.problems_button)
+        self._rate = phases.RateSmoother()
         self.show_progress(Progress())
         self.set_problem_count(0)
 
@@ -67,6 +72,10 @@ class IndexStatusBar(QStatusBar):
         """Update from a progress snapshot (called via a queued signal)."""
         reading = progress.phase in ("indexing", "rebuilding", "scanning")
         embedding = progress.embedding == "running" and progress.embedding_left
+        if progress.phase != "rebuilding":  # a rebuild counts chunks, not files
+            running = progress.embedding == "running"
+            shown = self._rate.update(progress.meaning_files, progress.tokens_per_s, running)
+            progress = replace(progress, tokens_per_s=shown)
         self.summary.setText(describe(progress))
         self.bar.setVisible(reading or embedding)
         self.pause_button.setVisible(
