@@ -153,6 +153,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.search_field.textChanged.connect(self._on_text_changed)
         self.filters.filters_changed.connect(self.search_now)
+        self.model.weaker_shown.connect(self._count_results)
         self.filters.choice_made.connect(self._on_choice)
         self.chips.remove_requested.connect(self._remove_operator)
         self.search_field.installEventFilter(self)
@@ -276,6 +277,7 @@ class MainWindow(QMainWindow):
         self._preview_key = ""
         self.preview.show_hit(None)
         self.status.set_reranking(False)
+        self.status.set_result_count(None)
         self.results_shown.emit(0)
 
     def _on_results(self, request: int, hits: list[Hit]) -> None:
@@ -287,10 +289,11 @@ class MainWindow(QMainWindow):
             self.results.setCurrentIndex(self.model.index(0))
         else:
             self.preview.show_hit(None)
-        weak = self.model.weak_count
-        extra = f", {weak} weaker hidden" if weak else ""
-        self.status.showMessage(f"{len(shown)} files{extra}", 3000)
+        self._count_results()
         self.results_shown.emit(len(shown))
+
+    def _count_results(self) -> None:
+        self.status.set_result_count(len(self.model.hits()), self.model.weak_count)
 
     def show_weaker(self) -> None:
         """Add the weaker matches to the list ("Show weaker matches")."""

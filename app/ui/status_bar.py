@@ -56,9 +56,12 @@ class IndexStatusBar(QStatusBar):
         self.problems_button.setFlat(True)
         self.pause_button.clicked.connect(self.pause_toggled)
         self.problems_button.clicked.connect(self.problems_requested)
+        self.result_count = QLabel()  # its own place: never takes the indexing line's
+        self.result_count.setVisible(False)
         self.model_label = QLabel()  # e.g. "starter model": says it after every start
         self.model_label.setVisible(False)
         self.addWidget(self.summary, 1)
+        self.addPermanentWidget(self.result_count)
         self.addPermanentWidget(self.model_label)
         self.addPermanentWidget(self.rerank_indicator)
         self.addPermanentWidget(self.bar)
@@ -93,6 +96,17 @@ class IndexStatusBar(QStatusBar):
         starter = bool(notice) and "starter" in (notice or "").lower()
         self.model_label.setText("Starter model (English)" if starter else "Model notice")
         self.model_label.setToolTip(notice or "")
+
+    def set_result_count(self, files: int | None, weaker_hidden: int = 0) -> None:
+        """How many files the current search shows (None: no search, nothing shown).
+
+        A label of its own, not a temporary message: a message hides the indexing line,
+        so the two used to take turns in one place.
+        """
+        self.result_count.setVisible(files is not None)
+        extra = f", {weaker_hidden} weaker hidden" if weaker_hidden else ""
+        noun = "file" if files == 1 else "files"
+        self.result_count.setText(f"{files} {noun}{extra}" if files is not None else "")
 
     def set_paused(self, paused: bool) -> None:
         """Flip the button label; the next progress report updates the text."""
