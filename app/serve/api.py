@@ -1,8 +1,10 @@
-"""The read-only operations both servers offer: search, get, status.
+"""The read-only operations both servers offer: search, similar, get, status.
 
 ``ReadApi`` searches with ``app.search.SearchService``, exactly as ``quarry search`` does
-(same options, same result JSON, via ``app.search.results_json``), and reads documents from the
-index through read-only connections: no operation here writes, deletes or indexes.
+(same options, same result JSON, via ``app.search.results_json``), finds files like a file
+with ``SearchService.similar`` exactly as ``quarry similar`` does (stored vectors, no model),
+and reads documents from the index through read-only connections: no operation here
+writes, deletes or indexes.
 
 Each concurrent request borrows its own ``SearchService`` from a small pool; the services
 share the loaded models. One service per request matters: a service's ``search`` outdates
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from app import __version__
-from app.search import SearchOptions, SearchService, results_json
+from app.search import SearchError, SearchOptions, SearchService, results_json
 from app.serve import documents
 from app.serve.arguments import (
     DEFAULT_CHARS,
@@ -34,6 +36,7 @@ from app.serve.arguments import (
     MAX_QUERY_CHARS,
     Refusal,
     SearchRequest,
+    SimilarRequest,
     bounded,
     checked_path,
 )
@@ -124,10 +127,14 @@ class ReadApi:
         self.models = models
         self.settings = settings
         self._pool = _Pool(db_path, workers, rerank_depth)
+        # ``similar`` needs no model, and its services have none, as in ``quarry similar``:
+        # it answers while models load or fail, and judges results the way the CLI does.
+        self._bare = _Pool(db_path, workers, rerank_depth)
 
     def close(self) -> None:
         """Close the index connections."""
         self._pool.close()
+        self._bare.close()
 
     # ---- search ------------------------------------------------------------------------
 
@@ -143,6 +150,23 @@ class ReadApi:
         except (StorageError, EngineError) as exc:
             raise unavailable(exc) from exc
         return {"query": request.query, "reranked": reranked, "results": results_json(results)}
+
+    def similar(self, request: SimilarRequest) -> dict[str, Any]:
+        """Files like an indexed file (or one passage of it), as ``quarry similar --json``."""
+        _, chunks = self.chunks(request.path)  # refused exactly as ``get`` refuses
+        last = chunks[-1].ordinal
+        if request.passage is not None and request.passage > last:
+            raise Refusal("limit", f"'passage' must be from 0 to {last} for this file")
+        options = SearchOptions(k=request.k, filters=request.filters())
+        try:
+            with self._bare.lend((None, None)) as service:
+                results = service.similar(request.path, request.passage, options)
+        except SearchError as exc:  # indexed, but its vectors are not stored yet
+            raise Refusal("not_in_index", str(exc), 404) from exc
+        except StorageError as exc:
+            raise unavailable(exc) from exc
+        found = results_json(results, show_weak=True)  # the CLI lists weak files too
+        return {"path": request.path, "passage": request.passage, "results": found}
 
     def _models(self) -> Models:
         """The models to answer with now (loading them may fail: the environment's fault)."""

@@ -19,6 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from storage.models import SearchFilters
+
 Mode = Literal["hybrid", "vector", "keyword"]
 
 MAX_K = 50
@@ -26,6 +28,7 @@ MAX_QUERY_CHARS = 2_000
 MAX_PATH_CHARS = 4_096
 MAX_FILTERS = 32
 MAX_NEIGHBOURS = 5
+MAX_PASSAGE = 10_000_000  # a chunk number; only a sanity bound, the file says how many it has
 MAX_CHARS = 100_000
 DEFAULT_CHARS = 20_000
 MAX_BODY_BYTES = 64 * 1024
@@ -106,6 +109,14 @@ def _strings(name: str, value: object) -> tuple[str, ...]:
     return tuple(text(name, i, MAX_PATH_CHARS) for i in items)
 
 
+def _folders(folder: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(str(Path(f).expanduser().resolve()) for f in folder)
+
+
+def _extensions(types: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(t.lower().lstrip(".") for t in types)
+
+
 @dataclass(frozen=True)
 class SearchRequest:
     """One search, with the CLI's options and meanings (``quarry search --help``)."""
@@ -141,11 +152,45 @@ class SearchRequest:
 
     def folders(self) -> tuple[str, ...]:
         """Folder filters made absolute, as the CLI does (``~`` expanded, links resolved)."""
-        return tuple(str(Path(f).expanduser().resolve()) for f in self.folder)
+        return _folders(self.folder)
 
     def extensions(self) -> tuple[str, ...]:
         """Type filters as the store compares them: lower case, no dot."""
-        return tuple(t.lower().lstrip(".") for t in self.type)
+        return _extensions(self.type)
+
+
+@dataclass(frozen=True)
+class SimilarRequest:
+    """More like one indexed file (or one of its passages), as ``quarry similar``."""
+
+    path: str
+    passage: int | None = None
+    k: int = 10
+    folder: tuple[str, ...] = ()
+    type: tuple[str, ...] = ()
+    after: str | None = None
+    before: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", checked_path(self.path))
+        if self.passage is not None:
+            bounded("passage", self.passage, 0, MAX_PASSAGE)
+        bounded("k", self.k, 1, MAX_K)
+        for name in ("after", "before"):
+            if getattr(self, name) is not None:
+                text(name, getattr(self, name), MAX_QUERY_CHARS)
+        object.__setattr__(self, "folder", _strings("folder", self.folder))
+        object.__setattr__(self, "type", _strings("type", self.type))
+        self.filters()
+
+    def filters(self) -> SearchFilters:
+        """The folder, type and date filters, read as ``/search`` reads them."""
+        return SearchFilters(
+            folders=_folders(self.folder),
+            extensions=_extensions(self.type),
+            modified_after=_date("after", self.after),
+            modified_before=_date("before", self.before),
+        )
 
 
 def only(body: object, allowed: tuple[str, ...], required: tuple[str, ...]) -> dict[str, Any]:
@@ -162,3 +207,4 @@ def only(body: object, allowed: tuple[str, ...], required: tuple[str, ...]) -> d
 
 
 SEARCH_FIELDS = tuple(f.name for f in fields(SearchRequest))
+SIMILAR_FIELDS = tuple(f.name for f in fields(SimilarRequest))

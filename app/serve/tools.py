@@ -26,6 +26,7 @@ from app.serve.arguments import (
     MAX_QUERY_CHARS,
     Refusal,
     SearchRequest,
+    SimilarRequest,
 )
 
 T = TypeVar("T")
@@ -34,7 +35,7 @@ INSTRUCTIONS = """\
 Quarry searches the user's own documents on this computer (notes, PDFs, office files,
 e-mail, web pages, code), offline, by meaning and by keywords. Use `search` whenever the
 user asks about something their files may hold, then `get` to read around a hit before
-quoting or summarising it. Cite results by their `path` (and `page` when present). Every
+quoting or summarising it, and `similar` to find other files like one already found. Cite results by their `path` (and `page` when present). Every
 tool is read-only: nothing here changes, deletes or indexes files. If searches find
 nothing, `status` shows whether the index is empty or still being built."""
 
@@ -59,6 +60,18 @@ of a hit. Without `at`, returns the document from `offset`, at most `max_chars`
 characters; when `truncated` is true, call again with `offset` = `next_offset` to read
 on. Only files in the index can be read; any other path is refused."""
 
+SIMILAR = """\
+Find other indexed files like one file (or like one passage of it): "more like this".
+
+Use it once you have a good document and want its relatives (other drafts, related
+notes, the rest of a correspondence), without guessing a query. Pass `path` exactly as a
+search result gave it; to match one passage rather than the whole file, also pass
+`passage` = that passage's `chunk` number (each entry of a result's `passages` has one).
+It compares the vectors already stored in the index, so it is fast and needs no model.
+The file itself is never listed. Results have the same fields as `search` results;
+read one with `get`. Narrow with `folder`, `type`, `after`, `before` as in
+`search`. Only files in the index are accepted; any other path is refused."""
+
 STATUS = """\
 What the index holds (folders, files by status, chunks, size), which embedding model and
 reranker answer, whether indexing work is still queued, and the limits on requests.
@@ -71,6 +84,10 @@ Query = Annotated[
 ]
 K = Annotated[int, Field(description="How many results (1-50).", ge=1, le=MAX_K)]
 Path = Annotated[str, Field(description="Absolute file path, exactly as a search result gave it.")]
+Folder = Annotated[list[str] | None, Field(description="Only files under these folders.")]
+Type = Annotated[list[str] | None, Field(description='Only these extensions, e.g. ["pdf"].')]
+After = Annotated[str | None, Field(description="Modified on or after this date (YYYY-MM-DD).")]
+Before = Annotated[str | None, Field(description="Modified before this date (YYYY-MM-DD).")]
 
 
 def answer(call: Callable[[], T]) -> T:
@@ -97,18 +114,10 @@ def build_mcp(api: ReadApi) -> MCPServer:
                 description="Reorder the top results with the reranker, when one is set up (slower, better)."
             ),
         ] = True,
-        folder: Annotated[
-            list[str] | None, Field(description="Only files under these folders.")
-        ] = None,
-        type: Annotated[
-            list[str] | None, Field(description='Only these extensions, e.g. ["pdf"].')
-        ] = None,
-        after: Annotated[
-            str | None, Field(description="Modified on or after this date (YYYY-MM-DD).")
-        ] = None,
-        before: Annotated[
-            str | None, Field(description="Modified before this date (YYYY-MM-DD).")
-        ] = None,
+        folder: Folder = None,
+        type: Type = None,
+        after: After = None,
+        before: Before = None,
         mode: Annotated[
             Literal["hybrid", "vector", "keyword"],
             Field(description="hybrid (default) = meaning + keywords; keyword = exact words only."),
@@ -124,6 +133,27 @@ def build_mcp(api: ReadApi) -> MCPServer:
                 after, before, mode,
             )  # fmt: skip
             return api.search(request)
+
+        return answer(run)
+
+    @server.tool(name="similar", description=SIMILAR, annotations=READ_ONLY)
+    def similar(
+        path: Path,
+        passage: Annotated[
+            int | None,
+            Field(description="Only this passage of the file: a passage's `chunk` number.", ge=0),
+        ] = None,
+        k: K = 10,
+        folder: Folder = None,
+        type: Type = None,
+        after: After = None,
+        before: Before = None,
+    ) -> dict[str, Any]:
+        def run() -> dict[str, Any]:
+            request = SimilarRequest(
+                path, passage, k, tuple(folder or ()), tuple(type or ()), after, before
+            )
+            return api.similar(request)
 
         return answer(run)
 

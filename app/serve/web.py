@@ -1,4 +1,4 @@
-"""The HTTP API: ``/search``, ``/get``, ``/status`` as JSON, and MCP at ``/mcp``, on uvicorn.
+"""The HTTP API: ``/search``, ``/similar``, ``/get``, ``/status`` as JSON, and MCP at ``/mcp``, on uvicorn.
 
 One Starlette app (the MCP SDK's streamable-HTTP app, stateless, JSON responses, with the
 plain routes added) behind ``security.Guard``. Handlers run the blocking API calls on
@@ -27,7 +27,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.serve.api import ReadApi
-from app.serve.arguments import MAX_BODY_BYTES, SEARCH_FIELDS, Refusal, SearchRequest, only
+from app.serve.arguments import (
+    MAX_BODY_BYTES,
+    SEARCH_FIELDS,
+    SIMILAR_FIELDS,
+    Refusal,
+    SearchRequest,
+    SimilarRequest,
+    only,
+)
 from app.serve.security import ASGIApp, Guard
 from app.serve.tools import build_mcp
 
@@ -63,6 +71,10 @@ def _routes(api: ReadApi) -> dict[str, Any]:
         fields = only(await _body(request), SEARCH_FIELDS, ("query",))
         return json_response(await anyio.to_thread.run_sync(api.search, SearchRequest(**fields)))
 
+    async def similar(request: Request) -> Response:
+        fields = only(await _body(request), SIMILAR_FIELDS, ("path",))
+        return json_response(await anyio.to_thread.run_sync(api.similar, SimilarRequest(**fields)))
+
     async def get(request: Request) -> Response:
         fields = only(await _body(request), GET_FIELDS, ("path",))
         return json_response(await anyio.to_thread.run_sync(lambda: api.get(**fields)))
@@ -70,7 +82,7 @@ def _routes(api: ReadApi) -> dict[str, Any]:
     async def status(request: Request) -> Response:
         return json_response(await anyio.to_thread.run_sync(api.status))
 
-    return {"/search": search, "/get": get, "/status": status}
+    return {"/search": search, "/similar": similar, "/get": get, "/status": status}
 
 
 async def _refused(request: Request, exc: Exception) -> Response:
@@ -81,7 +93,9 @@ async def _refused(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    message = "no such route; the API has POST /search, POST /get, GET /status and /mcp"
+    message = (
+        "no such route; the API has POST /search, POST /similar, POST /get, GET /status and /mcp"
+    )
     return json_response(Refusal(code, message).to_json(), exc.status_code)
 
 

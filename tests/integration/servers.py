@@ -80,6 +80,13 @@ class Indexed:
         result: list[dict[str, Any]] = json.loads(done.stdout)
         return result
 
+    def similar_json(self, *args: str) -> list[dict[str, Any]]:
+        """``quarry similar ARGS --json``, parsed."""
+        done = self.run("similar", *args, "--json")
+        assert done.returncode == 0, done.stderr
+        result: list[dict[str, Any]] = json.loads(done.stdout)
+        return result
+
     def checksum(self) -> str:
         """sha256 over the database file and its WAL (when there is one)."""
         digest = hashlib.sha256()

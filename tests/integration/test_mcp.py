@@ -68,11 +68,18 @@ def test_stdio_tools_answer_like_the_cli(indexed: Indexed) -> None:
         first = _payload(searches[0])["results"][0]
         passage = await client.call_tool("get", {"path": first["path"], "at": first["start"]})
         status = await client.call_tool("status", {})
-        return {"tools": tools, "searches": searches, "passage": passage, "status": status}
+        like = await client.call_tool("similar", {"path": first["path"], "k": 5})
+        return {
+            "tools": tools,
+            "searches": searches,
+            "passage": passage,
+            "status": status,
+            "similar": like,
+        }
 
     answers = _with_client(_stdio(indexed), work)
     tools = answers["tools"]
-    assert {"search", "get", "status"} <= set(tools)
+    assert {"search", "similar", "get", "status"} <= set(tools)
     for tool in tools.values():
         assert len(tool.description) > 100 and tool.annotations.read_only_hint
     assert tools["search"].input_schema["properties"]["k"]["maximum"] == 50
@@ -81,6 +88,9 @@ def test_stdio_tools_answer_like_the_cli(indexed: Indexed) -> None:
     passage = _payload(answers["passage"])
     assert "plumber" in passage["text"] and passage["path"].endswith("invoice.txt")
     assert _payload(answers["status"])["index"]["files"]["ok"] == 3
+    like = _payload(answers["similar"])
+    assert like["results"] and like["path"] == passage["path"]
+    assert like["results"] == indexed.similar_json(passage["path"], "--k", "5")
 
 
 def test_stdio_refusals_are_tool_errors_and_nothing_is_written(indexed: Indexed) -> None:
@@ -90,6 +100,15 @@ def test_stdio_refusals_are_tool_errors_and_nothing_is_written(indexed: Indexed)
         ("get", {"path": f"{indexed.folder}/../secret.txt"}, "bad_path"),
         ("get", {"path": str(indexed.folder / "link-to-secret.txt")}, "not_in_index"),
         ("get", {"path": "secret.txt"}, "bad_path"),
+        ("similar", {"path": str(indexed.secret)}, "not_in_index"),
+        ("similar", {"path": f"{indexed.folder}/../secret.txt"}, "bad_path"),
+        ("similar", {"path": str(indexed.folder / "link-to-secret.txt")}, "not_in_index"),
+        ("similar", {"path": "../secret.txt"}, "bad_path"),
+        (
+            "similar",
+            {"path": str(indexed.folder / "invoice.txt"), "k": 10**6},
+            "less than or equal to 50",
+        ),
         ("search", {"query": "x", "k": 100_000}, "less than or equal to 50"),
         ("search", {"query": "x", "after": "someday"}, "invalid_argument"),
     ]

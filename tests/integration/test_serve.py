@@ -72,6 +72,25 @@ def test_concurrent_searches_agree(client: httpx.Client) -> None:
     assert all(a == answers[i % 2] for i, a in enumerate(answers))
 
 
+@pytest.mark.parametrize("passage", [None, 1])
+def test_similar_equals_the_cli(
+    client: httpx.Client, indexed: Indexed, passage: int | None
+) -> None:
+    path = str(indexed.folder / "lighthouse.md")
+    body: dict[str, Any] = {"path": path, "k": 5}
+    argv = [path, "--k", "5"]
+    if passage is not None:
+        body["passage"] = passage
+        argv += ["--passage", str(passage)]
+    answer = client.post("/similar", json=body)
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
+    assert results and path not in {r["path"] for r in results}
+    assert results == indexed.similar_json(*argv)
+    pdfs = client.post("/similar", json={**body, "type": ["pdf"]}).json()["results"]
+    assert [r["path"] for r in pdfs] == [str(indexed.folder / "report.pdf")]
+
+
 def test_get_reads_a_document_and_a_passage_in_context(
     client: httpx.Client, indexed: Indexed
 ) -> None:
@@ -147,13 +166,14 @@ def test_loopback_origin_is_accepted(client: httpx.Client) -> None:
         ("{folder}", "not_in_index"),
     ],
 )
-def test_get_refuses_paths_outside_the_index(
+def test_get_and_similar_refuse_paths_outside_the_index(
     client: httpx.Client, indexed: Indexed, path: str, code: str
 ) -> None:
     target = path.format(folder=indexed.folder, secret=indexed.secret)
-    answer = client.post("/get", json={"path": target})
-    _error(answer, 404 if code == "not_in_index" else 400, code)
-    assert "combination" not in answer.text
+    for route in ("/get", "/similar"):
+        answer = client.post(route, json={"path": target})
+        _error(answer, 404 if code == "not_in_index" else 400, code)
+        assert "combination" not in answer.text
 
 
 def test_limits_are_refused(client: httpx.Client) -> None:
@@ -187,6 +207,11 @@ def test_bad_requests_get_clear_json_errors(client: httpx.Client, indexed: Index
     _error(client.post("/get", json={"path": path, "max_chars": 10**7}), 400, "limit")
     _error(client.post("/get", json={"path": path, "at": -1}), 400, "limit")
     _error(client.post("/get", json={"path": path, "neighbours": 99, "at": 0}), 400, "limit")
+    _error(client.post("/similar", json={"path": path, "k": 10**9}), 400, "limit")
+    _error(client.post("/similar", json={"path": path, "passage": 99}), 400, "limit")
+    _error(client.post("/similar", json={"path": path, "passage": -1}), 400, "limit")
+    _error(client.post("/similar", json={"path": path, "query": "x"}), 400, "invalid_argument")
+    _error(client.post("/similar", json={"k": 3}), 400, "invalid_argument")
 
 
 def _json() -> dict[str, str]:
@@ -198,6 +223,7 @@ def test_no_request_writes_to_the_index(client: httpx.Client, indexed: Indexed) 
     mtime = os.stat(indexed.db).st_mtime_ns
     client.post("/search", json={"query": "plumber", "k": 50})
     client.post("/get", json={"path": str(indexed.folder / "invoice.txt")})
+    client.post("/similar", json={"path": str(indexed.folder / "invoice.txt"), "k": 50})
     client.get("/status")
     for route in ("/index", "/delete", "/folders", "/reindex", "/mcp"):
         client.post(route, json={"path": str(indexed.folder)})

@@ -7,8 +7,10 @@ import pytest
 from app.serve.arguments import (
     MAX_K,
     SEARCH_FIELDS,
+    SIMILAR_FIELDS,
     Refusal,
     SearchRequest,
+    SimilarRequest,
     bounded,
     checked_path,
     only,
@@ -74,3 +76,24 @@ def test_only_refuses_unknown_and_missing_fields() -> None:
     with pytest.raises(Refusal, match="JSON object"):
         only(["query"], SEARCH_FIELDS, ("query",))
     assert bounded("n", 3, 0, 5) == 3
+
+
+def test_similar_request_checks_path_passage_k_and_filters() -> None:
+    request = SimilarRequest("/docs/a.md", 2, type="PDF", after="2026-01-31")  # type: ignore[arg-type]
+    filters = request.filters()
+    assert filters.extensions == ("pdf",) and filters.modified_after is not None
+    for path, code in [
+        ("a.md", "bad_path"),
+        ("/docs/../a.md", "bad_path"),
+        (3, "invalid_argument"),
+    ]:
+        with pytest.raises(Refusal) as refused:
+            SimilarRequest(path)  # type: ignore[arg-type]
+        assert refused.value.code == code
+    for bad in ({"k": 51}, {"k": 0}, {"passage": -1}, {"passage": 10**12}):
+        with pytest.raises(Refusal) as refused:
+            SimilarRequest("/docs/a.md", **bad)  # type: ignore[arg-type]
+        assert refused.value.code == "limit"
+    with pytest.raises(Refusal, match="date"):
+        SimilarRequest("/docs/a.md", before="soon")
+    assert set(SIMILAR_FIELDS) == {"path", "passage", "k", "folder", "type", "after", "before"}
