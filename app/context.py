@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ def make_embedder(settings: Settings, on_notice: Callable[[str], None] | None = 
     ``on_notice`` (the CLI prints it on stderr), else to the log.
     """
     from engine.config import EmbedderConfig
+    from engine.errors import DimensionError
     from engine.factory import load_embedder
     from engine.resolve import default_embedding_spec
 
@@ -52,10 +54,21 @@ def make_embedder(settings: Settings, on_notice: Callable[[str], None] | None = 
         if notice:
             tell(notice)
     config = EmbedderConfig(model=spec, dim=settings.dimension or None, **_load_options(settings))
-    embedder = load_embedder(config)
+    try:
+        embedder = load_embedder(config)
+    except DimensionError as exc:
+        # A dimension the model cannot give (typed for another model, or edited by hand)
+        # must not stop indexing and search: the model's full size always works.
+        tell(f"{exc} Using the model's full size; change it in Settings > Model.")
+        embedder = load_embedder(replace(config, dim=None))
     if embedder.info.notice:
         tell(embedder.info.notice)
     return embedder
+
+
+def settings_model_notice(spec: str) -> str:
+    """What the CLI says when the model comes from Settings rather than the command line."""
+    return f"using the embedding model {spec} (embed_model in Settings)"
 
 
 def make_reranker(settings: Settings) -> Reranker | None:

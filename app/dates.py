@@ -11,7 +11,7 @@ A date names a period ``[start, end)`` in local time:
 - ``last week`` / ``past week`` (the 7 days up to now), ``last month``, ``last year``, and
   ``last 3 days`` / ``past 2 weeks``: rolling windows that end now, like a date filter's
   "Past week";
-- ``3 days ago``, ``2 weeks ago``: that day.
+- ``3 days ago``, ``2 weeks ago``, ``a month ago``: that day.
 
 Words may be joined by spaces, ``-`` or ``_`` (``last-week``), case does not matter.
 ``after:X`` keeps files modified at or after X's start; ``before:X`` those modified before
@@ -28,7 +28,7 @@ from datetime import date, datetime, timedelta
 _UNITS = {"day": 1, "week": 7}
 _CALENDAR = ("month", "year")
 _ROLLING = re.compile(r"(?:last|past)(?: (\d{1,4}))? (day|week|month|year)s?")
-_AGO = re.compile(r"(\d{1,4}) (day|week|month|year)s? ago")
+_AGO = re.compile(r"(\d{1,4}|an?|one) (day|week|month|year)s? ago")
 _THIS = re.compile(r"this (week|month|year)")
 _YEAR = re.compile(r"\d{4}")
 _MONTH = re.compile(r"(\d{4})[-/](\d{1,2})")
@@ -110,7 +110,8 @@ def _natural(text: str, now: datetime) -> Period | None:
     if m := _ROLLING.fullmatch(text):
         return _span(_back(now, int(m[1] or 1), m[2]), now)
     if m := _AGO.fullmatch(text):
-        day = _midnight(_back(now, int(m[1]), m[2]).date())
+        count = int(m[1]) if m[1].isdigit() else 1  # "a week ago"
+        day = _midnight(_back(now, count, m[2]).date())
         return _span(day, day + timedelta(days=1))
     return None
 
@@ -134,6 +135,6 @@ def parse_date(text: str, now: datetime | None = None) -> float:
     if period is None:
         raise ValueError(
             f"not a date: {text!r} (try 2024-05-17, 2024-05, 2024, today, yesterday, "
-            "last week, last month, 3 days ago)"
+            "last week, last month, 3 days ago, a week ago)"
         )
     return period.start

@@ -79,3 +79,45 @@ def describe(status: PhaseStatus) -> str:
     parts = [f"{status.keyword_files:,} {files} searchable by keyword", _meaning(status)]
     parts.append(_phase2(status))
     return " · ".join(p for p in parts if p)
+
+
+@dataclass
+class RateSmoother:
+    """Phase 2's speed as the status bar shows it: steady, and only once it means something.
+
+    The raw figure is measured over the last few batches (or is the store's figure from an
+    earlier run), so it swings with batch size and file length: a user saw the ETA go
+    3 → 18 → 1 → 4 → 2 min and a first rate of "33,009 tokens/s". Here nothing is shown
+    until ``warmup`` files have been embedded since the window started (the raw figure is
+    this run's by then), and from there each finished file moves the shown rate a fraction
+    ``alpha`` of the way to the raw one (an exponential moving average over files).
+    """
+
+    alpha: float = 0.25
+    warmup: int = 3
+    _start: int | None = None  # files embedded when first seen (earlier runs' work)
+    _seen: int = 0
+    _rate: float = 0.0
+
+    def update(self, meaning_files: int, raw_rate: float, running: bool = True) -> float:
+        """The rate to show after a report of ``meaning_files`` at ``raw_rate`` (0: none).
+
+        Counting starts at the first report of embedding ``running``: files embedded
+        before it (earlier runs, the empty report at start) are no measure of this run.
+        """
+        if not running:
+            return self._rate
+        if self._start is None or meaning_files < self._seen:  # first report, or a rebuild
+            self._start, self._seen, self._rate = meaning_files, meaning_files, 0.0
+        finished = meaning_files - self._seen
+        self._seen = meaning_files
+        if meaning_files - self._start < self.warmup:
+            return 0.0
+        if raw_rate <= 0:
+            return self._rate
+        if not self._rate:
+            self._rate = raw_rate
+        elif finished:
+            weight = 1 - (1 - self.alpha) ** finished
+            self._rate += weight * (raw_rate - self._rate)
+        return self._rate

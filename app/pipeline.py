@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from app import power
@@ -31,6 +33,7 @@ from app.rebuild import RebuildCallback, run_rebuild
 from app.settings import Settings
 from app.watcher import PathFilter, Watcher, normalise, permission_restored, reconcile
 from engine.protocols import Embedder
+from storage.models import Stamps
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -90,6 +93,7 @@ class Pipeline:
         self.watcher: Watcher | None = None
         self._thread: threading.Thread | None = None
         self.summary: Summary | None = None
+        self._settled: Counter[str] = Counter()  # files reconcile left alone, by status
 
     # ---- folders ----------------------------------------------------------------------
 
@@ -103,16 +107,27 @@ class Pipeline:
 
     def _reconcile(self, folder: str) -> int:
         self.store.add_folder(folder)
-        known, retry, denied = self.store.file_stamps(folder, self.config.max_attempts)
-        changed, gone = reconcile(folder, self.filter, known)
-        retry += permission_restored(denied)
+        stamps = self.store.file_stamps(folder, self.config.max_attempts)
+        changed, gone = reconcile(folder, self.filter, stamps.known)
+        retry = stamps.retry + permission_restored(stamps.denied)
         if gone:
             self.store.enqueue(gone, "delete")
         fresh = set(changed)
         retry = [p for p in retry if p not in fresh]
         if changed or retry:
             self.store.enqueue([*changed, *retry], "index")
+        self._count_settled(stamps, {*changed, *retry, *gone})
         return len(gone) + len(changed) + len(retry)
+
+    def _count_settled(self, stamps: Stamps, queued: set[str]) -> None:
+        """Count the files this run will not touch, under the status they keep."""
+        for path in stamps.known.keys() - queued:
+            if path in stamps.skipped:
+                self._settled["skipped"] += 1
+            elif path in stamps.failed:
+                self._settled["failed"] += 1
+            else:
+                self._settled["unchanged"] += 1
 
     def add_folder(self, folder: str) -> None:
         """Start indexing (and, when running, watching) another folder."""
@@ -155,6 +170,7 @@ class Pipeline:
     def index_once(self, paths: Sequence[str] = ()) -> Summary:
         """Reconcile folders (plus explicit files) and index until the queue is empty."""
         self._cancelled.clear()
+        self._settled.clear()
         self.reconcile()
         if paths:
             self.store.enqueue([normalise(p) for p in paths], "index")
@@ -162,8 +178,19 @@ class Pipeline:
         if self._cancelled.is_set():
             self.summary = Summary()
             return self.summary
-        self.summary = self.indexer.run()
+        self.summary = self._with_settled(self.indexer.run())
         return self.summary
+
+    def _with_settled(self, summary: Summary) -> Summary:
+        """The run's summary plus the files reconcile left alone: every file counts once."""
+        failed = self._settled["failed"]
+        return replace(
+            summary,
+            unchanged=summary.unchanged + self._settled["unchanged"],
+            skipped=summary.skipped + self._settled["skipped"],
+            failed=summary.failed + failed,
+            failed_again=summary.failed_again + failed,
+        )
 
     def start(self, *, watch: bool = True) -> None:
         """Reconcile, then index in the background (and keep watching when ``watch``)."""

@@ -17,6 +17,7 @@ storage and engine errors pass through unchanged.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -30,6 +31,7 @@ from app.query import ParsedQuery, parse
 from app.results import Passage, Result, Run
 from app.snippets import best_snippet, coverage, term_groups
 from engine import registry
+from engine.errors import EngineError
 from engine.protocols import Embedder, Reranker
 from engine.registry import RelevanceCalibration
 from storage import lexical
@@ -41,6 +43,7 @@ from storage.vectors import FloatArray
 
 __all__ = ["Passage", "Result", "SearchError", "SearchOptions", "SearchService"]
 
+log = logging.getLogger(__name__)
 Mode = Literal["hybrid", "vector", "keyword"]
 CPU_RERANK_DEPTH = 20
 GPU_RERANK_DEPTH = 50
@@ -128,6 +131,7 @@ class SearchService:
         self._request = 0
         self._cache: OrderedDict[tuple[str, ...], float] = OrderedDict()
         self._cache_size = cache_size
+        self.vector_problem: str | None = None
 
     def close(self) -> None:
         """Close the connection (models belong to the caller)."""
@@ -186,10 +190,9 @@ class SearchService:
     def _retrieve(self, parsed: ParsedQuery, opts: SearchOptions) -> _Found:
         found = _Found()
         filters = parsed.filters(opts.filters)
+        self.vector_problem = None
         if self._use_vectors(parsed.text, opts):
-            found.query_vector = self._embed(parsed.text, opts)
-            hits = self._vector_hits(found.query_vector, opts.candidates, filters)
-            found.lists["vector"], found.by_source["vector"] = _unzip(hits)
+            self._add_vector_hits(found, parsed.text, opts, filters)
         if opts.mode in ("hybrid", "keyword"):
             with self._lock:
                 hits = self.store.keyword_search(
@@ -214,6 +217,27 @@ class SearchService:
         with self._lock:
             langs = self.store.query_languages(query)
         return not langs or langs[0] == "en"
+
+    def _add_vector_hits(
+        self, found: _Found, text: str, opts: SearchOptions, filters: SearchFilters | None
+    ) -> None:
+        """Fill ``found``'s vector side; on a model failure leave it out, so keyword hits
+        still answer.
+
+        Whatever breaks on the vector side (a model error, a dimension it cannot give),
+        keyword search keeps working; ``vector_problem`` says why meaning was left out.
+        """
+        try:
+            found.query_vector = self._embed(text, opts)
+            hits = self._vector_hits(found.query_vector, opts.candidates, filters)
+        except EngineError as exc:
+            if opts.mode == "vector":
+                raise
+            found.query_vector = None
+            self.vector_problem = f"search by meaning failed ({exc}); keyword matches only"
+            log.warning("%s", self.vector_problem)
+            return
+        found.lists["vector"], found.by_source["vector"] = _unzip(hits)
 
     def _embed(self, text: str, opts: SearchOptions) -> FloatArray:
         assert self.embedder is not None

@@ -10,11 +10,13 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from app import paths
+from engine.instructions import DEFAULT_PRESET, PRESETS
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +137,37 @@ class Settings:
         return {f.name: f.metadata.get("doc", "") for f in fields(cls)}
 
 
+def _one_of(*choices: str) -> tuple[Callable[[Any], bool], str]:
+    return (lambda value: value in choices), "one of " + ", ".join(choices)
+
+
+def _at_least(low: float) -> tuple[Callable[[Any], bool], str]:
+    return (lambda value: value >= low), f"at least {low:g}"
+
+
+# Values of the right type that would still break indexing or search (a hand-edited file,
+# an older version's spelling): each falls back to its default when loaded.
+_VALID: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "embed_backend": _one_of("auto", "transformers", "llamacpp", "remote", "numpy"),
+    "device": _one_of("auto", "cuda", "mps", "cpu"),
+    "precision": _one_of("auto", "float32", "float16", "bfloat16"),
+    "dimension": ((lambda v: v == 0 or 32 <= v <= 8192), "0 (full size) or 32..8192"),
+    "max_file_mb": ((lambda v: v > 0), "more than 0"),
+    "rerank_depth": ((lambda v: 0 <= v <= 10_000), "0..10000"),
+    "chunk_tokens": ((lambda v: 32 <= v <= 32_768), "32..32768"),
+    "chunk_overlap": _at_least(0),
+    "include": ((lambda v: all(isinstance(x, str) for x in v)), "a list of globs"),
+    "exclude": ((lambda v: all(isinstance(x, str) for x in v)), "a list of globs"),
+    "folders": ((lambda v: all(isinstance(x, str) for x in v)), "a list of folders"),
+    "custom_presets": (
+        (lambda v: all(isinstance(x, str) for x in (*v, *v.values()))),
+        "names mapped to task texts",
+    ),
+}
+
+
 def _coerce(defaults: Settings, raw: dict[str, Any]) -> Settings:
-    """Keep only keys we know whose JSON type matches the default's type."""
+    """Keep known keys whose type and value are valid; each other one warns once."""
     values = asdict(defaults)
     for key, value in raw.items():
         if key not in values:
@@ -144,11 +175,34 @@ def _coerce(defaults: Settings, raw: dict[str, Any]) -> Settings:
         expected = type(values[key])
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        if isinstance(value, expected) and not (expected is int and isinstance(value, bool)):
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            _ignored(key, value, expected.__name__, values[key])
+            continue
+        check, wanted = _VALID.get(key, (lambda _v: True, ""))
+        if check(value):
             values[key] = value
         else:
-            log.warning("ignoring setting %s: expected %s", key, expected.__name__)
+            _ignored(key, value, wanted, values[key])
+    if values["chunk_overlap"] >= values["chunk_tokens"]:
+        _ignored("chunk_overlap", values["chunk_overlap"], "less than chunk_tokens", 48)
+        values["chunk_overlap"] = min(48, values["chunk_tokens"] // 4)
+    if (
+        values["query_preset"] not in PRESETS
+        and values["query_preset"] not in values["custom_presets"]
+    ):
+        _ignored("query_preset", values["query_preset"], "a known preset", DEFAULT_PRESET)
+        values["query_preset"] = DEFAULT_PRESET
     return Settings(**values)
+
+
+def _ignored(key: str, value: Any, wanted: str, default: Any) -> None:
+    log.warning(
+        "settings: ignoring %s = %s (expected %s); using %r",
+        key,
+        json.dumps(value),
+        wanted,
+        default,
+    )
 
 
 def load(path: Path | None = None) -> Settings:

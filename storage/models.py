@@ -241,6 +241,22 @@ class Backlog:
 
 
 @dataclass(frozen=True)
+class Stamps:
+    """What reconcile needs of one folder's indexed files, from one range scan.
+
+    ``known``: path -> (size, mtime); ``retry``: paths worth another try; ``denied``: files
+    skipped as "permission denied"; ``skipped`` / ``failed``: files settled that way (failed
+    ones out of retries), so a run can count every unchanged file under its real status.
+    """
+
+    known: dict[str, tuple[int, float]]
+    retry: list[str]
+    denied: list[str]
+    skipped: set[str]
+    failed: set[str]
+
+
+@dataclass(frozen=True)
 class ProblemFile:
     """A skipped or failed file with its reason, for status reports."""
 

@@ -36,6 +36,7 @@ from storage.models import (
     Job,
     JobKind,
     NewChunk,
+    Stamps,
     file_extension,
 )
 from storage.rebuild import RebuildMixin
@@ -162,12 +163,11 @@ class Store(RetrievalMixin, BacklogMixin, RebuildMixin, MaintenanceMixin):
             params += [len(prefix), prefix]
         return [file_record(r) for r in self.conn.execute(sql + " ORDER BY path", params)]
 
-    def file_stamps(
-        self, under: str, max_retries: int
-    ) -> tuple[dict[str, tuple[int, float]], list[str], list[str]]:
-        """For reconcile: {path: (size, mtime)} of the files under a folder, the paths worth
-        another try (pending, or failed fewer than ``max_retries`` times), and the files
-        skipped as "permission denied" (a chmod changes neither size nor mtime).
+    def file_stamps(self, under: str, max_retries: int) -> Stamps:
+        """For reconcile: the recorded (size, mtime) of the files under a folder, the paths
+        worth another try (pending, or failed fewer than ``max_retries`` times), the files
+        skipped as "permission denied" (a chmod changes neither size nor mtime), and which
+        files are settled as skipped or failed.
 
         Plain tuples from one range scan of the path index: 100,000 files in well under a
         second, where building FileRecords would take several.
@@ -178,16 +178,18 @@ class Store(RetrievalMixin, BacklogMixin, RebuildMixin, MaintenanceMixin):
             " WHERE path >= ? AND path < ? ORDER BY path",
             (prefix, prefix[:-1] + "0"),  # "0" is the character after "/"
         )
-        stamps: dict[str, tuple[int, float]] = {}
-        retry: list[str] = []
-        denied: list[str] = []
+        stamps = Stamps({}, [], [], set(), set())
         for path, size, mtime, status, retries, error in rows:
-            stamps[path] = (size, mtime)
+            stamps.known[path] = (size, mtime)
             if status == "pending" or (status == "failed" and retries < max_retries):
-                retry.append(path)
-            elif status == "skipped" and "permission denied" in (error or "").lower():
-                denied.append(path)
-        return stamps, retry, denied
+                stamps.retry.append(path)
+            elif status == "failed":
+                stamps.failed.add(path)
+            elif status == "skipped":
+                stamps.skipped.add(path)
+                if "permission denied" in (error or "").lower():
+                    stamps.denied.append(path)
+        return stamps
 
     def files_by_content_hash(self, content_hash: str) -> list[FileRecord]:
         """Files whose bytes hash to ``content_hash`` (a move/copy source, if still there)."""

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import threading
+import time
+from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:
+    from app.ui.controller import AppController
+
+#: Seconds quitting waits for background work before cutting it off.
+LEAVE_WAIT_S = 3.0
 HELP = "Open the Quarry window (the default when no command is given)."
 
 
@@ -24,7 +33,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build the Qt application and controller, then run the event loop."""
+    """Build the Qt application and controller, then run the event loop.
+
+    On X11, a missing system library would make Qt abort with a misleading message: check
+    first and exit 1 with one line naming the packages to install.
+    """
+    from app import qtlibs
+
+    if qtlibs.uses_xcb() and (missing := qtlibs.missing_libraries()):
+        print(qtlibs.install_hint(missing), file=sys.stderr)
+        return 1
+    return _run_window(args)
+
+
+def _run_window(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from PySide6.QtWidgets import QApplication
@@ -58,4 +80,29 @@ def run(args: argparse.Namespace) -> int:
     controller.start()
     if args.hidden and controller.tray is not None and controller.tray.available():
         controller.window.hide()
-    return int(app.exec())
+    code = int(app.exec())
+    return leave(controller, code)
+
+
+def leave(controller: AppController, code: int) -> int:
+    """Let background work end before Python tears down; if it will not, end the process.
+
+    Quitting never waits long for a model call in flight (each file and batch commits on
+    its own, so the next start resumes). But a worker thread still running Python while the
+    interpreter finalises, or emitting into Qt objects already deleted, crashed about one
+    quit in four ("Fatal Python error: bool_dealloc"). So: wait a moment for the search pool
+    and the indexing threads; whatever still runs after that is cut off with ``os._exit``.
+    """
+    deadline = time.monotonic() + LEAVE_WAIT_S
+    controller.search_worker.pool.waitForDone(int(LEAVE_WAIT_S * 1000))
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and thread.name.startswith("quarry-"):
+            thread.join(max(0.0, deadline - time.monotonic()))
+    busy = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
+    if busy or not controller.search_worker.idle():
+        logging.getLogger(__name__).info("quit with work in flight (%s)", ", ".join(busy))
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

@@ -172,10 +172,12 @@ def _again(summary: Summary) -> str:
 
 def build_pipeline(args: argparse.Namespace, folders: list[str]) -> Pipeline:
     """Settings with the command-line folders, the embedder, and the pipeline around them."""
-    from app.context import make_embedder, open_store
+    from app.context import make_embedder, open_store, settings_model_notice
     from app.indexer import IndexerConfig
 
     user = user_settings(args, folders)
+    if user.embed_model and not args.model:
+        notice(settings_model_notice(user.embed_model))
     embedder = make_embedder(user, on_notice=notice)
     try:
         store = open_store(path=database(args))

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from app.search import Passage, Result
+    from app.settings import Settings
+    from engine.protocols import Embedder
 
 HELP = "Search the index: one result per file (vector + keyword, fused; reranked if possible)."
 
@@ -54,6 +56,32 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON list")
 
 
+NO_RERANKER = (
+    "--rerank: no reranker is available (none set in Settings and no Qwen3 reranker found); "
+    "results are not reranked"
+)
+
+
+def _embedder_or_none(conf: Settings, mode: str) -> Embedder | None:
+    """The query embedder; None (keyword search only, said on stderr) when it cannot load."""
+    from app.context import make_embedder, settings_model_notice
+    from engine.errors import EngineError
+
+    try:
+        if conf.embed_model:
+            _note(settings_model_notice(conf.embed_model))
+        return make_embedder(conf, on_notice=_note)
+    except EngineError as exc:
+        if mode == "vector":
+            raise
+        _note(f"search by meaning is unavailable ({exc}); keyword matches only")
+        return None
+
+
+def _note(text: str) -> None:
+    print(f"quarry search: note: {text}", file=sys.stderr)
+
+
 def filters_from(args: argparse.Namespace) -> Any:
     """The ``--folder``/``--type``/``--after``/``--before`` options as SearchFilters."""
     from app.dates import parse_date
@@ -70,7 +98,7 @@ def filters_from(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Run one search and print the results."""
     from app import paths, settings
-    from app.context import make_embedder, make_reranker, rerank_depth
+    from app.context import make_reranker, rerank_depth
     from app.search import (
         SearchError,
         SearchOptions,
@@ -89,12 +117,14 @@ def run(args: argparse.Namespace) -> int:
         task = resolve_instruction(
             args.instruction, args.preset or conf.query_preset, conf.custom_presets
         )
-        embedder = None if args.mode == "keyword" else make_embedder(conf)
+        embedder = None if args.mode == "keyword" else _embedder_or_none(conf, args.mode)
         note = instruction_note(task)
         if embedder is not None and embedder.info.uses_instruction and note:
             print(f"quarry search: note: {note}", file=sys.stderr)
         use_rerank = conf.rerank_enabled if args.rerank is None else args.rerank
         reranker = make_reranker(conf) if use_rerank and args.mode != "keyword" else None
+        if args.rerank and reranker is None:
+            _note(NO_RERANKER)
         service = SearchService(
             args.db or paths.database_path(), embedder, reranker, rerank_depth=rerank_depth(conf)
         )
@@ -102,8 +132,13 @@ def run(args: argparse.Namespace) -> int:
         if args.passages:
             return _print_passages(service.passages(query, opts), args.json)
         results = service.search(query, opts)
+        if service.vector_problem:
+            _note(service.vector_problem)
         results = service.rerank(query, results, opts, on_update=lambda _r: None)
-    except (StorageError, EngineError, SearchError, KeyError, ValueError) as exc:
+    except KeyError as exc:  # str(KeyError) would wrap the message in quotes
+        print(f"quarry search: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 1
+    except (StorageError, EngineError, SearchError, ValueError) as exc:
         print(f"quarry search: {exc}", file=sys.stderr)
         return 1
     return print_results(results, args.json, show_weak=args.all, command="search")
@@ -117,6 +152,8 @@ def print_results(results: list[Result], as_json: bool, *, show_weak: bool, comm
     hidden = len(results) - len(shown)
     if as_json:
         print(json.dumps(results_json(shown, show_weak=True), ensure_ascii=False, indent=2))
+    elif not shown:
+        print("no results")
     else:
         for i, r in enumerate(shown, 1):
             print(_line(i, r))
@@ -141,6 +178,8 @@ def _print_passages(passages: list[Passage], as_json: bool) -> int:
     if as_json:
         print(json.dumps([p.to_json() for p in passages], ensure_ascii=False, indent=2))
         return 0
+    if not passages:
+        print("no results")
     for i, p in enumerate(passages, 1):
         where = f" p.{p.page}" if p.page else ""
         print(f"{i:2}. {p.score:.3f}  {p.path}{where}\n    {p.snippet.strip()[:200]}")

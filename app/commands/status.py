@@ -88,11 +88,19 @@ def _phase_line(stats: Stats) -> str:
     return describe(status)
 
 
+def files_table(counts: dict[str, int]) -> str:
+    """Files by status as aligned rows (ok, skipped, failed, pending), with the total."""
+    rows = [*counts.items(), ("total", sum(counts.values()))]
+    width = max(len(f"{n:,}") for _, n in rows)
+    return "files\n" + "\n".join(f"  {name:<8} {n:>{width},}" for name, n in rows)
+
+
 def _print_text(
     path: Path, stats: Stats, problems: list[str] | None, saved: int | None, note: str | None
 ) -> None:
     fp = stats.fingerprint.describe() if stats.fingerprint else "none yet"
-    print(f"{path}\n{_phase_line(stats)}\nfiles: {stats.files}")
+    print(f"{path}\n{_phase_line(stats)}")
+    print(files_table(stats.files))
     per_chunk = f" ({stats.db_bytes / stats.chunks:,.0f} bytes per chunk)" if stats.chunks else ""
     print(f"chunks: {stats.chunks}  size: {stats.db_bytes / 1e6:.1f} MB{per_chunk}")
     if stats.backlog.files:

@@ -14,7 +14,12 @@ from app.extract.errors import EmptyFile
 from app.extract.model import Document, DocumentBuilder
 from app.extract.text import read_text
 
-_HIDDEN = frozenset({"script", "style", "noscript", "template", "svg", "head", "iframe"})
+# ``button``: "copy" / "Copy to clipboard" buttons on code blocks are page controls, not text.
+_HIDDEN = frozenset({"script", "style", "noscript", "template", "svg", "head", "iframe", "button"})
+# What documentation generators put beside headings and code: permalink anchors ("#", "¶")
+# and source links ("[source]", "[src]"). A link whose whole text is one of these is dropped.
+_MARKERS = frozenset({"#", "¶", "§", "🔗", "[source]", "[src]", "[docs]", "link", "permalink"})
+_DECORATION_CLASSES = ("headerlink", "anchor", "permalink", "viewcode", "copybtn", "copy-button")
 _BLOCK = frozenset(
     [
         "p",
@@ -61,6 +66,7 @@ _BLOCK = frozenset(
         "tfoot",
     ]
 )
+_VOID = frozenset({"br", "hr", "img", "input", "meta", "link", "wbr", "source"})
 _HEADINGS = {f"h{i}": i for i in range(1, 7)}
 _SPACES = re.compile(r"[ \t\r\n\f\v]+")
 
@@ -78,6 +84,8 @@ class _Blocks(HTMLParser):
         self._heading_level = 0
         self._in_title = False
         self._path: list[tuple[int, str]] = []
+        self._link_start: int | None = None  # self._buf length where the open <a> began
+        self._decorations: list[str] = []  # open tags hidden by their class
 
     def _flush(self) -> None:
         raw = "".join(self._buf)
@@ -93,7 +101,12 @@ class _Blocks(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "title":
             self._in_title = True
-        if tag in _HIDDEN:
+        if tag == "a":
+            self._link_start = len(self._buf)
+        if tag not in _HIDDEN and tag not in _VOID and _decoration(attrs):
+            self._decorations.append(tag)
+            self._hidden += 1
+        elif tag in _HIDDEN:
             self._hidden += 1
         elif tag in _BLOCK:
             self._flush()
@@ -103,7 +116,12 @@ class _Blocks(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
             self._in_title = False
-        if tag in _HIDDEN:
+        if tag == "a":
+            self._drop_marker_link()
+        if self._decorations and self._decorations[-1] == tag:
+            self._decorations.pop()
+            self._hidden = max(0, self._hidden - 1)
+        elif tag in _HIDDEN:
             self._hidden = max(0, self._hidden - 1)
         elif tag in _BLOCK:
             self._flush()
@@ -111,6 +129,14 @@ class _Blocks(HTMLParser):
                 self._pre = max(0, self._pre - 1)
             if tag in _HEADINGS:
                 self._heading_level = 0
+
+    def _drop_marker_link(self) -> None:
+        """Remove the text of the link just closed when it is only a permalink marker."""
+        start, self._link_start = self._link_start, None
+        if start is None or start > len(self._buf):
+            return
+        if "".join(self._buf[start:]).strip().lower() in _MARKERS:
+            del self._buf[start:]
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
@@ -121,6 +147,14 @@ class _Blocks(HTMLParser):
     def close(self) -> None:
         super().close()
         self._flush()
+
+
+def _decoration(attrs: list[tuple[str, str | None]]) -> bool:
+    """A permalink, source-link or copy-button element, by its class or title."""
+    values = {name: (value or "").lower() for name, value in attrs}
+    if "permalink" in values.get("title", ""):
+        return True
+    return any(word in values.get("class", "") for word in _DECORATION_CLASSES)
 
 
 def html_blocks(markup: str) -> tuple[list[tuple[str, tuple[str, ...]]], str]:

@@ -6,7 +6,22 @@ construction: the chunker and the preview both slice ``text[start:end]`` and tru
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+# PDFium marks a word hyphenated across a line break with \x02 (and drops the hyphen);
+# the soft hyphen U+00AD is invisible where the word is whole. Both join the word halves.
+_HYPHEN_BREAK = re.compile(r"\x02[ \t]*(?:\r\n|\r|\n)?[ \t]*|\xad(?:[ \t]*(?:\r\n|\r|\n)[ \t]*)?")
+# Line and page breaks in other spellings (python-pptx gives \v for a line break).
+_BREAKS = re.compile(r"\r\n|[\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+# Every other C0/C1 control character: never visible text, and they break keyword matching.
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
+
+
+def clean_text(text: str) -> str:
+    """Text as people read it: hyphenated words joined, breaks as \\n, controls dropped."""
+    text = _HYPHEN_BREAK.sub("", text)
+    return _CONTROLS.sub("", _BREAKS.sub("\n", text))
 
 
 @dataclass(frozen=True)
@@ -59,7 +74,8 @@ class DocumentBuilder:
         kind: str = "text",
     ) -> None:
         """Append one block; blank blocks are dropped (they carry nothing to search)."""
-        text = text.strip("\n")
+        text = clean_text(text).strip("\n")
+        heading_path = tuple(clean_text(h) for h in heading_path)
         if not text.strip():
             return
         if self._parts:

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from app.extract.errors import EmptyFile, UndecodableText, Unsupported
-from app.extract.model import Document, Section
+from app.extract.model import Document, Section, clean_text
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -141,8 +141,8 @@ def decode(data: bytes) -> str:
 
 
 def _normalise(text: str) -> str:
-    """Unify line endings so offsets mean the same on every OS; drop NULs."""
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\0", "")
+    """Unify line endings so offsets mean the same on every OS; drop control characters."""
+    return clean_text(text)
 
 
 def read_text(path: Path) -> str:

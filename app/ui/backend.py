@@ -202,6 +202,14 @@ class SearchBackend(Protocol):
         """Load models and indexes ahead of the first search (called once, after launch)."""
         ...
 
+    def uses_instruction(self) -> bool | None:
+        """Whether the loaded model reads query instructions; None until one is loaded."""
+        ...
+
+    def model_notice(self) -> str | None:
+        """What loading the model said (e.g. the starter model is in use); None if nothing."""
+        ...
+
 
 @runtime_checkable
 class IndexingBackend(Protocol):

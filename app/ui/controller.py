@@ -164,6 +164,10 @@ class AppController(QObject):
         self.search_worker.prepare()
 
     def _warmed_up(self) -> None:
+        if not self._quitting:
+            backend = self.search_worker.backend
+            self.window.show_instruction_support(backend.uses_instruction())
+            self.window.status.set_model_notice(backend.model_notice())
         if self._warming and not self._quitting:
             self._warming = False
             self.prepare_models()

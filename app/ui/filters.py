@@ -10,6 +10,7 @@ the operator in the query text, keeping both in step. Dates are the query langua
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 from PySide6.QtCore import Signal
@@ -20,6 +21,13 @@ from app.ui.backend import SearchOptions
 from app.ui.combo import current_data, item_data
 
 FILE_TYPES = ("pdf", "md", "txt", "docx", "pptx", "xlsx", "html", "py", "csv", "odt", "epub", "eml")
+PRESET_TIP = "Instruction for this search (Qwen3 models use it; others ignore it)"
+NO_INSTRUCTION_TIP = (
+    "The current model takes no instruction, so presets would change nothing. "
+    "Qwen3 embedding models use them (Settings > Model)."
+)
+SUBFOLDER_DEPTH = 2  # levels of subfolders offered under each watched folder
+SUBFOLDER_LIMIT = 300
 DATE_RANGES: dict[str, str | None] = {
     "Any time": None,
     "Today": "today",
@@ -28,6 +36,32 @@ DATE_RANGES: dict[str, str | None] = {
     "Past year": "last year",
 }
 CUSTOM = 0x0100 + 50  # item data role marking an entry added for a query operator
+
+
+def subfolders(root: str, depth: int = SUBFOLDER_DEPTH, limit: int = SUBFOLDER_LIMIT) -> list[str]:
+    """Visible subfolders of ``root``, ``depth`` levels down, sorted, at most ``limit``.
+
+    A cheap listing (no stat beyond ``scandir``) so the filter bar never walks a whole tree.
+    """
+    found: list[str] = []
+    level = [root]
+    for _ in range(depth):
+        below: list[str] = []
+        for folder in level:
+            try:
+                with os.scandir(folder) as entries:
+                    below += sorted(
+                        e.path
+                        for e in entries
+                        if e.is_dir(follow_symlinks=False) and not e.name.startswith(".")
+                    )
+            except OSError:
+                continue
+        found += below
+        level = below
+        if len(found) >= limit:
+            break
+    return sorted(found[:limit])
 
 
 class FilterBar(QWidget):
@@ -42,9 +76,8 @@ class FilterBar(QWidget):
         self.file_type = QComboBox()
         self.modified = QComboBox()
         self.preset = QComboBox()
-        self.preset.setToolTip(
-            "Instruction for this search (Qwen3 models use it; others ignore it)"
-        )
+        self.preset.setToolTip(PRESET_TIP)
+        self._default_preset: str | None = None  # the Settings default last applied
         self.file_type.addItem("All types", None)
         for ext in FILE_TYPES:
             self.file_type.addItem(ext.upper(), ext)
@@ -67,19 +100,32 @@ class FilterBar(QWidget):
             combo.activated.connect(lambda _i, k=kind: self.choice_made.emit(k))
 
     def set_folders(self, folders: Sequence[str]) -> None:
-        """Offer the watched folders; keeps the current choice when it still exists."""
+        """Offer the watched folders and their subfolders (what people filter by); keeps
+        the current choice when it still exists."""
         current = current_data(self.folder)
         self.folder.blockSignals(True)
         self.folder.clear()
         self.folder.addItem("All folders", None)
         for folder in folders:
             self.folder.addItem(folder, folder)
+            for sub in subfolders(folder):
+                self.folder.addItem(f"    {os.path.relpath(sub, folder)}", sub)
+                self.folder.setItemData(self.folder.count() - 1, sub, 3)  # Qt.ToolTipRole
         index = self.folder.findData(current) if current else 0
         self.folder.setCurrentIndex(max(0, index))
         self.folder.blockSignals(False)
 
     def set_presets(self, presets: dict[str, str], selected: str) -> None:
-        """Offer instruction presets, pre-selecting the user's default query preset."""
+        """Offer instruction presets; the choice made here survives a Save in Settings.
+
+        The user's default query preset is pre-selected at start and whenever the default
+        itself changes; otherwise the preset chosen for the current searches stays.
+        """
+        current = current_data(self.preset)
+        keep = current in presets and selected == self._default_preset
+        self._default_preset = selected
+        if keep:
+            selected = current
         self.preset.blockSignals(True)
         self.preset.clear()
         for name, task in presets.items():
@@ -88,6 +134,12 @@ class FilterBar(QWidget):
         index = self.preset.findData(selected)
         self.preset.setCurrentIndex(max(0, index))
         self.preset.blockSignals(False)
+
+    def set_instruction_support(self, uses: bool | None) -> None:
+        """Grey the preset choice out when the model ignores instructions, and say so."""
+        off = uses is False
+        self.preset.setEnabled(not off)
+        self.preset.setToolTip(NO_INSTRUCTION_TIP if off else PRESET_TIP)
 
     def choice(self, kind: str) -> str | None:
         """The operator value the dropdown of ``kind`` stands for (None: no restriction)."""

@@ -42,7 +42,7 @@ from app.ui.backend import Hit, Preview
 from app.ui.chips import ChipBar
 from app.ui.filters import FilterBar
 from app.ui.nonekeeper import keep_none_alive
-from app.ui.opener import DesktopOpener, Opener
+from app.ui.opener import DesktopOpener, Opener, OpenFailed
 from app.ui.presets import all_presets
 from app.ui.preview import PreviewPane
 from app.ui.result_delegate import ResultDelegate
@@ -153,6 +153,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.search_field.textChanged.connect(self._on_text_changed)
         self.filters.filters_changed.connect(self.search_now)
+        self.model.weaker_shown.connect(self._count_results)
         self.filters.choice_made.connect(self._on_choice)
         self.chips.remove_requested.connect(self._remove_operator)
         self.search_field.installEventFilter(self)
@@ -217,6 +218,10 @@ class MainWindow(QMainWindow):
         self.rerank_enabled = settings.rerank_enabled
         self.keep_in_tray = settings.keep_running_in_tray
 
+    def show_instruction_support(self, uses: bool | None) -> None:
+        """Disable the Instruction choice, saying why, when the model takes no instruction."""
+        self.filters.set_instruction_support(uses)
+
     # -- searching ----------------------------------------------------------------------
     @property
     def request(self) -> int:
@@ -272,6 +277,7 @@ class MainWindow(QMainWindow):
         self._preview_key = ""
         self.preview.show_hit(None)
         self.status.set_reranking(False)
+        self.status.set_result_count(None)
         self.results_shown.emit(0)
 
     def _on_results(self, request: int, hits: list[Hit]) -> None:
@@ -283,10 +289,11 @@ class MainWindow(QMainWindow):
             self.results.setCurrentIndex(self.model.index(0))
         else:
             self.preview.show_hit(None)
-        weak = self.model.weak_count
-        extra = f", {weak} weaker hidden" if weak else ""
-        self.status.showMessage(f"{len(shown)} files{extra}", 3000)
+        self._count_results()
         self.results_shown.emit(len(shown))
+
+    def _count_results(self) -> None:
+        self.status.set_result_count(len(self.model.hits()), self.model.weak_count)
 
     def show_weaker(self) -> None:
         """Add the weaker matches to the list ("Show weaker matches")."""
@@ -459,12 +466,23 @@ class MainWindow(QMainWindow):
 
     def _open_path(self, path: str) -> None:
         if path:
-            self.opener.open(path)
+            try:
+                self.opener.open(path)
+            except OpenFailed as exc:
+                self._open_failed(exc)
+                return
             self.file_opened.emit(path)
 
     def _reveal_path(self, path: str) -> None:
         if path:
-            self.opener.reveal(path)
+            try:
+                self.opener.reveal(path)
+            except OpenFailed as exc:
+                self._open_failed(exc)
+
+    def _open_failed(self, exc: OpenFailed) -> None:
+        """Say it in the window: a launcher missing on this desktop is not a silent no-op."""
+        self.status.showMessage(str(exc), 15000)
 
     # -- closing ------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:

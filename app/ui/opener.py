@@ -14,8 +14,12 @@ from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 
 
+class OpenFailed(Exception):
+    """No application could open or reveal the file; the message is shown in the window."""
+
+
 class Opener(Protocol):
-    """What the window does with a result's path."""
+    """What the window does with a result's path (OpenFailed when nothing can)."""
 
     def open(self, path: str) -> None:
         """Open with the default application."""
@@ -39,12 +43,23 @@ class DesktopOpener:
     """The real opener: QDesktopServices for open, the platform command for reveal."""
 
     def open(self, path: str) -> None:
-        """Open with the default application."""
-        QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+        """Open with the default application; OpenFailed when the desktop has none."""
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(path)):
+            raise OpenFailed(f"Could not open {path}: no application is set up to open it.")
 
     def reveal(self, path: str) -> None:
-        """Start the file manager detached; a missing tool must not crash the window."""
+        """Show the file in its folder; OpenFailed when no file manager can be started.
+
+        Linux has no standard "select in folder": the folder is opened the way Qt opens
+        any URL, so a desktop without a launcher is detected, not only logged on stderr.
+        """
+        folder = str(Path(path).parent)
+        if sys.platform.startswith("linux"):
+            if not QDesktopServices.openUrl(QUrl.fromLocalFile(folder)):
+                raise OpenFailed(f"Could not show {folder}: no file manager is set up.")
+            return
         try:
             subprocess.Popen(reveal_command(path), start_new_session=True)
-        except OSError:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
+        except OSError as exc:
+            if not QDesktopServices.openUrl(QUrl.fromLocalFile(folder)):
+                raise OpenFailed(f"Could not show {folder}: {exc}") from exc

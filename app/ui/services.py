@@ -32,6 +32,7 @@ from app.ui.services_convert import problems_from_stats, to_hit, to_preview, to_
 if TYPE_CHECKING:
     from app.pipeline import Pipeline
     from app.search import SearchService
+    from engine.protocols import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class RealSearch:
         self._lock = threading.Lock()
         self._results: dict[str, Any] = {}  # path -> Result, for reranking
         self._query = ""  # the last query, whose matches the preview highlights
+        self._notice: str | None = None
 
     def service(self) -> SearchService:
         """The search service, loading models on first use (on a worker thread)."""
@@ -61,13 +63,22 @@ class RealSearch:
     def _load(self) -> SearchService:
         from app.context import make_embedder, make_reranker, rerank_depth
         from app.search import SearchService
+        from engine.errors import EngineError
 
         if not self.db_path.exists():
             raise ServiceUnavailable("Nothing is indexed yet: add a folder in Settings.")
-        embedder = make_embedder(self.settings)
+        try:
+            embedder: Embedder | None = make_embedder(self.settings, on_notice=self._noticed)
+        except EngineError as exc:  # keyword search still answers; the model check says why
+            log.warning("search by meaning unavailable: %s", exc)
+            embedder = None
         reranker = make_reranker(self.settings) if self.settings.rerank_enabled else None
         depth = rerank_depth(self.settings)
         return SearchService(self.db_path, embedder, reranker, rerank_depth=depth)
+
+    def _noticed(self, text: str) -> None:
+        log.info("%s", text)
+        self._notice = text
 
     def _options(self, options: SearchOptions) -> Any:
         from app.search import SearchOptions as ServiceOptions
@@ -176,6 +187,17 @@ class RealSearch:
             self.service().warm()
         except Exception as exc:
             log.info("search warm-up skipped: %s", exc)
+
+    def model_notice(self) -> str | None:
+        """The resolver's notice from the last model load (the starter model is in use)."""
+        return self._notice
+
+    def uses_instruction(self) -> bool | None:
+        """The loaded embedder's answer; None while none is loaded (never loads one here)."""
+        service = self._service
+        if service is None or service.embedder is None:
+            return None
+        return bool(service.embedder.info.uses_instruction)
 
     def close(self) -> None:
         """Close the store and free the models (the app is quitting or the model changed)."""
@@ -305,6 +327,14 @@ class UnavailableSearch:
 
     def prepare(self) -> None:
         """Nothing to load: every search answers with the reason."""
+
+    def uses_instruction(self) -> bool | None:
+        """No model is loaded."""
+        return None
+
+    def model_notice(self) -> str | None:
+        """No model is loaded."""
+        return None
 
 
 def build_backends(settings: Settings) -> tuple[SearchBackend, IndexingBackend | None]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -33,6 +34,9 @@ from app.ui.combo import current_data
 from app.ui.folders import FolderList
 from app.ui.presets import default_presets
 
+if TYPE_CHECKING:
+    from engine.registry import RegistryEntry
+
 BACKENDS = ("auto", "transformers", "llamacpp", "remote", "numpy")
 DEVICES = ("auto", "cuda", "mps", "cpu")
 PRECISIONS = ("auto", "float32", "float16", "bfloat16")
@@ -42,15 +46,22 @@ DIMENSION_NOTE = (
 )
 
 
-def max_dimension(model: str) -> tuple[int, int]:
-    """(min, max) embedding dimension for ``model`` from the registry; a wide guess otherwise."""
+def model_entry(model: str) -> RegistryEntry | None:
+    """The registry entry of ``model``, or of the model used when it is empty; None if unknown."""
     try:
         registry = importlib.import_module("engine.registry")
+        resolve = importlib.import_module("engine.resolve")
+        spec = model.strip() or resolve.default_embedding_spec()[0]
         # "Org/Name-GGUF:Q8_0" has the dimensions of "Org/Name"
-        base = model.partition(":")[0].removesuffix("-GGUF")
-        entry = registry.lookup(base) if model else None
-    except Exception:
-        entry = None
+        entry: RegistryEntry | None = registry.lookup(spec.partition(":")[0].removesuffix("-GGUF"))
+        return entry if entry is not None else resolve.resolve(spec).entry
+    except Exception:  # no engine, or a model not on this computer: a wide guess
+        return None
+
+
+def max_dimension(model: str) -> tuple[int, int]:
+    """(min, max) embedding dimension for ``model`` from the registry; a wide guess otherwise."""
+    entry = model_entry(model)
     if entry is None:
         return 32, 4096
     return int(entry.min_dim), int(entry.max_dim)
@@ -172,7 +183,7 @@ class SettingsDialog(QDialog):
         form = QFormLayout(page)
         form.addRow("Presets", self.preset_list)
         form.addRow("Task", self.preset_text)
-        form.addRow("", self._wrap(self.folders.button_row(self.add_folder)))
+        form.addRow("", self._wrap(row))
         form.addRow("Default for queries", self.query_preset)
         form.addRow(
             "",
@@ -230,11 +241,18 @@ class SettingsDialog(QDialog):
 
     @staticmethod
     def _known_models(kind: str) -> list[str]:
+        """Qwen3 models to pick from. No blank row (an empty box, shown by its placeholder,
+        means automatic) and not the starter's hub name: offline, only the bundled copy
+        loads, and the automatic choice already falls back to it."""
         try:
             registry = importlib.import_module("engine.registry")
-            return ["", *(e.model_id for e in registry.MODELS.values() if e.kind == kind)]
+            return [
+                e.model_id
+                for e in registry.MODELS.values()
+                if e.kind == kind and e.model_id != registry.STARTER_MODEL_ID
+            ]
         except Exception:
-            return [""]
+            return []
 
     # -- folders ------------------------------------------------------------------------
     def add_folder(self, folder: str) -> None:
@@ -251,9 +269,18 @@ class SettingsDialog(QDialog):
 
     # -- dimension ----------------------------------------------------------------------
     def _set_dimension_range(self, model: str, value: int) -> None:
+        """Offer only what the model can give; one fixed size disables the box, saying why."""
         low, high = max_dimension(model)
         self.dimension.setRange(low, high)
         self.dimension.setValue(high if value <= 0 else min(max(value, low), high))
+        fixed = low == high
+        self.dimension.setEnabled(not fixed)
+        self.dimension.setToolTip(
+            f"This model gives {high}-dimensional vectors only: it was not trained for shorter "
+            "ones (Qwen3 models can be shortened)."
+            if fixed
+            else f"From {low} to {high} for this model."
+        )
 
     def dimension_value(self) -> int:
         """The chosen dimension; 0 ("the model's full size") when the maximum is chosen."""

@@ -2,10 +2,14 @@
 
     Reading 1,200/5,000 files · 48,210 files searchable by keyword · 9,400 by meaning · ...
 
-The wording of the two phases is ``app.phases``'s, the same as ``quarry status``.
+The wording of the two phases is ``app.phases``'s, the same as ``quarry status``; the
+embedding speed and its ETA are smoothed here (``phases.RateSmoother``), since the window
+shows a stream of reports where ``quarry status`` shows one.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
@@ -52,11 +56,18 @@ class IndexStatusBar(QStatusBar):
         self.problems_button.setFlat(True)
         self.pause_button.clicked.connect(self.pause_toggled)
         self.problems_button.clicked.connect(self.problems_requested)
+        self.result_count = QLabel()  # its own place: never takes the indexing line's
+        self.result_count.setVisible(False)
+        self.model_label = QLabel()  # e.g. "starter model": says it after every start
+        self.model_label.setVisible(False)
         self.addWidget(self.summary, 1)
+        self.addPermanentWidget(self.result_count)
+        self.addPermanentWidget(self.model_label)
         self.addPermanentWidget(self.rerank_indicator)
         self.addPermanentWidget(self.bar)
         self.addPermanentWidget(self.pause_button)
         self.addPermanentWidget(self.problems_button)
+        self._rate = phases.RateSmoother()
         self.show_progress(Progress())
         self.set_problem_count(0)
 
@@ -64,6 +75,10 @@ class IndexStatusBar(QStatusBar):
         """Update from a progress snapshot (called via a queued signal)."""
         reading = progress.phase in ("indexing", "rebuilding", "scanning")
         embedding = progress.embedding == "running" and progress.embedding_left
+        if progress.phase != "rebuilding":  # a rebuild counts chunks, not files
+            running = progress.embedding == "running"
+            shown = self._rate.update(progress.meaning_files, progress.tokens_per_s, running)
+            progress = replace(progress, tokens_per_s=shown)
         self.summary.setText(describe(progress))
         self.bar.setVisible(reading or embedding)
         self.pause_button.setVisible(
@@ -74,6 +89,24 @@ class IndexStatusBar(QStatusBar):
             self.bar.setValue(int(progress.fraction * 1000))
         else:
             self.bar.setRange(0, 0)  # busy indicator while the total is unknown
+
+    def set_model_notice(self, notice: str | None) -> None:
+        """A lasting mark of what the model loader said (the starter model is in use)."""
+        self.model_label.setVisible(bool(notice))
+        starter = bool(notice) and "starter" in (notice or "").lower()
+        self.model_label.setText("Starter model (English)" if starter else "Model notice")
+        self.model_label.setToolTip(notice or "")
+
+    def set_result_count(self, files: int | None, weaker_hidden: int = 0) -> None:
+        """How many files the current search shows (None: no search, nothing shown).
+
+        A label of its own, not a temporary message: a message hides the indexing line,
+        so the two used to take turns in one place.
+        """
+        self.result_count.setVisible(files is not None)
+        extra = f", {weaker_hidden} weaker hidden" if weaker_hidden else ""
+        noun = "file" if files == 1 else "files"
+        self.result_count.setText(f"{files} {noun}{extra}" if files is not None else "")
 
     def set_paused(self, paused: bool) -> None:
         """Flip the button label; the next progress report updates the text."""

@@ -35,6 +35,23 @@ class _Task(QRunnable):
             self._on_error(f"{type(exc).__name__}: {exc}")
 
 
+class _SearchRelay(QObject):
+    """Parentless signal source for the pool's tasks (see ``_Relay`` below for why).
+
+    A warm-up or search may still run when the app quits; it must never emit on a
+    SearchWorker that Qt already deleted ("Signal source has been deleted", or worse, a
+    refcount crash during interpreter teardown).
+    """
+
+    results_ready = Signal(int, object)
+    rerank_started = Signal(int)
+    rerank_updated = Signal(int, object)
+    rerank_finished = Signal(int)
+    preview_ready = Signal(int, object)
+    search_failed = Signal(int, str)
+    prepared = Signal()
+
+
 class SearchWorker(QObject):
     """Runs searches, reranks and previews in a pool; answers arrive tagged by request."""
 
@@ -53,6 +70,10 @@ class SearchWorker(QObject):
         self.pool.setMaxThreadCount(2)  # one search + one preview; the machine is shared
         self._latest = 0
         self._latest_preview = 0
+        self._relay = _SearchRelay()
+        for name in ("results_ready", "rerank_started", "rerank_updated", "rerank_finished",
+                     "preview_ready", "search_failed", "prepared"):  # fmt: skip
+            getattr(self._relay, name).connect(getattr(self, name))
 
     def is_current(self, request: int) -> bool:
         """True while ``request`` is the newest search (read from any thread)."""
@@ -71,13 +92,13 @@ class SearchWorker(QObject):
 
     def prepare(self) -> None:
         """Warm the backend up (models, vector index) on the pool; ``prepared`` follows."""
-        backend = self.backend
+        backend, relay = self.backend, self._relay
 
         def warm() -> None:
             try:
                 backend.prepare()
             finally:
-                self.prepared.emit()
+                relay.prepared.emit()
 
         self.pool.start(_Task(warm, lambda message: log.info("warm-up: %s", message)))
 
@@ -99,14 +120,14 @@ class SearchWorker(QObject):
     def _similar(self, request: int, hit: Hit, passage: bool) -> None:
         hits = self.backend.similar(hit, passage)
         if self.is_current(request):
-            self.results_ready.emit(request, hits)
+            self._relay.results_ready.emit(request, hits)
 
     def is_current_preview(self, request: int) -> bool:
         """True while ``request`` is the newest preview."""
         return request == self._latest_preview
 
     def _failed(self, request: int) -> Callable[[str], None]:
-        return lambda message: self.search_failed.emit(request, message)
+        return lambda message: self._relay.search_failed.emit(request, message)
 
     def _search(self, request: int, query: str, options: SearchOptions) -> None:
         if not self.is_current(request):
@@ -114,14 +135,14 @@ class SearchWorker(QObject):
         hits = self.backend.search(query, options)
         if not self.is_current(request):
             return
-        self.results_ready.emit(request, hits)
+        self._relay.results_ready.emit(request, hits)
         if options.rerank and sum(not h.weak for h in hits) > 1:
             self._rerank(request, query, hits, options)
 
     def _rerank(
         self, request: int, query: str, hits: Sequence[Hit], options: SearchOptions
     ) -> None:
-        self.rerank_started.emit(request)
+        self._relay.rerank_started.emit(request)
         try:
             self.backend.rerank(
                 query,
@@ -131,21 +152,25 @@ class SearchWorker(QObject):
                 lambda: not self.is_current(request),
             )
         finally:
-            self.rerank_finished.emit(request)
+            self._relay.rerank_finished.emit(request)
 
     def _publish(self, request: int, hits: list[Hit]) -> None:
         if self.is_current(request):
-            self.rerank_updated.emit(request, list(hits))
+            self._relay.rerank_updated.emit(request, list(hits))
 
     def _preview(self, request: int, hit: Hit, span: Span | None) -> None:
         if self.is_current_preview(request):
-            self.preview_ready.emit(request, self.backend.preview(hit, span))
+            self._relay.preview_ready.emit(request, self.backend.preview(hit, span))
 
     def shutdown(self, wait_ms: int = 1000) -> None:
         """Outdate all work and give running tasks a moment to notice."""
         self.cancel()
         self.pool.clear()
         self.pool.waitForDone(wait_ms)
+
+    def idle(self) -> bool:
+        """True when no task runs in the pool any more."""
+        return self.pool.activeThreadCount() == 0
 
 
 class _Relay(QObject):

@@ -124,6 +124,12 @@ class FakeSearchBackend:
     def prepare(self) -> None:
         self.prepared = True
 
+    def uses_instruction(self) -> bool | None:
+        return None
+
+    def model_notice(self) -> str | None:
+        return None
+
 
 class FakeIndexer:
     """Reports ``steps`` progress events; honours pause/resume/cancel like the real one."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 from dataclasses import replace
 
 from pytestqt.qtbot import QtBot
@@ -110,3 +112,34 @@ def test_problem_files_listed_and_retried(qtbot: QtBot) -> None:
     dialog.table.clearSelection()
     dialog.retry_button.click()
     assert fake.retried[1:] == ["/docs/broken.pdf", "/docs/huge.bin", "/docs/locked.docx"]
+
+
+def test_embedding_speed_is_smoothed_and_shown_only_after_some_files(qtbot: QtBot) -> None:
+    """Issue 11 item 6: a scripted run whose raw speed swings 3x from one file to the next
+    (after a stale first figure of 33,009 tokens/s) shows no speed at first, then a speed
+    and an ETA that move by small steps."""
+    bar = IndexStatusBar()
+    qtbot.addWidget(bar)
+    raw = [33_009.0, 900.0, 2_700.0, 900.0, 2_700.0, 900.0, 2_700.0, 900.0, 2_700.0, 900.0]
+    shown: list[tuple[float, str]] = []
+    for done, rate in enumerate(raw, start=1):
+        bar.show_progress(
+            Progress(
+                keyword_files=100,
+                meaning_files=done,
+                backlog_tokens=(100 - done) * 20_000,
+                tokens_per_s=rate,
+                embedding="running",
+            )
+        )
+        text = bar.summary.text()
+        found = re.search(r"about (.+) left at ([\d,]+) tokens/s", text)
+        if done <= 3:
+            assert found is None and "measuring embedding speed" in text, text
+        else:
+            assert found, text
+            shown.append((float(found[2].replace(",", "")), found[1]))
+    speeds = [speed for speed, _eta in shown]
+    assert all(900 <= s <= 2_700 for s in speeds), shown
+    steps = [max(a, b) / min(a, b) for a, b in itertools.pairwise(speeds)]
+    assert max(steps) < 1.6, shown  # the raw figure jumps 3x at every file

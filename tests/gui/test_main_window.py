@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
-from app.ui.backend import Hit
+from app.ui.backend import Hit, Progress
 from app.ui.main_window import MainWindow
 from tests.gui.fakes import FakeSearchBackend, RecordingOpener
 
@@ -130,3 +130,22 @@ def test_file_type_filter_reaches_backend(
         window.filters.file_type.setCurrentIndex(window.filters.file_type.findData("pdf"))
     assert fake_backend.options[-1].file_type == "pdf"
     qtbot.waitUntil(lambda: [h.name for h in window.model.hits()] == ["report.pdf"])
+
+
+def test_result_count_and_indexing_line_each_keep_their_place(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    """Issue 11 item 6: the file count of a search no longer takes turns with the indexing
+    line in one place (a temporary status message hid the indexing line)."""
+    window.rerank_enabled = False
+    window.show()
+    window.status.show_progress(Progress(keyword_files=66, meaning_files=66))
+    type_query(qtbot, window, "cats")
+    qtbot.waitUntil(lambda: window.model.rowCount() == 3)
+    assert window.status.summary.isVisible()
+    assert window.status.summary.text() == "66 files searchable by keyword · all by meaning"
+    assert window.status.result_count.isVisible()
+    assert window.status.result_count.text() == "3 files"
+    qtbot.keyClick(window.search_field, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.status.result_count.isVisible())
+    assert window.status.summary.isVisible()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
@@ -102,3 +103,22 @@ def test_welcome_says_the_starter_model_needs_qwen3_for_other_languages(qtbot: Q
 def test_describe_download_for_bundled_model() -> None:
     choice = ModelChoice("starter", "", "numpy", 0, "")
     assert "Nothing will be downloaded" in describe_download(choice)
+
+
+def test_dimension_box_offers_only_what_the_model_gives(
+    qtbot: QtBot, starter_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.resolve
+
+    monkeypatch.setattr(
+        engine.resolve, "default_embedding_spec", lambda: (str(starter_model_dir), "starter")
+    )
+    for model in (str(starter_model_dir), ""):  # chosen, or picked automatically
+        dialog = SettingsDialog(Settings(embed_model=model, dimension=256))
+        qtbot.addWidget(dialog)
+        box = dialog.dimension
+        assert (box.minimum(), box.maximum(), box.value()) == (384, 384, 384)
+        assert not box.isEnabled() and "384" in box.toolTip()
+        assert dialog.result_settings().dimension == 0
+    dialog.model.setCurrentText("Qwen/Qwen3-Embedding-0.6B")
+    assert dialog.dimension.isEnabled() and dialog.dimension.maximum() == 1024

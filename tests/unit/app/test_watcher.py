@@ -220,7 +220,7 @@ def test_permission_restored_lists_readable_files_skipped_as_denied(tmp_path: Pa
                              (tmp_path / "docs" / "gone.txt", "permission denied"),
                              (tmp_path / "docs" / "bin.txt", "binary file (NUL bytes)")):  # fmt: skip
             store.mark_skipped(normalise(path), reason, size=1, mtime=1.0, content_hash="")
-        _, _, denied = store.file_stamps(folder, 3)
+        denied = store.file_stamps(folder, 3).denied
     assert sorted(denied) == sorted(
         normalise(p) for p in (readable, tmp_path / "docs" / "gone.txt")
     )

@@ -1,0 +1,36 @@
+"""Settings' model list and the Folder filter as a new user meets them (issue 11, item 5)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytestqt.qtbot import QtBot
+
+from app.settings import Settings
+from app.ui.main_window import MainWindow
+from app.ui.settings_dialog import SettingsDialog
+
+
+def test_model_list_offers_only_loadable_models(qtbot: QtBot) -> None:
+    dialog = SettingsDialog(Settings())
+    qtbot.addWidget(dialog)
+    for combo in (dialog.model, dialog.rerank_model):
+        items = [combo.itemText(i) for i in range(combo.count())]
+        assert items and all(items), items  # no blank row
+        assert all(item.startswith("Qwen/Qwen3-") for item in items), items
+    assert dialog.model.currentText() == ""  # automatic, said by the placeholder
+    assert dialog.result_settings().embed_model == ""
+
+
+def test_folder_filter_offers_subfolders(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+    root = tmp_path / "docs"
+    for sub in ("invoices/2025", "invoices/2026", "notes", ".git/objects"):
+        (root / sub).mkdir(parents=True)
+    window.apply_settings(Settings(folders=[str(root)]))
+    combo = window.filters.folder
+    offered = [combo.itemData(i) for i in range(combo.count())]
+    expected = [root, root / "invoices", root / "invoices/2025", root / "invoices/2026",
+                root / "notes"]  # fmt: skip
+    assert offered == [None, *map(str, expected)]
+    combo.setCurrentIndex(offered.index(str(root / "invoices")))
+    assert window.filters.options().folder == str(root / "invoices")
