@@ -7,6 +7,10 @@ construction: the chunker and the preview both slice ``text[start:end]`` and tru
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.extract.ocr.reader import OcrReport
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,8 @@ class Section:
     page: int | None = None
     heading_path: tuple[str, ...] = ()
     kind: str = "text"
+    #: The text was recognised in an image (OCR), not read from the file's own text.
+    ocr: bool = False
 
 
 @dataclass
@@ -35,6 +41,8 @@ class Document:
     #: What ``Section.page`` counts: "page" (PDF), "slide" (PPTX), "sheet" (XLSX) or "".
     page_unit: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
+    #: What OCR did for this file (None when no page needed it).
+    ocr: OcrReport | None = None
 
 
 class DocumentBuilder:
@@ -57,6 +65,7 @@ class DocumentBuilder:
         page: int | None = None,
         heading_path: tuple[str, ...] = (),
         kind: str = "text",
+        ocr: bool = False,
     ) -> None:
         """Append one block; blank blocks are dropped (they carry nothing to search)."""
         text = text.strip("\n")
@@ -74,11 +83,12 @@ class DocumentBuilder:
             and prev.page == page
             and prev.heading_path == heading_path
             and prev.kind == kind
+            and prev.ocr == ocr
             and prev.end + len(self._sep) == start
         ):
-            self._sections[-1] = Section(prev.start, self._pos, page, heading_path, kind)
+            self._sections[-1] = Section(prev.start, self._pos, page, heading_path, kind, ocr)
         else:
-            self._sections.append(Section(start, self._pos, page, heading_path, kind))
+            self._sections.append(Section(start, self._pos, page, heading_path, kind, ocr))
 
     @property
     def empty(self) -> bool:

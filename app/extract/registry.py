@@ -25,8 +25,10 @@ from app.extract.errors import (
 )
 from app.extract.files import NotRegularFile, open_regular, special_kind
 from app.extract.html import extract_html
+from app.extract.images import IMAGE_EXTS, extract_image, heif_support, image_kind
 from app.extract.mail import extract_eml
 from app.extract.model import Document
+from app.extract.ocr.reader import PageReader
 from app.extract.office import extract_docx, extract_pptx, extract_xlsx
 from app.extract.opendoc import extract_epub, extract_odt
 from app.extract.pdf import extract_pdf
@@ -40,9 +42,13 @@ from app.extract.text import (
 )
 
 Extractor = Callable[[Path], Document]
+#: Formats whose pages may need OCR: their extractors take the file's ``PageReader``.
+OCR_FORMATS: dict[str, Callable[[Path, PageReader | None], Document]] = {
+    "pdf": extract_pdf,
+    "image": extract_image,
+}
 
 BY_FORMAT: dict[str, Extractor] = {
-    "pdf": extract_pdf,
     "docx": extract_docx,
     "pptx": extract_pptx,
     "xlsx": extract_xlsx,
@@ -71,14 +77,13 @@ _EXT_FORMAT = {
     ".xhtml": "html",
     ".csv": "csv",
     ".tsv": "csv",
+    **dict.fromkeys(IMAGE_EXTS, "image"),
     **dict.fromkeys(MARKDOWN_EXTS, "markdown"),
     **dict.fromkeys(CODE_EXTS, "code"),
 }
 
 #: Leading bytes of formats we recognise as binary and never try to read as text.
 _BINARY_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"\x89PNG", "PNG image"),
-    (b"\xff\xd8\xff", "JPEG image"),
     (b"GIF8", "GIF image"),
     (b"\x7fELF", "executable (ELF)"),
     (b"MZ", "executable (Windows)"),
@@ -127,6 +132,11 @@ def sniff(path: Path, head: bytes) -> str | None:
         return "pdf"
     if head.startswith(b"PK\x03\x04"):
         return _sniff_zip(path)
+    kind = image_kind(head, path.suffix.lower())
+    if kind == "HEIF" and not heif_support():
+        raise Unsupported("HEIC image (install pillow-heif to read it)")
+    if kind is not None:
+        return "image"
     if head.startswith(_OLE_MAGIC):
         if path.suffix.lower() in {".docx", ".xlsx", ".pptx"}:
             raise Encrypted("password-protected Office document")
@@ -177,9 +187,10 @@ def choose_format(path: Path, head: bytes) -> str:
     if sniffed:
         return sniffed
     by_ext = _EXT_FORMAT.get(path.suffix.lower())
-    if by_ext in {"pdf", "docx", "pptx", "xlsx", "odt", "epub"}:
+    if by_ext in {"pdf", "docx", "pptx", "xlsx", "odt", "epub", "image"}:
         # The extension promises a binary container but the bytes are not one.
-        raise Corrupt(f"not a valid {by_ext.upper()} file (truncated or mislabelled)")
+        what = path.suffix.lstrip(".").upper() if by_ext == "image" else by_ext.upper()
+        raise Corrupt(f"not a valid {what} file (truncated or mislabelled)")
     if b"\0" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
         from app.extract.text import utf16_without_bom
 
@@ -188,13 +199,19 @@ def choose_format(path: Path, head: bytes) -> str:
     return by_ext or "text"
 
 
-def extract_file(path: Path, max_bytes: int | None = None) -> Document:
-    """Extract ``path`` in this process; raises an ``ExtractionError`` subclass on any refusal."""
+def extract_file(
+    path: Path, max_bytes: int | None = None, ocr: PageReader | None = None
+) -> Document:
+    """Extract ``path`` in this process; raises an ``ExtractionError`` subclass on any refusal.
+
+    ``ocr`` reads the pages that have no text of their own (scans, photos); without it
+    they are left unread and counted, as with OCR switched off.
+    """
     path = Path(path)
     _check_file(path, max_bytes)
     fmt = choose_format(path, _read_head(path))
     try:
-        document = BY_FORMAT[fmt](path)
+        document = OCR_FORMATS[fmt](path, ocr) if fmt in OCR_FORMATS else BY_FORMAT[fmt](path)
     except PermissionError as exc:
         raise Unreadable("permission denied") from exc
     except FileNotFoundError as exc:
