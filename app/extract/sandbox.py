@@ -28,7 +28,7 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -40,9 +40,10 @@ from app.extract.errors import (
     ExtractionTimeout,
     TooMuchMemory,
 )
+from app.extract.mbox import MailItem
 from app.extract.model import Document
 from app.extract.ocr.reader import OcrOptions, PageReader
-from app.extract.registry import extract_file
+from app.extract.registry import extract_file, extract_mailbox
 
 log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_S = 120.0
@@ -73,8 +74,8 @@ PageCallback = Callable[[int, float], None]
 
 
 def _serve(conn: Connection, memory_limit: int | None = None) -> None:
-    """Worker loop: receive (path, max_bytes, ocr options, cached pages); send back page
-    reports, then a Document or an error tuple."""
+    """Worker loop: one request at a time, answered with page reports (OCR), then a Document
+    or an error tuple; a mailbox request streams its messages ("item") until "done"."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     limit_memory(memory_limit)
     while True:
@@ -84,12 +85,15 @@ def _serve(conn: Connection, memory_limit: int | None = None) -> None:
             return
         if request is None:
             return
-        path, max_bytes, options, cached = request
+        kind, path, offset, max_bytes, options, cached = request
 
         def report(page: int, seconds: float) -> None:
             conn.send(("page", page, seconds))
 
         reader = PageReader(options, cached, report)
+        if kind == "mailbox":
+            _stream_mailbox(conn, Path(path), offset, max_bytes, memory_limit, reader)
+            continue
         reply = _extract_safely(Path(path), max_bytes, memory_limit, reader)
         if reply[0] == "error" and _reached(memory_limit):
             # Native parsers (lxml, PDFium) report a failed allocation as a parse error.
@@ -98,6 +102,31 @@ def _serve(conn: Connection, memory_limit: int | None = None) -> None:
             conn.send(reply)
         except MemoryError:  # the document fits the limit, its pickled copy does not
             conn.send(_memory_error(memory_limit))
+
+
+def _stream_mailbox(
+    conn: Connection,
+    path: Path,
+    start: int,
+    max_bytes: int | None,
+    memory_limit: int | None,
+    reader: PageReader,
+) -> None:
+    """Send each message of a mailbox as it is parsed, then ("done", None, "")."""
+
+    def send(item: MailItem) -> None:
+        conn.send(("item", item, ""))
+
+    reply = _guarded(lambda: _send_all(extract_mailbox(path, start, max_bytes, reader), send),
+                     path, memory_limit)  # fmt: skip
+    if reply[0] == "error" and _reached(memory_limit):
+        reply = _memory_error(memory_limit)
+    conn.send(("done", None, "") if reply[0] == "ok" else reply)
+
+
+def _send_all(items: Iterator[MailItem], send: Callable[[MailItem], None]) -> None:
+    for item in items:
+        send(item)
 
 
 def _peak_bytes() -> int:
@@ -129,8 +158,13 @@ def _extract_safely(
     reader: PageReader | None = None,
 ) -> tuple[str, Any, str]:
     """Never raise: a bug in an extractor becomes ``Corrupt`` with the traceback logged."""
+    return _guarded(lambda: extract_file(path, max_bytes, reader), path, memory_limit)
+
+
+def _guarded(work: Callable[[], Any], path: Path, memory_limit: int | None) -> tuple[str, Any, str]:
+    """("ok", result, "") or ("error", error class name, message); never raises."""
     try:
-        return ("ok", extract_file(path, max_bytes, reader), "")
+        return ("ok", work(), "")
     except (TooMuchMemory, MemoryError):
         return _memory_error(memory_limit)
     except ExtractionError as exc:
@@ -167,21 +201,23 @@ class _Worker:
         ocr: tuple[OcrOptions, Mapping[int, str]],
         on_page: PageCallback | None,
     ) -> Document:
-        self.conn.send((str(path), max_bytes, ocr[0], dict(ocr[1])))
-        pages = 0
+        self.conn.send(("file", str(path), 0, max_bytes, ocr[0], dict(ocr[1])))
         while True:
-            if not self.conn.poll(timeout):
-                after = f" (after OCR of {pages} pages)" if pages else ""
-                raise ExtractionTimeout(f"extraction took longer than {timeout:.0f} s{after}")
-            try:
-                reply = self.conn.recv()
-            except (EOFError, OSError) as exc:
-                raise ExtractionTimeout(f"extraction worker crashed{self._how()}") from exc
+            reply = self.receive(timeout)
             if reply[0] != "page":
                 return _unpack(reply)
-            pages += 1
             if on_page is not None:
                 on_page(reply[1], reply[2])
+
+    def receive(self, timeout: float) -> tuple[str, Any, Any]:
+        """The worker's next message; the time limit counts from the previous one."""
+        if not self.conn.poll(timeout):
+            raise ExtractionTimeout(f"extraction took longer than {timeout:.0f} s")
+        try:
+            reply: tuple[str, Any, Any] = self.conn.recv()
+        except (EOFError, OSError) as exc:
+            raise ExtractionTimeout(f"extraction worker crashed{self._how()}") from exc
+        return reply
 
     def _how(self) -> str:
         """How the dead worker ended, for the reason shown to the user."""
@@ -285,6 +321,40 @@ class ExtractorPool:
                 raise _stopping() from exc
             raise
         finally:
+            with self._lock:
+                self._busy.discard(worker)
+            self._idle.put(worker)
+
+    def mailbox(self, path: Path, start: int = 0) -> Iterator[MailItem]:
+        """The messages of an mbox from offset ``start``, as the worker parses them.
+
+        The worker streams; the pipe's small buffer holds it back while the caller is busy,
+        so neither side holds more than a message or two. The time limit counts per
+        message. Abandoning the iteration kills the worker (it was mid-stream).
+        """
+        if self.size == 0:
+            reader = PageReader(self.ocr, {}, self.on_page)
+            yield from extract_mailbox(Path(path), start, self.max_bytes, reader)
+            return
+        worker = self._checkout()
+        done = False
+        try:
+            worker.conn.send(("mailbox", str(path), start, self.max_bytes, self.ocr, {}))
+            while True:
+                kind, payload, message = worker.receive(self.timeout)
+                if kind == "item":
+                    yield payload
+                elif kind == "page" and self.on_page is not None:
+                    self.on_page(payload, message)
+                elif kind == "done":
+                    done = True
+                    return
+                elif kind == "error":
+                    done = True
+                    raise ERRORS.get(payload, Corrupt)(message)
+        finally:
+            if not done:  # timed out, crashed, or the caller stopped reading mid-stream
+                worker = self._replace(worker)
             with self._lock:
                 self._busy.discard(worker)
             self._idle.put(worker)
