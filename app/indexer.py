@@ -1,48 +1,51 @@
-"""The single writer: persisted jobs -> extract -> chunk -> embed -> one transaction per file.
+"""The single writer: persisted jobs -> extract -> chunk -> write (phase 1) -> embed (phase 2).
 
-Stages and threads:
+Indexing has two phases, both driven from the writer thread (the thread calling
+``run``/``serve``), which owns the Store and makes every write:
 
-* the **writer** (the thread calling ``run``/``serve``) owns the Store: it claims jobs,
-  handles deletes and moves, groups prepared files into embedding batches and writes each
-  file in its own ``BEGIN IMMEDIATE`` transaction, in claim order;
-* **preparers** (a thread pool) hash each file, reuse a byte-identical indexed copy's chunks,
-  or extract it in a sandboxed worker process (per-file time limit) and chunk it;
-* the **embedder** runs on its own thread, one large length-sorted batch (chunks of many
-  files, deduplicated by content hash) at a time, while the next batch is being prepared.
+* **phase 1** makes files findable by keyword fast: it claims jobs, handles deletes and
+  moves, and writes each file's chunks and keywords in its own ``BEGIN IMMEDIATE``
+  transaction the moment its preparation finishes (a big file never holds back small
+  ones). **Preparers** (a thread pool, ``app.prepare``) hash each file, reuse a
+  byte-identical indexed copy's chunks, or extract it in a sandboxed worker process
+  (per-file time limit) and chunk it.
+* **phase 2** (``app.embedding``) fills the vectors in the store's priority order, one
+  batch at a time on the embed thread, and commits them with the files they complete:
+  a file becomes searchable by meaning the moment its last vector commits. It runs while
+  phase 1 has no queue of files waiting, and can be paused on its own (the user, or
+  battery power) while phase 1 goes on.
 
 Resilience: a job is finished only after its file's transaction commits, so ``kill -9``
-loses at most the files in flight; ``requeue_claimed`` puts them back on restart. A job
-claimed ``max_attempts`` times without finishing (it kills the process) is marked failed.
-Every file ends ok, skipped (reason) or failed (reason, retry count). In watch mode
-(``serve``) a failure that may pass (a timeout, a model error) is retried with exponential
-backoff until the file has failed ``max_attempts`` times; the others wait for the file to
-change (the watcher sees that) or for the next start's reconcile.
+loses at most the files in flight; ``requeue_claimed`` puts them back on restart. Phase 2's
+work list lives in the store, so it resumes where the last commit left it. A job claimed
+``max_attempts`` times without finishing (it kills the process) is marked failed. Every
+file ends ok, skipped (reason) or failed (reason, retry count). In watch mode (``serve``)
+a failure that may pass (a timeout) is retried with exponential backoff until the file has
+failed ``max_attempts`` times; the others wait for the file to change (the watcher sees
+that) or for the next start's reconcile.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from app.chunker import Chunker, heading_label
+from app.chunker import Chunker
+from app.embedding import EmbedConfig, Embedding, EmbedState
 from app.extract import ExtractorPool
 from app.extract.errors import SKIPPED, ExtractionError
-from app.extract.files import open_regular
+from app.power import PowerProbe, never
+from app.prepare import Prepared, Preparer
 from app.watcher import Change
 from engine.protocols import Embedder
-from storage.models import FileRecord, Fingerprint, Job, NewChunk
+from storage.models import FileRecord, Fingerprint, Job
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -55,27 +58,39 @@ class IndexerConfig:
     workers: int = 2  # preparer threads == extraction worker processes
     extract_timeout_s: float = 120.0
     max_file_bytes: int | None = 100 * 1024 * 1024
-    batch_chunks: int = 256  # chunks per embedding call once the embedder is busy
     max_attempts: int = 3  # claims of one job before it is declared failed
     sandbox: bool = True  # False extracts in-thread (tests; no time limit)
     retry_backoff_s: float = 30.0  # watch mode: first retry of a retryable failure; doubles
+    embed: EmbedConfig = field(default_factory=EmbedConfig)  # phase 2
 
 
 @dataclass(frozen=True)
 class Progress:
-    """A snapshot for progress bars; Qt-free (the window turns it into a signal)."""
+    """A snapshot for progress bars; Qt-free (the window turns it into a signal).
 
-    state: str  # "running" | "paused" | "idle" | "cancelled" | "done"
+    ``state`` is the run: "running" (phase 1 has files to read), "idle" (waiting for
+    changes; phase 2 may still be embedding), "cancelled" or "done". ``embedding`` is
+    phase 2 on its own: "running", "paused", "battery" (paused on battery power),
+    "waiting" (phase 1 first), "backoff" (after a model error) or "idle" (nothing left).
+    """
+
+    state: str
     files_done: int
     files_total: int
     ok: int
     skipped: int
     failed: int
-    chunks: int  # chunks written this run
-    embedded: int  # chunks that needed a new vector (the rest were reused)
-    tokens_per_s: float
-    eta_s: float | None
+    chunks: int  # chunks written this run (phase 1)
+    embedded: int  # chunks embedded this run (phase 2)
+    tokens_per_s: float  # phase 2's measured speed
+    eta_s: float | None  # phase 1: until the queued files are read
     current: str = ""
+    keyword_files: int = 0  # index totals: files searchable by keyword
+    meaning_files: int = 0  # ... and by meaning (every vector committed)
+    backlog_chunks: int = 0  # chunks still waiting for vectors
+    backlog_tokens: int = 0
+    embedding: EmbedState = "idle"
+    error: str = ""  # phase 2's last model error, until a batch succeeds
 
 
 @dataclass
@@ -89,49 +104,17 @@ class Summary:
     failed_again: int = 0  # of ``failed``: files that had already failed, same bytes
     deleted: int = 0
     chunks: int = 0
-    embedded: int = 0
-    tokens: int = 0
+    embedded: int = 0  # chunks embedded (phase 2)
+    tokens: int = 0  # tokens embedded
+    keyword_only: int = 0  # files phase 2 gave up on (still searchable by keyword)
+    waiting: int = 0  # files still waiting for vectors at the end (paused, battery, cancel)
     seconds: float = 0.0
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # path, status, reason
 
     @property
     def new_failures(self) -> int:
-        """Files that failed in this run and had not failed the same way before."""
-        return self.failed - self.failed_again
-
-
-@dataclass
-class _Prepared:
-    """A file ready to write: chunks plus which texts (by hash) it contributes."""
-
-    job: Job
-    size: int = 0
-    mtime: float = 0.0
-    digest: str = ""
-    chunks: list[NewChunk] = field(default_factory=list)
-    texts: dict[str, tuple[str, int]] = field(default_factory=dict)  # hash -> (text, tokens)
-    error: ExtractionError | None = None
-    unchanged: bool = False
-    vanished: bool = False
-    failed_before: bool = False  # the index already had this file, same bytes, as failed
-
-
-@dataclass
-class _Group:
-    """Files embedded together; written in order once ``future`` resolves."""
-
-    files: list[_Prepared]
-    hashes: list[str]
-    future: Future[Any] | None
-
-
-def file_digest(path: str) -> str:
-    """sha256 of the file's bytes: detects real changes behind a new mtime, and copies."""
-    digest = hashlib.sha256()
-    with open_regular(path) as fh:  # a FIFO or /dev/zero raises instead of blocking
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        """Files that failed in this run (either phase) and had not failed that way before."""
+        return self.failed - self.failed_again + self.keyword_only
 
 
 def _stat(path: str) -> tuple[int, float]:
@@ -158,7 +141,10 @@ def make_fingerprint(embedder: Embedder, chunker: Chunker) -> Fingerprint:
 
 
 class Indexer:
-    """Drains the store's job queue; thread-safe controls: submit, pause, resume, cancel."""
+    """Drains the store's job queue (phase 1) and its embedding backlog (phase 2).
+
+    Thread-safe controls: submit, promote, pause/resume (phase 2 only), cancel.
+    """
 
     def __init__(
         self,
@@ -167,25 +153,29 @@ class Indexer:
         chunker: Chunker,
         config: IndexerConfig | None = None,
         on_progress: Callable[[Progress], None] | None = None,
+        on_battery: PowerProbe = never,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.chunker = chunker
         self.config = config or IndexerConfig()
         self.fingerprint = make_fingerprint(embedder, chunker)
+        self.embedding = Embedding(
+            store, embedder, self.fingerprint, self.config.embed, on_battery=on_battery
+        )
         self._on_progress = on_progress
         self._inbox: queue.Queue[Change] = queue.Queue()
+        self._promotions: queue.Queue[tuple[list[str], int]] = queue.Queue()
         self._wake = threading.Event()
-        self._resume = threading.Event()
-        self._resume.set()
         self._cancel = threading.Event()
-        self._local = threading.local()
         self._summary = Summary()
         self._started = time.monotonic()
         self._last_emit = 0.0
-        self._embed_seconds = 0.0
-        self._extractor = ExtractorPool(0)
+        self._preparer = Preparer(store.path, chunker, ExtractorPool(0), None)
         self._serving = False
+        self._queued = False  # phase-1 jobs waiting in the store, refreshed each turn
+        self._embed_shown: tuple[EmbedState, str] = ("idle", "")  # phase 2 as last reported
+        self._counted: tuple[float, int, int, int] = (-1e9, 0, 0, 0)  # time, jobs, keyword, meaning
         self._retry_at: dict[str, float] = {}  # watch mode: path -> monotonic retry time
 
     # ---- controls (any thread) ------------------------------------------------------------
@@ -196,35 +186,40 @@ class Indexer:
             self._inbox.put(change)
         self._wake.set()
 
+    def promote(self, paths: Iterable[str], band: int) -> None:
+        """Embed these files sooner (``storage.models.BAND_*``); applied on the next turn."""
+        self._promotions.put((list(paths), band))
+        self._wake.set()
+
     def pause(self) -> None:
-        """Stop claiming and embedding new work; files already embedded are still written."""
-        self._resume.clear()
-        self._emit("paused", force=True)
+        """Pause phase 2 (embedding); phase 1 keeps every file searchable by keyword."""
+        self.embedding.pause()
+        self._wake.set()
 
     def resume(self) -> None:
-        """Continue after ``pause``."""
-        self._resume.set()
+        """Continue embedding after ``pause``."""
+        self.embedding.resume()
         self._wake.set()
 
     def cancel(self) -> None:
-        """Stop soon; unfinished jobs stay queued in the database for the next start."""
+        """Stop soon; unfinished work stays queued in the database for the next start."""
         self._cancel.set()
-        self._resume.set()
         self._wake.set()
 
     @property
     def paused(self) -> bool:
-        """True between ``pause`` and ``resume``."""
-        return not self._resume.is_set()
+        """True while phase 2 is paused by the user."""
+        return self.embedding.paused
 
     # ---- main loops (writer thread) ---------------------------------------------------
 
     def run(self) -> Summary:
-        """Process queued jobs until none are left (one-shot indexing)."""
+        """Process queued jobs and the embedding backlog until neither has work left
+        (one-shot indexing; a paused or battery-paused phase 2 ends the run after phase 1)."""
         return self._loop(until_idle=True)
 
     def serve(self) -> Summary:
-        """Process jobs as they come until ``cancel`` (watch mode)."""
+        """Process jobs and embed as work comes until ``cancel`` (watch mode)."""
         return self._loop(until_idle=False)
 
     def _loop(self, *, until_idle: bool) -> Summary:
@@ -240,45 +235,63 @@ class Indexer:
             self.config.extract_timeout_s,
             self.config.max_file_bytes,
         )
-        self._extractor = extractor
+        self._preparer = Preparer(
+            self.store.path, self.chunker, extractor, self.config.max_file_bytes
+        )
         preparers = ThreadPoolExecutor(self.config.workers, thread_name_prefix="prepare")
-        embed_thread = ThreadPoolExecutor(1, thread_name_prefix="embed")
-        preparing: dict[Future[_Prepared], Job] = {}
-        ready: deque[_Prepared] = deque()
-        groups: deque[_Group] = deque()
+        preparing: dict[Future[Prepared], Job] = {}
+        self.embedding.backoff = self._serving
+        self.embedding.open()
         try:
             while not self._cancel.is_set():
-                self._drain_inbox()
-                self._queue_due_retries()
-                if self._resume.is_set():
-                    self._claim(preparers, preparing)
-                self._collect(preparing, ready)
-                self._launch(embed_thread, ready, groups, extracting=bool(preparing))
-                self._write_done(groups)
-                idle = not (preparing or ready or groups) and self._inbox.empty()
-                if idle and self.store.job_counts().get("queued", 0) == 0:
+                self._turn(preparers, preparing)
+                idle = not preparing and not self._queued and self._inbox.empty()
+                if idle and self.embedding.settled:
                     self._emit("idle", force=True)
                     if until_idle:
                         break
-                self._wait(preparing, groups, idle)
+                self._wait(preparing, idle)
         finally:
             for fut in preparing:
                 fut.cancel()
             extractor.close()  # first: kills busy workers, so the preparers return at once
             preparers.shutdown(wait=True, cancel_futures=True)
-            embed_thread.shutdown(wait=True, cancel_futures=True)
+            self.embedding.close()
             self.store.requeue_claimed()
-        self._summary.seconds = time.monotonic() - self._started
+        self._finish_summary()
         self._emit("cancelled" if self._cancel.is_set() else "done", force=True)
         return self._summary
 
-    def _wait(
-        self, preparing: dict[Future[_Prepared], Job], groups: deque[_Group], idle: bool
-    ) -> None:
+    def _turn(self, preparers: ThreadPoolExecutor, preparing: dict[Future[Prepared], Job]) -> None:
+        """One pass: changes in, phase 1 claims and writes, phase 2 commits and launches."""
+        self._drain_inbox()
+        self._queue_due_retries()
+        self._claim(preparers, preparing)
+        self._collect(preparing)
+        self._queued = self.store.has_queued_jobs()
+        before = self.embedding.chunks
+        self.embedding.step(phase1_waiting=self._queued)
+        shown = (self.embedding.state(self._queued), self.embedding.error)
+        if self.embedding.chunks != before or shown != self._embed_shown:  # fresh counts
+            self._embed_shown = shown
+            self._emit("running" if preparing or self._queued else "idle", force=True)
+
+    def _finish_summary(self) -> None:
+        summary = self._summary
+        summary.seconds = time.monotonic() - self._started
+        summary.embedded, summary.tokens = self.embedding.chunks, self.embedding.tokens
+        summary.keyword_only = len(self.embedding.given_up)
+        summary.waiting = self.store.backlog(self.fingerprint).files
+        summary.problems += [(p, "failed", f"searchable by keyword only: {r}")
+                             for p, r in self.embedding.given_up]  # fmt: skip
+        self.embedding.given_up = []
+
+    def _wait(self, preparing: dict[Future[Prepared], Job], idle: bool) -> None:
         """Sleep until a stage finishes, new changes arrive, or a short poll interval."""
         pending: list[Future[Any]] = list(preparing)
-        pending += [g.future for g in groups if g.future is not None]
-        if pending and self._resume.is_set():
+        if self.embedding.in_flight is not None:
+            pending.append(self.embedding.in_flight)
+        if pending:
             wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
         else:
             self._wake.wait(timeout=0.5 if idle else 0.05)
@@ -306,6 +319,13 @@ class Indexer:
             self.store.enqueue(delete, "delete")
         if index:
             self.store.enqueue(index, "index")
+        while True:
+            try:
+                paths, band = self._promotions.get_nowait()
+            except queue.Empty:
+                break
+            if self.store.promote(paths, band):
+                self.embedding.poke()
 
     def _queue_due_retries(self) -> None:
         """Watch mode: queue the failed files whose backoff has run out."""
@@ -325,9 +345,7 @@ class Indexer:
         delay = self.config.retry_backoff_s * 2 ** max(0, record.retries - 1)
         self._retry_at[record.path] = time.monotonic() + delay
 
-    def _claim(
-        self, preparers: ThreadPoolExecutor, preparing: dict[Future[_Prepared], Job]
-    ) -> None:
+    def _claim(self, preparers: ThreadPoolExecutor, preparing: dict[Future[Prepared], Job]) -> None:
         """Keep the preparers fed, a few files ahead of the embedder."""
         room = 4 * self.config.workers + 4 - len(preparing)
         if room <= 0:
@@ -345,7 +363,7 @@ class Indexer:
                 self._count("failed", job.path, "gave up after repeated crashes", again=again)
             else:
                 record = self.store.get_file(job.path)
-                preparing[preparers.submit(self._prepare, job, record)] = job
+                preparing[preparers.submit(self._preparer.prepare, job, record)] = job
 
     def _delete(self, job: Job) -> None:
         removed = self.store.delete_file(job.path)
@@ -353,76 +371,15 @@ class Indexer:
         self.store.finish_jobs([job.id])
         self._summary.deleted += int(removed)
 
-    # ---- stage 1: prepare (preparer threads) ------------------------------------------
-
-    def _reader(self) -> Store:
-        """A read-only connection per preparer thread, for copy detection."""
-        reader: Store | None = getattr(self._local, "store", None)
-        if reader is None:
-            reader = Store.open(self.store.path, readonly=True)
-            self._local.store = reader
-        return reader
-
-    def _prepare(self, job: Job, record: FileRecord | None) -> _Prepared:
-        """Hash, then reuse or extract + chunk; never raises for a bad file."""
-        work = _Prepared(job)
-        try:
-            info = os.stat(job.path)
-            work.size, work.mtime = info.st_size, info.st_mtime
-            if self.config.max_file_bytes is None or info.st_size <= self.config.max_file_bytes:
-                work.digest = file_digest(job.path)
-        except FileNotFoundError:
-            work.vanished = True
-            return work
-        except OSError:
-            pass  # the extractor reports it with a proper reason
-        if record is not None and record.status == "failed":
-            work.failed_before = record.content_hash == work.digest
-        if record is not None and record.status == "ok" and record.content_hash == work.digest:
-            work.unchanged = True
-            return work
-        if work.digest and self._reuse_copy(work):
-            return work
-        try:
-            document = self._extractor.extract(Path(job.path))
-        except ExtractionError as exc:
-            work.error = exc
-            return work
-        for chunk in self.chunker.chunk(document):
-            heading = heading_label(chunk.heading_path) or None
-            work.chunks.append(
-                NewChunk(
-                    chunk.ordinal, chunk.text, chunk.start, chunk.end, chunk.content_hash,
-                    chunk.token_count, chunk.page, heading,
-                )
-            )  # fmt: skip
-            work.texts[chunk.content_hash] = (chunk.embed_text, chunk.token_count)
-        return work
-
-    def _reuse_copy(self, work: _Prepared) -> bool:
-        """A byte-identical file already indexed: copy its chunks, skip extraction."""
-        reader = self._reader()
-        for other in reader.files_by_content_hash(work.digest):
-            if other.status == "ok" and other.path != work.job.path:
-                work.chunks = [
-                    NewChunk(
-                        c.ordinal, c.text, c.start, c.end, c.content_hash, c.token_count,
-                        c.page, c.heading,
-                    )
-                    for c in reader.chunks(other.path)
-                ]  # fmt: skip
-                return bool(work.chunks)
-        return False
-
-    def _collect(self, preparing: dict[Future[_Prepared], Job], ready: deque[_Prepared]) -> None:
-        """Move finished preparations along; outcomes needing no embedding are written now."""
+    def _collect(self, preparing: dict[Future[Prepared], Job]) -> None:
+        """Phase 1: write each finished preparation now, in its own transaction."""
         for future in [f for f in preparing if f.done()]:
             job = preparing.pop(future)
             try:
                 work = future.result()
             except Exception as exc:  # a bug in our code: fail the file, keep going
                 log.exception("preparing %s failed", job.path)
-                work = _Prepared(job, error=_Bug(f"internal error: {type(exc).__name__}: {exc}"))
+                work = Prepared(job, error=_Bug(f"internal error: {type(exc).__name__}: {exc}"))
             if work.vanished:
                 self._delete(job)
             elif work.error is not None:
@@ -437,9 +394,9 @@ class Indexer:
                 self.store.finish_jobs([job.id])
                 self._count("skipped", job.path, "no text")
             else:
-                ready.append(work)
+                self._write(work)
 
-    def _record_error(self, work: _Prepared) -> None:
+    def _record_error(self, work: Prepared) -> None:
         assert work.error is not None
         err, path = work.error, work.job.path
         mark = self.store.mark_skipped if err.status == SKIPPED else self.store.mark_failed
@@ -449,77 +406,18 @@ class Indexer:
             self._schedule_retry(record)
         self._count(err.status, path, err.reason, again=work.failed_before)
 
-    # ---- stage 2: embed (embedder thread) ---------------------------------------------
-
-    def _launch(
-        self,
-        embed_thread: ThreadPoolExecutor,
-        ready: deque[_Prepared],
-        groups: deque[_Group],
-        *,
-        extracting: bool,
-    ) -> None:
-        """Start an embedding batch when the embedder would otherwise idle, or one is full."""
-        if not ready or not self._resume.is_set():
-            return
-        busy = [g for g in groups if g.future is not None and not g.future.done()]
-        if len(busy) >= 2:
-            return
-        in_flight = {h for g in groups for h in g.hashes}
-        files: list[_Prepared] = []
-        wanted: dict[str, tuple[str, int]] = {}
-        while ready and len(wanted) < self.config.batch_chunks:
-            work = ready.popleft()
-            files.append(work)
-            missing = self.store.missing_embeddings(work.texts) - in_flight
-            wanted.update((h, work.texts[h]) for h in missing)
-        if busy and len(wanted) < self.config.batch_chunks and extracting:
-            ready.extendleft(reversed(files))  # wait for a fuller batch
-            return
-        hashes = sorted(wanted, key=lambda h: wanted[h][1], reverse=True)  # length-sorted
-        texts = [wanted[h][0] for h in hashes]
-        future = embed_thread.submit(self._embed, texts) if texts else None
-        groups.append(_Group(files, hashes, future))
-        self._summary.embedded += len(hashes)
-        self._summary.tokens += sum(wanted[h][1] for h in hashes)
-
-    def _embed(self, texts: list[str]) -> np.ndarray[Any, Any]:
-        started = time.monotonic()
-        vectors = self.embedder.embed_documents(texts)
-        self._embed_seconds += time.monotonic() - started
-        return vectors
-
-    # ---- stage 3: write (writer thread) -----------------------------------------------
-
-    def _write_done(self, groups: deque[_Group]) -> None:
-        """Write finished groups in order, one transaction per file."""
-        while groups and (groups[0].future is None or groups[0].future.done()):
-            group = groups.popleft()
-            vectors: dict[str, Any] = {}
-            if group.future is not None:
-                try:
-                    matrix = group.future.result()
-                except Exception as exc:  # model failure: fail these files, keep the run
-                    log.exception("embedding failed")
-                    for work in group.files:
-                        work.error = _EmbedFailed(f"embedding failed: {exc}")
-                        self._record_error(work)
-                    continue
-                vectors = dict(zip(group.hashes, matrix, strict=True))
-            for work in group.files:
-                self._write(work, vectors)
-
-    def _write(self, work: _Prepared, vectors: dict[str, Any]) -> None:
+    def _write(self, work: Prepared) -> None:
+        """Chunks + keywords in one transaction; the file joins phase 2's backlog."""
         self.store.write_file(
             work.job.path,
             size=work.size,
             mtime=work.mtime,
             content_hash=work.digest,
             chunks=work.chunks,
-            vectors_by_hash=vectors,
             fingerprint=self.fingerprint,
         )
         self.store.finish_jobs([work.job.id])
+        self.embedding.poke()
         self._summary.chunks += len(work.chunks)
         self._count("ok", work.job.path)
 
@@ -538,7 +436,17 @@ class Indexer:
             summary.failed_again += int(again)
         if status in ("skipped", "failed"):
             summary.problems.append((path, status, reason))
-        self._emit("paused" if self.paused else "running", current=path)
+        self._emit("running", current=path)
+
+    def _counts(self, now: float, fresh: bool) -> tuple[int, int, int]:
+        """(jobs left, files searchable by keyword, by meaning), recounted at most once a
+        second: at 100,000 files each count reads a whole index (~25 ms for the jobs)."""
+        counted_at, jobs, keyword, meaning = self._counted
+        if fresh or now - counted_at >= 1.0:
+            jobs = sum(self.store.job_counts().values())
+            keyword, meaning = self.store.searchable()
+            self._counted = (now, jobs, keyword, meaning)
+        return jobs, keyword, meaning
 
     def _emit(self, state: str, *, current: str = "", force: bool = False) -> None:
         now = time.monotonic()
@@ -547,10 +455,11 @@ class Indexer:
         self._last_emit = now
         s = self._summary
         done = s.ok + s.unchanged + s.skipped + s.failed
-        queued = sum(self.store.job_counts().values())
+        queued, keyword, meaning = self._counts(now, force)
         elapsed = max(now - self._started, 1e-6)
         eta = queued * elapsed / done if done and state == "running" else None
-        rate = s.tokens / self._embed_seconds if self._embed_seconds else 0.0
+        waiting = self.store.backlog(self.fingerprint)
+        rate = self.embedding.tokens_per_s()
         self._on_progress(
             Progress(
                 state,
@@ -560,10 +469,16 @@ class Indexer:
                 s.skipped,
                 s.failed,
                 s.chunks,
-                s.embedded,
+                self.embedding.chunks,
                 rate,
                 eta,
                 current,
+                keyword_files=keyword,
+                meaning_files=meaning,
+                backlog_chunks=waiting.chunks,
+                backlog_tokens=waiting.tokens,
+                embedding=self.embedding.state(self._queued),
+                error=self.embedding.error,
             )
         )
 
@@ -574,11 +489,4 @@ class _Bug(ExtractionError):
     status = "failed"
 
 
-class _EmbedFailed(ExtractionError):
-    """The model raised while embedding this file's batch."""
-
-    status = "failed"
-    retryable = True
-
-
-__all__ = ["Indexer", "IndexerConfig", "Progress", "Summary", "file_digest", "make_fingerprint"]
+__all__ = ["Indexer", "IndexerConfig", "Progress", "Summary", "make_fingerprint"]

@@ -1,15 +1,18 @@
 """The indexing service the window and the CLI drive: folders -> watcher -> indexer -> store.
 
 ``Pipeline`` owns one writer ``Store``, the ``Indexer`` (on its own thread) and, in watch
-mode, the ``Watcher``. On start it reconciles every folder with the index (size + mtime,
-then the indexer compares content hashes), so edits made while the app was closed are
-picked up, and it finishes a rebuild towards its own fingerprint that an earlier run left
-unfinished (``Store.rebuilding()``) before indexing; search answers from the old index
-meanwhile. Qt-free: progress arrives through plain callbacks.
+mode, the ``Watcher``. On start it reconciles every folder with the index (size + mtime
+from one stat per file; only files whose stamp moved are queued, and the indexer then
+compares content hashes), so edits made while the app was closed are picked up, and it
+finishes a rebuild towards its own fingerprint that an earlier run left unfinished
+(``Store.rebuilding()``) before indexing; search answers from the old index meanwhile.
+Qt-free: progress arrives through plain callbacks.
 
     pipeline = Pipeline(db_path, embedder, settings, on_progress=callback)
     pipeline.start(watch=True)       # or: summary = pipeline.index_once()
-    pipeline.pause(); pipeline.resume(); pipeline.cancel(); pipeline.stop()
+    pipeline.pause(); pipeline.resume()        # phase 2 (embedding) only
+    pipeline.promote(paths, BAND_OPENED)       # embed these sooner
+    pipeline.cancel(); pipeline.stop()
     pipeline.add_folder(path); pipeline.remove_folder(path)
 """
 
@@ -20,8 +23,10 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from app import power
 from app.chunker import Chunker, ChunkerConfig
 from app.indexer import Indexer, IndexerConfig, Progress, Summary
+from app.power import PowerProbe
 from app.rebuild import RebuildCallback, run_rebuild
 from app.settings import Settings
 from app.watcher import PathFilter, Watcher, normalise, permission_restored, reconcile
@@ -56,8 +61,13 @@ class Pipeline:
         on_progress: Callable[[Progress], None] | None = None,
         on_rebuild: RebuildCallback | None = None,
         config: IndexerConfig | None = None,
+        on_battery: PowerProbe | None = None,
     ) -> None:
-        """``db`` is the index path, or a writer ``Store`` the pipeline then owns and closes."""
+        """``db`` is the index path, or a writer ``Store`` the pipeline then owns and closes.
+
+        ``on_battery`` answers "runs on battery?" (default: the system's sensors when the
+        settings pause embedding on battery, else never).
+        """
         self.settings = settings
         self.filter = path_filter(settings)
         self.store = db if isinstance(db, Store) else Store.open(db)
@@ -66,8 +76,15 @@ class Pipeline:
         max_bytes = int(settings.max_file_mb * 1024 * 1024)
         base = config or IndexerConfig()
         self.config = IndexerConfig(**{**base.__dict__, "max_file_bytes": max_bytes})
+        if on_battery is None:
+            on_battery = power.on_battery if settings.pause_embedding_on_battery else power.never
         self.indexer = Indexer(
-            self.store, embedder, chunker_for(embedder, settings), self.config, on_progress
+            self.store,
+            embedder,
+            chunker_for(embedder, settings),
+            self.config,
+            on_progress,
+            on_battery=on_battery,
         )
         self.folders = [normalise(f) for f in settings.folders]
         self.watcher: Watcher | None = None
@@ -76,19 +93,26 @@ class Pipeline:
 
     # ---- folders ----------------------------------------------------------------------
 
-    def _reconcile(self, folder: str) -> None:
-        """Queue what changed on disk since the index last saw ``folder``."""
+    def reconcile(self) -> int:
+        """Queue what changed on disk in every folder since the index last saw it.
+
+        Unchanged files cost one stat each: no hashing, no file records built. Returns
+        the number of paths queued (changed, new, gone, or worth a retry).
+        """
+        return sum(self._reconcile(folder) for folder in self.folders)
+
+    def _reconcile(self, folder: str) -> int:
         self.store.add_folder(folder)
-        records = self.store.files(under=folder)
-        known = {r.path: (r.size, r.mtime) for r in records}
+        known, retry, denied = self.store.file_stamps(folder, self.config.max_attempts)
         changed, gone = reconcile(folder, self.filter, known)
-        retry = [r.path for r in records if r.status in ("pending",)
-                 or (r.status == "failed" and r.retries < self.config.max_attempts)]  # fmt: skip
-        retry += permission_restored(records)
+        retry += permission_restored(denied)
         if gone:
             self.store.enqueue(gone, "delete")
+        fresh = set(changed)
+        retry = [p for p in retry if p not in fresh]
         if changed or retry:
-            self.store.enqueue(sorted(set(changed) | set(retry)), "index")
+            self.store.enqueue([*changed, *retry], "index")
+        return len(gone) + len(changed) + len(retry)
 
     def add_folder(self, folder: str) -> None:
         """Start indexing (and, when running, watching) another folder."""
@@ -131,8 +155,7 @@ class Pipeline:
     def index_once(self, paths: Sequence[str] = ()) -> Summary:
         """Reconcile folders (plus explicit files) and index until the queue is empty."""
         self._cancelled.clear()
-        for folder in self.folders:
-            self._reconcile(folder)
+        self.reconcile()
         if paths:
             self.store.enqueue([normalise(p) for p in paths], "index")
         self.resume_rebuild()
@@ -145,8 +168,7 @@ class Pipeline:
     def start(self, *, watch: bool = True) -> None:
         """Reconcile, then index in the background (and keep watching when ``watch``)."""
         self._cancelled.clear()
-        for folder in self.folders:
-            self._reconcile(folder)
+        self.reconcile()
         if watch:
             self._restart_watcher()
         target = self.indexer.serve if watch else self.indexer.run
@@ -168,12 +190,16 @@ class Pipeline:
         self.watcher.start()
 
     def pause(self) -> None:
-        """Pause indexing (watching continues; changes queue up)."""
+        """Pause embedding (phase 2); keyword indexing of changes goes on."""
         self.indexer.pause()
 
     def resume(self) -> None:
-        """Resume after ``pause``."""
+        """Resume embedding after ``pause``."""
         self.indexer.resume()
+
+    def promote(self, paths: Sequence[str], band: int) -> None:
+        """Embed these files sooner (opened from the results, matching a search)."""
+        self.indexer.promote([normalise(p) for p in paths], band)
 
     def cancel(self) -> None:
         """Stop the current run (or rebuild); queued work stays persisted for the next start."""

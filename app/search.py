@@ -131,6 +131,11 @@ class SearchService:
         """Outdate any running rerank without starting a new search."""
         self._request += 1
 
+    def warm(self) -> int:
+        """Load the vector index into memory ahead of the first search; returns its rows."""
+        with self._lock:
+            return self.store.load_vector_index()
+
     # ---- first stage -------------------------------------------------------------------
 
     def search(self, query: str, options: SearchOptions | None = None) -> list[Result]:

@@ -106,6 +106,13 @@ class Settings:
     heading_prefix: bool = field(
         default=True, metadata=_doc("Prefix each chunk's embedded text with its heading path.")
     )
+    pause_embedding_on_battery: bool = field(
+        default=True,
+        metadata=_doc(
+            "Pause embedding (phase 2) while the computer runs on battery; keyword indexing "
+            "goes on."
+        ),
+    )
     keep_running_in_tray: bool = field(
         default=True, metadata=_doc("Closing the window keeps indexing in the tray.")
     )

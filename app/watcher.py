@@ -36,7 +36,6 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from app.settings import DEFAULT_EXCLUDE
-from storage.models import FileRecord
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +75,14 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z", re.DOTALL)
 
 
+@lru_cache(maxsize=64)
+def _any_glob(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One regex matching any of ``patterns`` (None: an empty list matches nothing)."""
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{_glob_regex(p).pattern})" for p in patterns), re.DOTALL)
+
+
 @dataclass(frozen=True)
 class PathFilter:
     """Include/exclude globs matched against the path relative to its watched folder.
@@ -89,7 +96,10 @@ class PathFilter:
     follow_symlinks: bool = False
 
     def _matches(self, rel: str, patterns: Sequence[str]) -> bool:
-        return any(_glob_regex(p).match(rel) for p in patterns)
+        # One alternation per pattern list, not one regex per pattern: a reconcile of
+        # 100,000 unchanged files spent 70% of its time here.
+        combined = _any_glob(tuple(patterns))
+        return combined is not None and combined.match(rel) is not None
 
     def accepts(self, rel: str) -> bool:
         """Should the file at folder-relative ``rel`` ('/'-separated) be indexed?"""
@@ -176,32 +186,29 @@ def reconcile(
 ) -> tuple[list[str], list[str]]:
     """(paths new or changed by size/mtime, known paths gone from disk) under ``folder``.
 
-    ``known`` maps indexed paths under this folder to their recorded (size, mtime).
+    ``known`` maps indexed paths under this folder to their recorded (size, mtime). One
+    stat per file and no reads: an unchanged file costs a dict lookup. Changed paths come
+    most recently modified first, so the files the user touched last are indexed first.
     """
-    changed: list[str] = []
+    changed: list[tuple[float, str]] = []
     present: set[str] = set()
     for path, info in scan(folder, path_filter):
         present.add(path)
         recorded = known.get(path)
         if recorded is None or recorded[0] != info.st_size or recorded[1] != info.st_mtime:
-            changed.append(path)
+            changed.append((info.st_mtime, path))
     gone = [p for p in known if p not in present]
-    return changed, gone
+    changed.sort(key=lambda item: (-item[0], item[1]))
+    return [path for _, path in changed], gone
 
 
-def permission_restored(records: Iterable[FileRecord]) -> list[str]:
-    """Files skipped as "permission denied" that this process can read now.
+def permission_restored(denied: Iterable[str]) -> list[str]:
+    """Of the files skipped as "permission denied", those this process can read now.
 
     A chmod changes neither size nor mtime, so ``reconcile`` alone would never look at
     them again; this is the second look.
     """
-    return [
-        r.path
-        for r in records
-        if r.status == "skipped"
-        and "permission denied" in (r.error or "").lower()
-        and os.access(r.path, os.R_OK)
-    ]
+    return [path for path in denied if os.access(path, os.R_OK)]
 
 
 def is_network_path(path: str) -> bool:

@@ -2,12 +2,14 @@
 
 Wraps a ``tokenizers.Tokenizer`` (the Rust library every backend can load without torch).
 Offsets are indices into the Python ``str`` (code points), so the chunker can slice
-``text[start:end]`` directly, including for CJK and emoji.
+``text[start:end]`` directly, including for CJK and emoji. Long texts are encoded in
+line-aligned pieces through the batch encoder, which lets other threads run meanwhile.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +17,30 @@ from engine.errors import ModelLoadError
 
 if TYPE_CHECKING:
     import tokenizers
+
+#: Texts longer than this are encoded in line-aligned pieces (see ``token_spans``).
+PIECE_CHARS = 32_768
+_LINE_START = re.compile(r"\n(?=\S)")  # a line break followed by a non-space character
+
+
+def _pieces(text: str, size: int = PIECE_CHARS) -> Iterator[tuple[int, str]]:
+    """(offset, piece) cuts of ``text`` about ``size`` characters long.
+
+    Each cut falls just before the first character of a line, where no tokenizer we use
+    (WordPiece, Qwen's byte-level BPE: both split at whitespace, and a word carries at most
+    one leading space) joins characters across, so the pieces' tokens are the text's. A
+    text without such a place in reach is not cut there.
+    """
+    start = 0
+    while len(text) - start > size:
+        found = _LINE_START.search(text, start + size // 2, start + size)
+        if found is None:
+            found = _LINE_START.search(text, start + size)
+            if found is None:
+                break
+        yield start, text[start : found.start() + 1]
+        start = found.start() + 1
+    yield start, text[start:]
 
 
 class HFTokenizer:
@@ -55,12 +81,28 @@ class HFTokenizer:
         """
         spans: list[tuple[int, int]] = []
         last_end = 0
-        for start, end in self.inner.encode(text, add_special_tokens=False).offsets:
+        for start, end in self._offsets(text):
             start = max(start, last_end)
             end = max(end, start)
             spans.append((start, end))
             last_end = end
         return spans
+
+    def _offsets(self, text: str) -> Iterator[tuple[int, int]]:
+        """Token offsets of ``text``; big texts go through ``encode_batch`` in pieces.
+
+        The library's single ``encode`` holds Python's GIL for the whole call: 21 s for a
+        10 MB CJK file here, freezing the indexer's writer, the embedder and searches.
+        ``encode_batch`` releases it (and uses every core), so the other threads go on.
+        """
+        if len(text) <= PIECE_CHARS:
+            yield from self.inner.encode(text, add_special_tokens=False).offsets
+            return
+        cuts = list(_pieces(text))
+        encodings = self.inner.encode_batch([p for _, p in cuts], add_special_tokens=False)
+        for (base, _), encoding in zip(cuts, encodings, strict=True):
+            for start, end in encoding.offsets:
+                yield base + start, base + end
 
     def count(self, text: str) -> int:
         """Tokens ``text`` costs, without special tokens."""

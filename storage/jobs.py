@@ -58,6 +58,12 @@ def requeue_claimed(conn: Any) -> int:
     return int(cur.rowcount)
 
 
+def any_queued(conn: Any) -> bool:
+    """True when a job waits (one index probe, however long the queue)."""
+    row = conn.execute("SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'queued')").fetchone()
+    return bool(row[0])
+
+
 def counts(conn: Any) -> dict[str, int]:
-    """Jobs per state."""
+    """Jobs per state (counts the queue: ~25 ms at 100,000 jobs; not for every turn)."""
     return dict(conn.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall())

@@ -185,6 +185,49 @@ class Job:
     attempts: int = 0
 
 
+# Phase-2 priority bands: a file the user opened from the results beats one that matched a
+# search, which beats the rest (then: fewest slices taken, most recently modified).
+BAND_SEARCHED = 1
+BAND_OPENED = 2
+
+
+@dataclass(frozen=True)
+class PendingChunk:
+    """A stored chunk whose content hash still lacks a vector in the index being filled."""
+
+    file_id: int
+    content_hash: str
+    text: str
+    heading: str | None
+    token_count: int
+
+
+@dataclass(frozen=True)
+class EmbedWork:
+    """One phase-2 batch: distinct chunks to embed, and the files whose backlog it settles.
+
+    ``file_ids`` may include files with nothing left to embed (their chunks' vectors came
+    with another file); ``Store.add_vectors`` drops those from the backlog as well.
+    """
+
+    chunks: list[PendingChunk]
+    file_ids: list[int]
+
+    @property
+    def tokens(self) -> int:
+        """Tokens of the chunk texts (heading prefixes excluded)."""
+        return sum(c.token_count for c in self.chunks)
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Files (and their chunks, tokens) still waiting for vectors in one index."""
+
+    files: int = 0
+    chunks: int = 0
+    tokens: int = 0
+
+
 @dataclass(frozen=True)
 class ProblemFile:
     """A skipped or failed file with its reason, for status reports."""
@@ -207,6 +250,11 @@ class Stats:
     rebuilding: Fingerprint | None
     queued_jobs: int
     problems: list[ProblemFile] = field(default_factory=list)
+    keyword_files: int = 0  # files whose chunks and keywords are written (phase 1 done)
+    meaning_files: int = 0  # of those, files with every chunk's vector in the active index
+    backlog: Backlog = field(default_factory=Backlog)  # phase 2, active index
+    rebuild_backlog: Backlog | None = None  # phase 2 of the index being rebuilt, if any
+    embed_tokens_per_s: float = 0.0  # last measured embedding speed (0 = not measured yet)
 
 
 def file_extension(path: str) -> str:

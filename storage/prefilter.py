@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from storage import bits
 from storage.vectors import FloatArray, fetch_vectors, sign_bits
 
 WIDEN = 8  # Hamming candidates per asymmetric survivor
@@ -60,6 +61,7 @@ class BinaryIndex:
         self._size = 0
         self._max_id = 0
         self._epoch: str | None = None
+        self._tail = (0, 0)  # (block number, rows) of the last block loaded
         self._xor = np.empty(0, dtype=np.uint64)
         self._cnt = np.empty(0, dtype=np.uint8)
         self._dist = np.empty(0, dtype=np.uint16)
@@ -74,31 +76,42 @@ class BinaryIndex:
         return self._ids[: self._size]
 
     def refresh(self, conn: Any) -> None:
-        """Load rows added since the last call; reload everything after deletions."""
+        """Load rows added since the last call; reload everything after deletions.
+
+        Reads the persisted bit blocks (``storage.bits``), never the float vectors: only
+        blocks from the last one loaded onwards are fetched, and only when their row count
+        moved, so a search on an unchanged index costs one tiny query here.
+        """
         row = conn.execute("SELECT value FROM meta WHERE key = 'emb_epoch'").fetchone()
         epoch = row[0] if row else "0"
         if epoch != self._epoch:
             self._size, self._max_id, self._epoch = 0, 0, epoch
-        cur = conn.execute(
-            # "+index_id" keeps SQLite on the rowid range instead of scanning the index.
-            "SELECT id, bits FROM embeddings WHERE id > ? AND +index_id = ? ORDER BY id",
-            (self._max_id, self.index_id),
-        )
-        while batch := cur.fetchmany(50_000):
-            self._append(batch)
+            self._tail = (0, 0)
+        stored = bits.sizes(conn, self.index_id, self._tail[0])
+        if not stored or stored == [self._tail]:
+            return
+        self._reserve(self._size + sum(rows for _, rows in stored))  # exact: no doubling
+        for block in bits.load(conn, self.index_id, self._words, self._tail[0]):
+            fresh = block.ids > self._max_id
+            if fresh.any():
+                self._append(block.ids[fresh], block.bits[fresh])
+            self._tail = (block.number, len(block.ids))
 
-    def _append(self, batch: list[tuple[int, bytes]]) -> None:
-        need = self._size + len(batch)
-        if need > len(self._ids):
-            cap = max(need, 2 * len(self._ids), 1024)
-            ids = np.empty(cap, dtype=np.int64)
-            bits = np.empty((self._words, cap), dtype=np.uint64)
-            ids[: self._size] = self._ids[: self._size]
-            bits[:, : self._size] = self._bits[:, : self._size]
-            self._ids, self._bits = ids, bits
-        new_ids = np.fromiter((r[0] for r in batch), dtype=np.int64, count=len(batch))
-        raw = b"".join(r[1] for r in batch)
-        new_bits = np.frombuffer(raw, dtype=np.uint64).reshape(len(batch), self._words)
+    def _reserve(self, need: int) -> None:
+        """Room for ``need`` rows: exact on a first load, +25% steps while phase 2 adds rows
+        (doubling would let a 1M-row matrix sit in 256 MB for a few new vectors)."""
+        if need <= len(self._ids):
+            return
+        cap = need if not self._size else max(need, len(self._ids) + len(self._ids) // 4, 1024)
+        ids = np.empty(cap, dtype=np.int64)
+        grown = np.empty((self._words, cap), dtype=np.uint64)
+        ids[: self._size] = self._ids[: self._size]
+        grown[:, : self._size] = self._bits[:, : self._size]
+        self._ids, self._bits = ids, grown
+
+    def _append(self, new_ids: NDArray[np.int64], new_bits: NDArray[np.uint64]) -> None:
+        need = self._size + len(new_ids)
+        self._reserve(need)
         self._ids[self._size : need] = new_ids
         self._bits[:, self._size : need] = new_bits.T
         self._size = need

@@ -3,16 +3,24 @@
 ``MIGRATIONS[i]`` upgrades a database from version ``i`` to ``i + 1``; a fresh file runs
 them all. Each step runs inside the caller's transaction, so a failed upgrade changes nothing.
 
-Layout (v3):
-    meta(key, value)                   active/building index ids
+Layout (v4):
+    meta(key, value)                   active/building index ids, measured embedding rate
     folders, files, chunks             the documents; chunks.cjk marks text with CJK characters
     vector_indexes(id, fingerprint)    one row per embedding space (two during a rebuild)
-    embeddings(index_id, content_hash, vector, bits)
-                                       float32 vector + sign bits, keyed by chunk content hash
+    embeddings(index_id, content_hash, vector)
+                                       float32 vector keyed by chunk content hash (the old
+                                       per-row ``bits`` column is no longer filled: see below)
+    vector_bits(index_id, block, ...)  the sign bits of every vector, 1,024 rows per blob, so
+                                       search loads 128 MB of bits at 1M x 1024 without
+                                       touching the 4 GB of float rows
+    embed_queue(index_id, file_id)     phase 2: files with chunks still lacking a vector in an
+                                       index, in priority order (band, turns, mtime)
+    embed_totals(index_id)             files/chunks/tokens in embed_queue, kept by triggers so
+                                       progress never counts a million rows
     chunks_fts (unicode61)             external-content FTS5 over the exact chunk text
     chunks_lex(stems, grams, lang)     FTS5: Snowball stems and CJK bigrams (``storage.lexical``)
     chunk_langs(lang, n)               chunks per detected language (picks query stemmers)
-    jobs                               persisted pipeline queue
+    jobs                               persisted pipeline queue (phase 1)
 
 The v3 triggers call ``quarry_stems``/``quarry_grams``/``quarry_lang``, Python functions that
 ``storage.fts.register_functions`` adds to every connection ``storage.connection`` opens.
@@ -140,6 +148,70 @@ _V3 = [
 ]
 
 
+# v4: two-phase indexing. Phase 1 writes chunks + keywords; phase 2 fills vectors from
+# ``embed_queue``. Sign bits move to ``vector_bits`` blocks (filled from the old per-row
+# column here, once). Every index gets an ``embed_totals`` row when it is created.
+_V4 = [
+    """CREATE TABLE embed_queue (
+        index_id INTEGER NOT NULL REFERENCES vector_indexes(id) ON DELETE CASCADE,
+        file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+        band INTEGER NOT NULL DEFAULT 0,
+        turns INTEGER NOT NULL DEFAULT 0,
+        mtime REAL NOT NULL DEFAULT 0,
+        chunks INTEGER NOT NULL DEFAULT 0,
+        tokens INTEGER NOT NULL DEFAULT 0,
+        failures INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        PRIMARY KEY (index_id, file_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX embed_queue_order ON embed_queue(index_id, band DESC, turns, mtime DESC)",
+    "CREATE INDEX embed_queue_file ON embed_queue(file_id)",
+    """CREATE TABLE embed_totals (
+        index_id INTEGER PRIMARY KEY REFERENCES vector_indexes(id) ON DELETE CASCADE,
+        files INTEGER NOT NULL DEFAULT 0,
+        chunks INTEGER NOT NULL DEFAULT 0,
+        tokens INTEGER NOT NULL DEFAULT 0
+    )""",
+    """CREATE TRIGGER vector_indexes_ai AFTER INSERT ON vector_indexes BEGIN
+        INSERT OR IGNORE INTO embed_totals(index_id) VALUES (new.id);
+    END""",
+    """CREATE TRIGGER embed_queue_ai AFTER INSERT ON embed_queue BEGIN
+        UPDATE embed_totals SET files = files + 1, chunks = chunks + new.chunks,
+            tokens = tokens + new.tokens WHERE index_id = new.index_id;
+    END""",
+    """CREATE TRIGGER embed_queue_ad AFTER DELETE ON embed_queue BEGIN
+        UPDATE embed_totals SET files = files - 1, chunks = chunks - old.chunks,
+            tokens = tokens - old.tokens WHERE index_id = old.index_id;
+    END""",
+    """CREATE TRIGGER embed_queue_au AFTER UPDATE OF chunks, tokens ON embed_queue BEGIN
+        UPDATE embed_totals SET chunks = chunks - old.chunks + new.chunks,
+            tokens = tokens - old.tokens + new.tokens WHERE index_id = new.index_id;
+    END""",
+    """CREATE TABLE vector_bits (
+        index_id INTEGER NOT NULL REFERENCES vector_indexes(id) ON DELETE CASCADE,
+        block INTEGER NOT NULL,
+        nrows INTEGER NOT NULL,
+        ids BLOB NOT NULL,
+        bits BLOB NOT NULL,
+        PRIMARY KEY (index_id, block)
+    )""",
+    "INSERT OR IGNORE INTO embed_totals(index_id) SELECT id FROM vector_indexes",
+]
+
+
+def _v4(conn: Any) -> None:
+    from storage import bits
+
+    _steps(_V4)(conn)
+    for (index_id,) in conn.execute("SELECT id FROM vector_indexes").fetchall():
+        bits.build_from_rows(conn, index_id)
+    building = conn.execute("SELECT value FROM meta WHERE key = 'building_index'").fetchone()
+    if building is not None:  # a rebuild begun by v2 goes on in priority order
+        from storage import backlog
+
+        backlog.enqueue_all(conn, int(building[0]))
+
+
 def _steps(statements: list[str]) -> Callable[[Any], None]:
     def apply(conn: Any) -> None:
         for sql in statements:
@@ -148,7 +220,7 @@ def _steps(statements: list[str]) -> Callable[[Any], None]:
     return apply
 
 
-MIGRATIONS: list[Callable[[Any], None]] = [_steps(_V1), _steps(_V2), _steps(_V3)]
+MIGRATIONS: list[Callable[[Any], None]] = [_steps(_V1), _steps(_V2), _steps(_V3), _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -4,6 +4,8 @@ One writer connection per process (``Store.open(path)``), read-only connections 
 searches (``Store.open(path, readonly=True)``); WAL lets searches run during indexing.
 Every write that must be all-or-nothing runs in one ``BEGIN IMMEDIATE`` transaction.
 
+Indexing has two phases: ``write_file`` stores a file's chunks and keywords (searchable at
+once), and phase 2 (``storage.backlog``) adds their vectors later, in priority order.
 Vectors live per *vector index*, one per ``Fingerprint`` (model, revision, dim, pooling,
 document instruction, chunker version, heading prefix), keyed by chunk content hash: a
 moved or copied file finds its vectors already there. A model/dimension change builds a
@@ -19,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from storage import jobs, lexical, schema, vectors
+from storage import backlog, jobs, lexical, schema, vectors
+from storage.backlog import BacklogMixin
 from storage.base import CHUNK_COLS, FILE_COLS, chunk_record, file_record, has_cjk, translate
 from storage.connection import connect, database_errors
 from storage.errors import DatabaseCorrupt, DatabaseLocked, StorageError
@@ -52,9 +55,10 @@ def _check_analysis() -> None:
         ) from exc
 
 
-class Store(RetrievalMixin, RebuildMixin, MaintenanceMixin):
-    """The public storage API: files, chunks, jobs here; search, rebuild and maintenance
-    in their mixins (``storage.retrieval``, ``storage.rebuild``, ``storage.maintenance``)."""
+class Store(RetrievalMixin, BacklogMixin, RebuildMixin, MaintenanceMixin):
+    """The public storage API: files, chunks, jobs here; search, phase 2, rebuild and
+    maintenance in their mixins (``storage.retrieval``, ``storage.backlog``,
+    ``storage.rebuild``, ``storage.maintenance``)."""
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -105,9 +109,12 @@ class Store(RetrievalMixin, RebuildMixin, MaintenanceMixin):
             row = self.conn.execute(
                 "SELECT id, path, added_at FROM folders WHERE path = ?", (path,)
             ).fetchone()
+            # Only rows not yet attached: every start-up reconcile calls this, and
+            # rewriting 100,000 unchanged rows each time cost a second of writes.
             self.conn.execute(
-                "UPDATE files SET folder_id = ? WHERE substr(path, 1, ?) = ?",
-                (row[0], len(path) + 1, path + "/"),
+                "UPDATE files SET folder_id = ? WHERE path >= ? AND path < ?"
+                " AND folder_id IS NOT ?",
+                (row[0], path + "/", path + "0", row[0]),  # "0" follows "/"
             )
         return Folder(*row)
 
@@ -155,6 +162,33 @@ class Store(RetrievalMixin, RebuildMixin, MaintenanceMixin):
             params += [len(prefix), prefix]
         return [file_record(r) for r in self.conn.execute(sql + " ORDER BY path", params)]
 
+    def file_stamps(
+        self, under: str, max_retries: int
+    ) -> tuple[dict[str, tuple[int, float]], list[str], list[str]]:
+        """For reconcile: {path: (size, mtime)} of the files under a folder, the paths worth
+        another try (pending, or failed fewer than ``max_retries`` times), and the files
+        skipped as "permission denied" (a chmod changes neither size nor mtime).
+
+        Plain tuples from one range scan of the path index: 100,000 files in well under a
+        second, where building FileRecords would take several.
+        """
+        prefix = under.rstrip("/\\") + "/"
+        rows = self.conn.execute(
+            "SELECT path, size, mtime, status, retries, error FROM files"
+            " WHERE path >= ? AND path < ? ORDER BY path",
+            (prefix, prefix[:-1] + "0"),  # "0" is the character after "/"
+        )
+        stamps: dict[str, tuple[int, float]] = {}
+        retry: list[str] = []
+        denied: list[str] = []
+        for path, size, mtime, status, retries, error in rows:
+            stamps[path] = (size, mtime)
+            if status == "pending" or (status == "failed" and retries < max_retries):
+                retry.append(path)
+            elif status == "skipped" and "permission denied" in (error or "").lower():
+                denied.append(path)
+        return stamps, retry, denied
+
     def files_by_content_hash(self, content_hash: str) -> list[FileRecord]:
         """Files whose bytes hash to ``content_hash`` (a move/copy source, if still there)."""
         rows = self.conn.execute(
@@ -166,8 +200,8 @@ class Store(RetrievalMixin, RebuildMixin, MaintenanceMixin):
     def missing_embeddings(self, hashes: Iterable[str]) -> set[str]:
         """Chunk content hashes with no vector under the active fingerprint yet.
 
-        The pipeline embeds only these; everything else is reused (moves, copies, edits
-        that leave most chunks unchanged).
+        Phase 2 embeds only these; everything else is reused (moves, copies, edits that
+        leave most chunks unchanged).
         """
         return vectors.missing_hashes(self.conn, self._index_id("active_index"), hashes)
 
@@ -179,13 +213,15 @@ class Store(RetrievalMixin, RebuildMixin, MaintenanceMixin):
         mtime: float,
         content_hash: str,
         chunks: Sequence[NewChunk],
-        vectors_by_hash: Mapping[str, FloatArray],
         fingerprint: Fingerprint,
+        vectors_by_hash: Mapping[str, FloatArray] | None = None,
     ) -> FileRecord:
-        """Replace ``path``'s chunks and vectors in ONE transaction; status becomes ok.
+        """Phase 1: replace ``path``'s chunks (and keywords) in ONE transaction; status ok.
 
-        ``vectors_by_hash`` must hold a vector for every hash ``missing_embeddings`` reported
-        (extra ones are ignored). Any exception leaves the file's previous state intact.
+        The file is keyword-searchable once this returns. Vectors given in
+        ``vectors_by_hash`` are stored with it; chunks whose hash still has no vector put
+        the file in phase 2's backlog (``storage.backlog``), for the active index and for
+        one being rebuilt beside it. Any exception leaves the file's previous state intact.
         Raises FingerprintMismatch if the index was built under another fingerprint.
         """
         with self.transaction():
@@ -211,15 +247,13 @@ class Store(RetrievalMixin, RebuildMixin, MaintenanceMixin):
                     for c in chunks
                 ],
             )
-            needed = sorted(
-                vectors.missing_hashes(self.conn, index_id, (c.content_hash for c in chunks))
-            )
-            absent = [h for h in needed if h not in vectors_by_hash]
-            if absent:
-                raise StorageError(f"{path}: no vector given for {len(absent)} new chunk(s)")
-            if needed:
-                mat = np.stack([np.asarray(vectors_by_hash[h], dtype=np.float32) for h in needed])
-                vectors.insert_vectors(self.conn, index_id, needed, mat, fingerprint.dim)
+            given = [c.content_hash for c in chunks if c.content_hash in (vectors_by_hash or {})]
+            if given and vectors_by_hash is not None:
+                mat = np.stack([np.asarray(vectors_by_hash[h], dtype=np.float32) for h in given])
+                vectors.insert_vectors(self.conn, index_id, given, mat, fingerprint.dim)
+            for target in (index_id, self._index_id("building_index")):
+                if target is not None:
+                    backlog.settle_file(self.conn, target, file_id, mtime, fresh=True)
         record = self.get_file(path)
         assert record is not None
         return record
@@ -287,6 +321,7 @@ class Store(RetrievalMixin, RebuildMixin, MaintenanceMixin):
             retries = (old.retries if old else 0) + (1 if bump else 0)
             file_id = self._upsert_file(path, size, mtime, content_hash, status, reason, retries)
             self.conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
+            self.conn.execute("DELETE FROM embed_queue WHERE file_id = ?", (file_id,))
         return self._require(path)
 
     def _require(self, path: str) -> FileRecord:
@@ -371,5 +406,9 @@ class Store(RetrievalMixin, RebuildMixin, MaintenanceMixin):
             return jobs.requeue_claimed(self.conn)
 
     def job_counts(self) -> dict[str, int]:
-        """Jobs per state ('queued', 'claimed')."""
+        """Jobs per state ('queued', 'claimed'); counts them, so not for every loop turn."""
         return jobs.counts(self.conn)
+
+    def has_queued_jobs(self) -> bool:
+        """True when a job waits; cheap at any queue length."""
+        return jobs.any_queued(self.conn)

@@ -1,7 +1,8 @@
-"""Vector rows in SQLite: float32 vector + packed sign bits per (index, content hash).
+"""Vector rows in SQLite: one float32 vector per (index, content hash), sign bits beside.
 
-Writing, reuse checks, batched reads by rowid, and the exact reference scan. The fast
-approximate search over the sign bits lives in ``storage.prefilter``.
+Writing, reuse checks, batched reads by rowid, and the exact reference scan. The sign bits
+are kept in blocks (``storage.bits``); the fast approximate search over them lives in
+``storage.prefilter``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from storage import bits
 
 FloatArray = NDArray[np.float32]
 
@@ -30,28 +33,47 @@ def sign_bits(vectors: FloatArray) -> NDArray[np.uint64]:
     return np.ascontiguousarray(packed).view(np.uint64)
 
 
-def encode(vector: FloatArray) -> tuple[bytes, bytes]:
-    """Row bytes for the embeddings table: (float32 vector, packed sign bits)."""
-    vec = np.ascontiguousarray(vector, dtype=np.float32).reshape(-1)
-    return vec.tobytes(), sign_bits(vec)[0].tobytes()
-
-
 def insert_vectors(
     conn: Any, index_id: int, hashes: Sequence[str], vectors: FloatArray, dim: int
-) -> None:
-    """Store vectors for content hashes under an index; existing hashes are left alone."""
+) -> int:
+    """Store vectors for content hashes under an index; hashes already there are left alone.
+
+    The float rows go to ``embeddings``; their sign bits are appended to the index's
+    ``vector_bits`` blocks in the same transaction (the caller's). Returns rows added.
+    """
+    if not len(hashes):
+        return 0
     mat = np.asarray(vectors, dtype=np.float32).reshape(len(hashes), -1)
     if mat.shape[1] != dim:
         raise ValueError(f"vectors have {mat.shape[1]} dimensions, the index {dim}")
-    rows = []
-    for content_hash, vec in zip(hashes, mat, strict=True):
-        vec_bytes, bit_bytes = encode(vec)
-        rows.append((index_id, content_hash, vec_bytes, bit_bytes))
+    fresh = missing_hashes(conn, index_id, hashes)
+    order = [i for i, h in enumerate(hashes) if h in fresh]
+    order = list({hashes[i]: i for i in order}.values())  # one row per hash
+    if not order:
+        return 0
     conn.executemany(
-        "INSERT OR IGNORE INTO embeddings(index_id, content_hash, vector, bits)"
-        " VALUES (?, ?, ?, ?)",
-        rows,
+        "INSERT INTO embeddings(index_id, content_hash, vector, bits) VALUES (?, ?, ?, x'')",
+        [(index_id, hashes[i], np.ascontiguousarray(mat[i]).tobytes()) for i in order],
     )
+    position = {hashes[i]: i for i in order}
+    rows = _ids_of(conn, index_id, list(position))
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    picked = mat[[position[r[1]] for r in rows]]
+    bits.append(conn, index_id, ids, sign_bits(picked))
+    return len(order)
+
+
+def _ids_of(conn: Any, index_id: int, hashes: Sequence[str]) -> list[tuple[int, str]]:
+    """(rowid, hash) of the given hashes under an index, by rowid."""
+    found: list[tuple[int, str]] = []
+    for start in range(0, len(hashes), 500):
+        part = hashes[start : start + 500]
+        found += conn.execute(
+            "SELECT id, content_hash FROM embeddings WHERE index_id = ? AND content_hash IN"
+            f" ({', '.join('?' * len(part))})",
+            [index_id, *part],
+        ).fetchall()
+    return sorted(found)
 
 
 def missing_hashes(conn: Any, index_id: int | None, hashes: Iterable[str]) -> set[str]:

@@ -71,20 +71,31 @@ def rebuild_printer(enabled: bool) -> Callable[[RebuildProgress], None]:
     return show
 
 
+def progress_line(p: Progress) -> str:
+    """One terminal line: a bar (files read, then files embedded) and both phases' words."""
+    from app.phases import PhaseStatus, describe
+
+    status = PhaseStatus(
+        p.keyword_files, p.meaning_files, p.backlog_tokens, p.tokens_per_s, p.embedding, p.error
+    )
+    head, done, total = "", p.meaning_files, p.keyword_files
+    if p.state == "running":
+        head, done, total = (
+            f"reading {p.files_done:,}/{p.files_total:,} files · ",
+            p.files_done,
+            p.files_total,
+        )
+    filled = int(30 * min(done, total) / max(total, 1))
+    return f"\r[{'#' * filled}{'.' * (30 - filled)}] {head}{describe(status)}"
+
+
 def progress_printer(enabled: bool) -> Callable[[Progress], None]:
     """A callback drawing a one-line progress bar on stderr (only on a terminal)."""
 
     def show(p: Progress) -> None:
         if not enabled:
             return
-        total = max(p.files_total, 1)
-        filled = int(30 * p.files_done / total)
-        eta = f" ETA {p.eta_s:4.0f}s" if p.eta_s is not None else ""
-        line = (
-            f"\r[{'#' * filled}{'.' * (30 - filled)}] {p.files_done}/{p.files_total} files"
-            f" {p.chunks} chunks {p.tokens_per_s:6.0f} tok/s{eta} {p.state:<9}"
-        )
-        sys.stderr.write(line[:160])
+        sys.stderr.write(f"{progress_line(p)[:160]:<161}")
         sys.stderr.flush()
         if p.state in ("done", "cancelled"):
             sys.stderr.write("\n")
@@ -117,6 +128,8 @@ def summary_dict(summary: Summary) -> dict[str, object]:
         "deleted": summary.deleted,
         "chunks": summary.chunks,
         "embedded": summary.embedded,
+        "keyword_only": summary.keyword_only,
+        "waiting_for_vectors": summary.waiting,
         "seconds": round(summary.seconds, 3),
         "problems": [{"path": p, "status": s, "reason": r} for p, s, r in summary.problems],
     }
@@ -140,8 +153,15 @@ def print_summary(summary: Summary, as_json: bool) -> None:
     print(
         f"{summary.ok} indexed, {summary.unchanged} unchanged, {summary.skipped} skipped,"
         f" {summary.failed} failed{_again(summary)}, {summary.deleted} removed;"
-        f" {summary.chunks} chunks ({summary.embedded} embedded) in {summary.seconds:.1f}s"
+        f" {summary.chunks} chunks written, {summary.embedded} embedded in {summary.seconds:.1f}s"
     )
+    if summary.keyword_only:
+        print(f"  {summary.keyword_only} file(s) searchable by keyword only (embedding failed)")
+    if summary.waiting:
+        print(
+            f"  {summary.waiting} file(s) searchable by keyword, still waiting for vectors:"
+            " run again (or keep `quarry watch` or the window open) to embed them"
+        )
     for path, status, reason in summary.problems:
         print(f"  {status}: {path}: {reason}")
 

@@ -1,7 +1,10 @@
-"""``quarry status``: what the index holds, problem files, and maintenance (check, vacuum).
+"""``quarry status``: both indexing phases, problem files, and maintenance (check, vacuum).
 
-Plain ``status`` opens the index read-only, so it is safe while Quarry indexes. ``--check``
-and ``--vacuum`` need the writer connection (FTS checks and VACUUM write).
+    48,210 files searchable by keyword · 9,400 by meaning · about 3 h left at 1,900 tokens/s
+
+Plain ``status`` opens the index read-only, so it is safe while Quarry indexes; every count
+it prints is an index lookup or a trigger-kept total, never a scan of the chunks.
+``--check`` and ``--vacuum`` need the writer connection (FTS checks and VACUUM write).
 """
 
 from __future__ import annotations
@@ -71,12 +74,36 @@ def run(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _phase_line(stats: Stats) -> str:
+    """The shared two-phase summary (the window's status bar says the same)."""
+    from app.phases import PhaseStatus, describe
+
+    status = PhaseStatus(
+        stats.keyword_files,
+        stats.meaning_files,
+        stats.backlog.tokens,
+        stats.embed_tokens_per_s,
+        embedding="idle",
+    )
+    return describe(status)
+
+
 def _print_text(
     path: Path, stats: Stats, problems: list[str] | None, saved: int | None, note: str | None
 ) -> None:
     fp = stats.fingerprint.describe() if stats.fingerprint else "none yet"
-    print(f"{path}\nfiles: {stats.files}")
-    print(f"chunks: {stats.chunks}  size: {stats.db_bytes / 1e6:.1f} MB\nmodel: {fp}")
+    print(f"{path}\n{_phase_line(stats)}\nfiles: {stats.files}")
+    per_chunk = f" ({stats.db_bytes / stats.chunks:,.0f} bytes per chunk)" if stats.chunks else ""
+    print(f"chunks: {stats.chunks}  size: {stats.db_bytes / 1e6:.1f} MB{per_chunk}")
+    if stats.backlog.files:
+        print(
+            f"waiting for vectors: {stats.backlog.files:,} files, {stats.backlog.chunks:,}"
+            f" chunks, {stats.backlog.tokens:,} tokens"
+        )
+    print(f"model: {fp}")
+    if stats.rebuilding is not None and stats.rebuild_backlog is not None:
+        left = stats.rebuild_backlog
+        print(f"rebuilding for {stats.rebuilding.describe()}: {left.files:,} files left")
     for prob in stats.problems:
         print(f"  {prob.status}: {prob.path} ({prob.error})")
     if saved is not None:

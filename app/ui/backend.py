@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from app.phases import PhaseStatus
+
 Span = tuple[int, int]
 
 
@@ -81,22 +83,47 @@ class SearchOptions:
 
 @dataclass(frozen=True)
 class Progress:
-    """A snapshot of indexing, for the status bar."""
+    """A snapshot of both indexing phases, for the status bar.
 
-    phase: str = "idle"  # "idle" | "scanning" | "indexing" | "rebuilding" | "paused"
+    ``phase`` is phase 1 (reading files) or a rebuild; ``embedding`` is phase 2 (see
+    ``app.indexer.Progress``). The counts are index totals, so the idle line stays honest.
+    """
+
+    phase: str = "idle"  # "idle" | "scanning" | "indexing" | "rebuilding"
     files_done: int = 0
     files_total: int = 0
     chunks: int = 0
     tokens_per_s: float = 0.0
     eta_s: float | None = None
     current: str = ""
-    indexed_files: int = 0  # totals in the index, for the idle status line
-    indexed_chunks: int = 0
+    keyword_files: int = 0  # files searchable by keyword
+    meaning_files: int = 0  # ... and by meaning
+    backlog_tokens: int = 0  # tokens phase 2 still has to embed
+    embedding: str = "idle"  # running | paused | battery | waiting | backoff | idle
+    error: str = ""  # phase 2's last model error
 
     @property
     def fraction(self) -> float:
-        """Done fraction in [0, 1]; 0 while the total is unknown."""
+        """Done fraction in [0, 1]: files read while reading, else files embedded."""
+        if self.phase == "idle" and self.keyword_files:
+            return min(1.0, self.meaning_files / self.keyword_files)
         return min(1.0, self.files_done / self.files_total) if self.files_total else 0.0
+
+    @property
+    def embedding_left(self) -> bool:
+        """True while some searchable file still waits for its vectors."""
+        return self.meaning_files < self.keyword_files
+
+    def phases(self) -> PhaseStatus:
+        """The counts in the form ``app.phases.describe`` words them."""
+        return PhaseStatus(
+            self.keyword_files,
+            self.meaning_files,
+            self.backlog_tokens,
+            self.tokens_per_s,
+            self.embedding,
+            self.error,
+        )
 
 
 @dataclass(frozen=True)
@@ -141,6 +168,10 @@ class SearchBackend(Protocol):
         """Instruction presets offered in the filter bar: name -> task text."""
         ...
 
+    def prepare(self) -> None:
+        """Load models and indexes ahead of the first search (called once, after launch)."""
+        ...
+
 
 @runtime_checkable
 class IndexingBackend(Protocol):
@@ -151,11 +182,15 @@ class IndexingBackend(Protocol):
         ...
 
     def pause(self) -> None:
-        """Stop taking new files; the file in flight finishes."""
+        """Pause embedding (phase 2); the batch in flight is still committed."""
         ...
 
     def resume(self) -> None:
-        """Continue after ``pause``."""
+        """Continue embedding after ``pause``."""
+        ...
+
+    def promote(self, paths: Sequence[str], band: int) -> None:
+        """Embed these files sooner (``storage.models.BAND_OPENED`` / ``BAND_SEARCHED``)."""
         ...
 
     def cancel(self) -> None:

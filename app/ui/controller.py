@@ -12,14 +12,14 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app import settings as settings_mod
 from app.download import ModelUnavailable, Prepared, describe_size, fallback_settings, is_starter
 from app.settings import Settings
-from app.ui.backend import IndexingBackend, Problem, SearchBackend
+from app.ui.backend import Hit, IndexingBackend, Problem, SearchBackend
 from app.ui.download import ModelDownloader
 from app.ui.main_window import MainWindow
 from app.ui.opener import Opener
@@ -28,11 +28,15 @@ from app.ui.settings_dialog import SettingsDialog
 from app.ui.tray import Tray
 from app.ui.welcome import WelcomeDialog
 from app.ui.workers import IndexingWorker, SearchWorker
+from storage.models import BAND_OPENED, BAND_SEARCHED
 
 log = logging.getLogger(__name__)
 
 # Settings whose change needs a fresh indexing run (the rules decide which files exist).
 REINDEX_KEYS = ("folders", "include", "exclude", "max_file_mb", "follow_symlinks")
+WARM_UP_WAIT_MS = 10_000  # indexing starts after the search warm-up, or after this
+# Settings the indexing run reads once when it starts (a fresh run applies them).
+POWER_KEYS = ("pause_embedding_on_battery",)
 BackendFactory = Callable[[Settings], tuple[SearchBackend, IndexingBackend | None]]
 
 
@@ -77,6 +81,7 @@ class AppController(QObject):
             self.tray = Tray(icon, self)
         self._quitting = False
         self._downloading = False
+        self._warming = False
         self._wire_window()
         self._wire_tray()
         self._wire_downloader()
@@ -89,6 +94,8 @@ class AppController(QObject):
         w.problems_requested.connect(self.show_problems)
         w.quit_requested.connect(self.quit)
         w.status.pause_toggled.connect(self.toggle_pause)
+        w.file_opened.connect(lambda path: self.promote([path], BAND_OPENED))
+        self.search_worker.results_ready.connect(self._promote_results)
         self.problems_loaded.connect(self._on_problems)
 
     def _wire_tray(self) -> None:
@@ -134,8 +141,25 @@ class AppController(QObject):
         if not self.settings.first_run_done:
             self.show_welcome()
         else:
-            self.prepare_models()
+            self._search_first()
         self.load_problems()
+
+    def _search_first(self) -> None:
+        """Warm search up (model, vector index), then start indexing.
+
+        Indexing starts with a reconcile of every watched file, which competes with the
+        first query for the CPU (and Python's GIL): at 100,000 files that made the first
+        results a second later. A slow warm-up never holds indexing back for long.
+        """
+        self._warming = True
+        self.search_worker.prepared.connect(self._warmed_up)  # a bound slot: main thread
+        QTimer.singleShot(WARM_UP_WAIT_MS, self._warmed_up)
+        self.search_worker.prepare()
+
+    def _warmed_up(self) -> None:
+        if self._warming and not self._quitting:
+            self._warming = False
+            self.prepare_models()
 
     def start_indexing(self) -> None:
         """Start (or restart) the indexer over the watched folders."""
@@ -143,9 +167,20 @@ class AppController(QObject):
             self.indexing.start()
 
     def toggle_pause(self) -> None:
-        """Pause or resume indexing (status bar button, tray menu)."""
+        """Pause or resume embedding (status bar button, tray menu)."""
         if self.indexing is not None:
             self.indexing.toggle_pause()
+
+    def promote(self, paths: list[str], band: int) -> None:
+        """Ask phase 2 to embed these files sooner."""
+        if self.indexing is not None:
+            self.indexing.promote(paths, band)
+
+    def _promote_results(self, request: int, hits: list[Hit]) -> None:
+        """Files found by keyword alone (no vector yet) that match the current search."""
+        if self.window.request == request:
+            paths = [h.path for h in hits if "vector" not in h.scores]
+            self.promote(list(dict.fromkeys(paths)), BAND_SEARCHED)
 
     def toggle_window(self) -> None:
         """Tray click: show and raise, or hide."""
@@ -208,6 +243,10 @@ class AppController(QObject):
             self.set_indexing(indexing)
             self.prepare_models()
             return
+        if self.factory is not None and changed(old, new, POWER_KEYS):
+            _, indexing = self.factory(new)  # the running pipeline keeps its power probe
+            self.set_indexing(indexing)
+            self.start_indexing()
         if old.dimension != new.dimension and self.indexing is not None:
             self.window.status.showMessage("Rebuilding the index at the new dimension…", 5000)
             self.indexing.start_rebuild(new.dimension)

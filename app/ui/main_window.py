@@ -40,6 +40,7 @@ class MainWindow(QMainWindow):
     quit_requested = Signal()
     hidden_to_tray = Signal()
     results_shown = Signal(int)  # number of rows now on screen
+    file_opened = Signal(str)  # a result the user opened (its file is embedded sooner)
 
     def __init__(
         self,
@@ -271,6 +272,7 @@ class MainWindow(QMainWindow):
     def _open_path(self, path: str) -> None:
         if path:
             self.opener.open(path)
+            self.file_opened.emit(path)
 
     def _reveal_path(self, path: str) -> None:
         if path:

@@ -146,6 +146,17 @@ class RealSearch:
         """Built-in and user presets."""
         return all_presets(self.settings)
 
+    def prepare(self) -> None:
+        """Load the models and the in-memory vector index now, off the main thread.
+
+        A failure here is not reported: the first search runs into the same cause and
+        shows it in the window.
+        """
+        try:
+            self.service().warm()
+        except Exception as exc:
+            log.info("search warm-up skipped: %s", exc)
+
     def close(self) -> None:
         """Close the store and free the models (the app is quitting or the model changed)."""
         service, self._service = self._service, None
@@ -176,16 +187,11 @@ class RealIndexing:
         self._cancel.clear()
         embedder = make_embedder(self.settings)
         config = IndexerConfig(sandbox=self.sandbox)
-        totals = self._totals
-
-        def report(progress: Any) -> None:
-            on_progress(to_progress(progress, totals() if progress.state == "idle" else (0, 0)))
-
         pipeline = Pipeline(
             self.db_path,
             embedder,
             self.settings,
-            on_progress=report,
+            on_progress=lambda progress: on_progress(to_progress(progress)),
             on_rebuild=reporter(on_progress),  # an interrupted rebuild resumes first
             config=config,
         )
@@ -201,27 +207,23 @@ class RealIndexing:
             pipeline.stop()
             embedder.close()
 
-    def _totals(self) -> tuple[int, int]:
-        try:
-            from storage.store import Store
-
-            with Store.open(self.db_path, readonly=True) as store:
-                stats = store.stats(problem_limit=0)
-            return sum(stats.files.values()), stats.chunks
-        except Exception:
-            return 0, 0
-
     def pause(self) -> None:
-        """Pause the indexer (watching continues, changes queue up)."""
+        """Pause embedding (phase 2); new and changed files still become keyword-searchable."""
         self._paused = True
         if self.pipeline is not None:
             self.pipeline.pause()
 
     def resume(self) -> None:
-        """Resume the indexer."""
+        """Resume embedding."""
         self._paused = False
         if self.pipeline is not None:
             self.pipeline.resume()
+
+    def promote(self, paths: Sequence[str], band: int) -> None:
+        """Embed these files sooner; a no-op while no run is going (nothing would embed)."""
+        pipeline = self.pipeline
+        if pipeline is not None:
+            pipeline.promote(paths, band)
 
     def cancel(self) -> None:
         """Stop soon; queued work stays in the database for the next start."""
@@ -277,6 +279,9 @@ class UnavailableSearch:
 
     def presets(self) -> dict[str, str]:
         return dict(self._presets)
+
+    def prepare(self) -> None:
+        """Nothing to load: every search answers with the reason."""
 
 
 def build_backends(settings: Settings) -> tuple[SearchBackend, IndexingBackend | None]:

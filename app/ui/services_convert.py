@@ -8,8 +8,6 @@ from typing import Any
 
 from app.ui.backend import Hit, Preview, Problem, Progress, Span
 
-STATES = {"running": "indexing", "paused": "paused"}
-
 
 def to_hit(result: Any) -> Hit:
     """``app.search.Result`` -> ``Hit`` (None scores dropped, heading None -> "")."""
@@ -28,18 +26,21 @@ def to_hit(result: Any) -> Hit:
     )
 
 
-def to_progress(progress: Any, totals: tuple[int, int] = (0, 0)) -> Progress:
+def to_progress(progress: Any) -> Progress:
     """``app.indexer.Progress`` -> the status bar's ``Progress``."""
     return Progress(
-        phase=STATES.get(progress.state, "idle"),
+        phase="indexing" if progress.state == "running" else "idle",
         files_done=progress.files_done,
         files_total=progress.files_total,
         chunks=progress.chunks,
         tokens_per_s=progress.tokens_per_s,
         eta_s=progress.eta_s,
         current=progress.current,
-        indexed_files=totals[0],
-        indexed_chunks=totals[1],
+        keyword_files=progress.keyword_files,
+        meaning_files=progress.meaning_files,
+        backlog_tokens=progress.backlog_tokens,
+        embedding=progress.embedding,
+        error=progress.error,
     )
 
 

@@ -203,9 +203,14 @@ class SettingsDialog(QDialog):
         self.keep_in_tray = _checkbox(
             "Keep indexing in the tray when the window is closed", s.keep_running_in_tray
         )
+        self.pause_on_battery = _checkbox(
+            "Pause embedding on battery power (keyword indexing goes on)",
+            s.pause_embedding_on_battery,
+        )
         page = QWidget()
         form = QFormLayout(page)
         form.addRow("", self.keep_in_tray)
+        form.addRow("", self.pause_on_battery)
         form.addRow("Theme", QLabel("Follows the operating system (light or dark)."))
         return page
 
@@ -354,5 +359,6 @@ class SettingsDialog(QDialog):
             rerank_model=self.rerank_model.currentText().strip(),
             rerank_depth=self.rerank_depth.value(),
             keep_running_in_tray=self.keep_in_tray.isChecked(),
+            pause_embedding_on_battery=self.pause_on_battery.isChecked(),
             allow_download=self.allow_download.isChecked(),
         )

@@ -1,4 +1,4 @@
-"""The tray icon: show/hide the window, pause indexing, quit."""
+"""The tray icon: show/hide the window, pause embedding, quit."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ class Tray(QObject):
         super().__init__(parent)
         self.menu = QMenu()
         self.show_action = QAction("Show/Hide Quarry", self)
-        self.pause_action = QAction("Pause indexing", self)
+        self.pause_action = QAction("Pause embedding", self)
         self.quit_action = QAction("Quit", self)
         self.show_action.triggered.connect(self.show_hide_requested)
         self.pause_action.triggered.connect(self.pause_toggled)
@@ -41,8 +41,8 @@ class Tray(QObject):
             self.icon.show()
 
     def set_paused(self, paused: bool) -> None:
-        """Keep the menu label in step with the indexer."""
-        self.pause_action.setText("Resume indexing" if paused else "Pause indexing")
+        """Keep the menu label in step with phase 2."""
+        self.pause_action.setText("Resume embedding" if paused else "Pause embedding")
 
     def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason == QSystemTrayIcon.ActivationReason.Trigger:

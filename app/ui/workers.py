@@ -44,6 +44,7 @@ class SearchWorker(QObject):
     rerank_finished = Signal(int)
     preview_ready = Signal(int, object)  # request, Preview
     search_failed = Signal(int, str)
+    prepared = Signal()  # the warm-up finished (or failed: the first search will say why)
 
     def __init__(self, backend: SearchBackend, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -67,6 +68,18 @@ class SearchWorker(QObject):
         request = self.cancel()
         self.pool.start(_Task(lambda: self._search(request, query, options), self._failed(request)))
         return request
+
+    def prepare(self) -> None:
+        """Warm the backend up (models, vector index) on the pool; ``prepared`` follows."""
+        backend = self.backend
+
+        def warm() -> None:
+            try:
+                backend.prepare()
+            finally:
+                self.prepared.emit()
+
+        self.pool.start(_Task(warm, lambda message: log.info("warm-up: %s", message)))
 
     def preview(self, hit: Hit) -> int:
         """Load a hit's context; only the newest preview request is shown."""
@@ -221,6 +234,11 @@ class IndexingWorker(QObject):
     def toggle_pause(self) -> None:
         """Pause when running, resume when paused (the status bar and tray button)."""
         self.resume() if self.paused else self.pause()
+
+    def promote(self, paths: Sequence[str], band: int) -> None:
+        """Embed these files sooner (only queues a request: safe on the main thread)."""
+        if paths:
+            self.backend.promote(paths, band)
 
     def shutdown(self, wait_s: float = 0.5) -> None:
         """Ask the indexer to stop; never block quitting for long (daemon thread)."""

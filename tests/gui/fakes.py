@@ -40,6 +40,7 @@ class FakeSearchBackend:
         self.options: list[SearchOptions] = []
         self.block = threading.Event()
         self.block.set()
+        self.prepared = False
 
     def search(self, query: str, options: SearchOptions) -> list[Hit]:
         self.block.wait(5)
@@ -94,6 +95,9 @@ class FakeSearchBackend:
     def presets(self) -> dict[str, str]:
         return {"web_search": "Given a web search query, retrieve relevant passages"}
 
+    def prepare(self) -> None:
+        self.prepared = True
+
 
 class FakeIndexer:
     """Reports ``steps`` progress events; honours pause/resume/cancel like the real one."""
@@ -106,6 +110,7 @@ class FakeIndexer:
         self.cancelled = threading.Event()
         self.retried: list[str] = []
         self.rebuilt: list[int] = []
+        self.promoted: list[tuple[str, int]] = []
         self._problems = [
             Problem("/docs/broken.pdf", "PDF is encrypted", "skipped"),
             Problem("/docs/huge.bin", "binary file", "skipped"),
@@ -120,8 +125,13 @@ class FakeIndexer:
             if self.cancelled.is_set():
                 return
             time.sleep(self.delay)
-            on_progress(Progress("indexing", i, self.steps, i * 10, 1500.0, (self.steps - i) * 0.1))
-        on_progress(Progress("idle", indexed_files=self.steps, indexed_chunks=self.steps * 10))
+            on_progress(
+                Progress(
+                    "indexing", i, self.steps, i * 10, 1500.0, (self.steps - i) * 0.1,
+                    keyword_files=i, meaning_files=i - 1, backlog_tokens=300, embedding="waiting",
+                )
+            )  # fmt: skip
+        on_progress(Progress("idle", keyword_files=self.steps, meaning_files=self.steps))
 
     def pause(self) -> None:
         self.running.clear()
@@ -132,6 +142,9 @@ class FakeIndexer:
     def cancel(self) -> None:
         self.cancelled.set()
         self.running.set()
+
+    def promote(self, paths: Sequence[str], band: int) -> None:
+        self.promoted.extend((p, band) for p in paths)
 
     def problems(self) -> list[Problem]:
         return list(self._problems)

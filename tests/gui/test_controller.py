@@ -59,9 +59,9 @@ def test_status_bar_pause_button(qtbot: QtBot, controller: AppController) -> Non
     status = controller.window.status
     qtbot.waitUntil(lambda: status.pause_button.isVisible(), timeout=3000)
     status.pause_button.click()
-    assert status.pause_button.text() == "Resume"
+    assert status.pause_button.text() == "Resume embedding"
     status.pause_button.click()
-    assert status.pause_button.text() == "Pause"
+    assert status.pause_button.text() == "Pause embedding"
     with qtbot.waitSignal(controller.indexing.indexing_finished, timeout=5000):  # type: ignore[union-attr]
         pass
 
@@ -85,3 +85,22 @@ def test_first_run_opens_welcome(qtbot: QtBot) -> None:
         welcome.accept()
     assert settings_mod.load().first_run_done
     ctl.search_worker.shutdown()
+
+
+def test_launch_warms_search_up_before_indexing_starts(qtbot: QtBot) -> None:
+    import threading
+
+    search, gate = FakeSearchBackend(), threading.Event()
+    search.prepare = lambda: gate.wait(5)  # type: ignore[method-assign]
+    ctl = AppController(Settings(folders=["/docs"], first_run_done=True, rerank_enabled=False),
+                        search, FakeIndexer(steps=3))  # fmt: skip
+    qtbot.addWidget(ctl.window)
+    assert ctl.indexing is not None
+    started: list[bool] = []
+    ctl.indexing.indexing_started.connect(lambda: started.append(True))
+    ctl.start()
+    qtbot.wait(300)
+    assert not started, "indexing (and its reconcile) waits for the search warm-up"
+    with qtbot.waitSignal(ctl.indexing.indexing_started, timeout=3000):
+        gate.set()
+    ctl.quit()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pytestqt.qtbot import QtBot
 
 from app.ui.backend import Progress
@@ -11,11 +13,44 @@ from app.ui.workers import IndexingWorker
 from tests.gui.fakes import FakeIndexer
 
 
-def test_progress_text_has_counts_speed_and_eta() -> None:
-    text = describe(Progress("indexing", 3, 10, 120, 2500.0, 95.0))
-    assert "3/10 files" in text and "120 chunks" in text
-    assert "2,500 tokens/s" in text and "ETA 1 min" in text
-    assert format_eta(3700) == "1 h 1 min"
+def test_progress_text_names_both_phases() -> None:
+    embedding = Progress(
+        keyword_files=48_210,
+        meaning_files=9_400,
+        backlog_tokens=3 * 3600 * 1_900,
+        tokens_per_s=1_900.0,
+        embedding="running",
+    )
+    assert describe(embedding) == (
+        "48,210 files searchable by keyword · 9,400 by meaning · about 3 h left at 1,900 tokens/s"
+    )
+    reading = replace(
+        embedding, phase="indexing", files_done=3, files_total=10, embedding="waiting"
+    )
+    assert describe(reading) == (
+        "Reading 3/10 files · 48,210 files searchable by keyword · 9,400 by meaning"
+        " · embedding starts once new files are read"
+    )
+    assert describe(replace(embedding, embedding="paused")).endswith("· embedding paused")
+    assert describe(replace(embedding, embedding="battery")).endswith("paused on battery")
+    done = replace(embedding, meaning_files=48_210, backlog_tokens=0, embedding="idle")
+    assert describe(done) == "48,210 files searchable by keyword · all by meaning"
+    failing = replace(embedding, embedding="backoff", error="embedding failed: OOM")
+    assert "embedding failed: OOM" in describe(failing)
+    assert format_eta(3700) == "1 h 1 min" and format_eta(45) == "45 s"
+
+
+def test_status_bar_pause_button_pauses_embedding_only(qtbot: QtBot) -> None:
+    bar = IndexStatusBar()
+    qtbot.addWidget(bar)
+    bar.show()
+    bar.show_progress(Progress(keyword_files=5, meaning_files=5))
+    assert not bar.pause_button.isVisible(), "nothing left to embed: nothing to pause"
+    bar.show_progress(Progress(keyword_files=5, meaning_files=2, embedding="running"))
+    assert bar.pause_button.isVisible() and bar.pause_button.text() == "Pause embedding"
+    assert bar.bar.isVisible() and bar.bar.value() == 400
+    bar.set_paused(True)
+    assert bar.pause_button.text() == "Resume embedding"
 
 
 def test_status_bar_follows_indexing(qtbot: QtBot) -> None:
@@ -25,7 +60,8 @@ def test_status_bar_follows_indexing(qtbot: QtBot) -> None:
     worker.progress_changed.connect(bar.show_progress)
     with qtbot.waitSignal(worker.indexing_finished, timeout=5000):
         worker.start()
-    qtbot.waitUntil(lambda: "3 files" in bar.summary.text(), timeout=2000)
+    qtbot.waitUntil(lambda: bar.summary.text() == "3 files searchable by keyword · all by meaning",
+                    timeout=2000)  # fmt: skip
 
 
 def test_pause_and_resume(qtbot: QtBot) -> None:

@@ -58,6 +58,11 @@ def build_index(folder: Path, db: Path, model: Path) -> Settings:
     return settings
 
 
+def _settled(p: Progress) -> bool:
+    """Both phases done: every file searchable by keyword and by meaning."""
+    return p.phase == "idle" and 0 < p.keyword_files == p.meaning_files and p.embedding == "idle"
+
+
 def index_in_window(
     qtbot: QtBot, settings: Settings, db: Path
 ) -> tuple[AppController, list[Progress]]:
@@ -70,7 +75,7 @@ def index_in_window(
     assert ctl.indexing is not None
     ctl.indexing.progress_changed.connect(seen.append)
     ctl.start_indexing()
-    qtbot.waitUntil(lambda: any(p.phase == "idle" and p.indexed_files for p in seen), timeout=60000)
+    qtbot.waitUntil(lambda: any(_settled(p) for p in seen), timeout=60000)
     return ctl, seen
 
 

@@ -10,6 +10,7 @@ from typing import cast
 
 import pytest
 
+from app.embedding import EmbedConfig
 from app.indexer import IndexerConfig, Progress
 from app.pipeline import Pipeline
 from app.settings import Settings
@@ -17,6 +18,8 @@ from app.watcher import Change, normalise
 from engine.config import EmbedderConfig
 from engine.factory import load_embedder
 from engine.protocols import Embedder
+from storage.models import Backlog
+from storage.store import Store
 from tests.integration import corpus
 
 
@@ -81,7 +84,7 @@ def test_rerun_is_free_and_moves_copies_reuse_vectors(tmp_path: Path, embedder: 
         assert normalise(folder / "a.txt") not in {r.path for r in pipe.store.files()}
 
 
-def test_pause_resume_cancel(tmp_path: Path, embedder: Embedder) -> None:
+def test_pause_stops_only_embedding_and_cancel_resumes(tmp_path: Path, embedder: Embedder) -> None:
     folder = tmp_path / "docs"
     folder.mkdir()
     for i in range(30):
@@ -89,16 +92,21 @@ def test_pause_resume_cancel(tmp_path: Path, embedder: Embedder) -> None:
     with _pipeline(tmp_path, embedder, folder) as pipe:
         pipe.pause()
         pipe.start(watch=False)
-        assert not pipe.wait(0.5)
-        assert sum(1 for r in pipe.store.files() if r.status == "ok") == 0
+        assert pipe.wait(60), "a one-shot run ends after phase 1 while embedding is paused"
+        assert pipe.summary is not None and pipe.summary.ok == 30
+        assert pipe.summary.embedded == 0 and pipe.summary.waiting == 30
+        assert pipe.store.searchable() == (30, 0)
+        assert pipe.store.keyword_search("topic", 50), "keyword search needs no vectors"
         pipe.resume()
+        pipe.start(watch=True)
+        with Store.open(pipe.store.path, readonly=True) as reader:  # the test's own connection
+            assert _until(lambda: reader.backlog().chunks < 30)  # some vectors committed
         pipe.cancel()
         assert pipe.wait(30)
-        done = sum(1 for r in pipe.store.files() if r.status == "ok")
-        assert done < 30
-        summary = pipe.index_once()  # restart resumes the persisted queue
-        assert summary.ok == 30 - done
-        assert sum(1 for r in pipe.store.files() if r.status == "ok") == 30
+        waiting = pipe.store.backlog()
+        summary = pipe.index_once()  # the next run resumes the persisted backlog
+        assert summary.ok == 0 and summary.embedded == waiting.chunks
+        assert pipe.store.searchable() == (30, 30) and pipe.store.backlog() == Backlog()
 
 
 class FlakyEmbedder:
@@ -128,7 +136,7 @@ def _until(check: Callable[[], bool], timeout: float = 20.0) -> bool:
 
 
 @pytest.mark.parametrize("fails", [2, 5])
-def test_watch_retries_failures_with_backoff_up_to_the_limit(
+def test_watch_retries_embedding_with_backoff_up_to_the_limit(
     tmp_path: Path, embedder: Embedder, fails: int
 ) -> None:
     folder = tmp_path / "docs"
@@ -136,19 +144,27 @@ def test_watch_retries_failures_with_backoff_up_to_the_limit(
     (folder / "a.txt").write_text("Owls hunt at night. " * 10)
     path = normalise(folder / "a.txt")
     flaky = cast(Embedder, FlakyEmbedder(embedder, fails))
-    with _pipeline(tmp_path, flaky, folder, retry_backoff_s=0.2) as pipe:
+    config = EmbedConfig(backoff_s=0.2)
+    with _pipeline(tmp_path, flaky, folder, embed=config) as pipe:
         pipe.start(watch=True)
-        if fails < pipe.config.max_attempts:  # fails twice, the third attempt succeeds
-            assert _until(lambda: getattr(pipe.store.get_file(path), "status", "") == "ok")
-        else:  # gives up after max_attempts failures; the next start's reconcile decides
-            attempts = pipe.config.max_attempts
+        reader = (
+            Store.open(pipe.store.path, readonly=True) if _until(pipe.store.path.exists) else None
+        )
+        assert reader is not None
+        assert _until(lambda: getattr(reader.get_file(path), "status", "") == "ok")
+        assert reader.keyword_search("owls", 5), "keyword search never waits for the model"
+        attempts = config.max_attempts
+        if fails < attempts:  # fails twice, the third attempt succeeds
+            assert _until(lambda: reader.searchable() == (1, 1))
+        else:  # gives up after max_attempts failures: keyword-only, listed as a problem
 
             def gave_up() -> bool:
-                record = pipe.store.get_file(path)
-                return record is not None and record.retries == attempts
+                return any(p.path == path for p in reader.stats().problems)
 
             assert _until(gave_up)
-            time.sleep(1.0)  # backoff 0.2, 0.4: a further retry would have come by now
-            record = pipe.store.get_file(path)
-            assert record is not None and record.status == "failed"
-            assert record.retries == attempts and pipe.store.job_counts().get("queued", 0) == 0
+            time.sleep(1.0)  # backoff 0.2, 0.4, 0.8: a further attempt would have come by now
+            problem = next(p for p in reader.stats().problems if p.path == path)
+            assert problem.retries == attempts and "keyword only" in (problem.error or "")
+            assert reader.searchable() == (1, 0)
+            assert cast(FlakyEmbedder, flaky).fails == fails - attempts
+        reader.close()

@@ -19,7 +19,6 @@ from app.watcher import (
     resolves_inside,
     scan,
 )
-from storage.models import FileRecord, FileStatus
 
 
 def test_filter_defaults_skip_hidden_and_build_dirs() -> None:
@@ -208,16 +207,21 @@ def test_chmod_brings_a_file_back(tmp_path: Path) -> None:
 
 
 def test_permission_restored_lists_readable_files_skipped_as_denied(tmp_path: Path) -> None:
-    readable = tmp_path / "ok.txt"
+    """The store lists files skipped as "permission denied"; only readable ones come back."""
+    from storage.store import Store
+
+    readable = tmp_path / "docs" / "ok.txt"
+    readable.parent.mkdir()
     readable.write_text("x")
-
-    def record(path: Path, status: FileStatus, error: str) -> FileRecord:
-        return FileRecord(0, normalise(path), 1, 1.0, "", status, error)
-
-    records = [
-        record(readable, "skipped", "permission denied"),
-        record(tmp_path / "gone.txt", "skipped", "permission denied"),
-        record(readable, "skipped", "binary file (NUL bytes)"),
-        record(readable, "ok", ""),
-    ]
-    assert permission_restored(records) == [normalise(readable)]
+    folder = normalise(tmp_path / "docs")
+    with Store.open(tmp_path / "i.sqlite3") as store:
+        store.add_folder(folder)
+        for path, reason in ((readable, "permission denied"),
+                             (tmp_path / "docs" / "gone.txt", "permission denied"),
+                             (tmp_path / "docs" / "bin.txt", "binary file (NUL bytes)")):  # fmt: skip
+            store.mark_skipped(normalise(path), reason, size=1, mtime=1.0, content_hash="")
+        _, _, denied = store.file_stamps(folder, 3)
+    assert sorted(denied) == sorted(
+        normalise(p) for p in (readable, tmp_path / "docs" / "gone.txt")
+    )
+    assert permission_restored(denied) == [normalise(readable)]

@@ -62,3 +62,32 @@ def test_wordpiece_spans(starter_model_dir: Path) -> None:
     # the bundled tokenizer.json pads/truncates to 128; ours must not
     long_text = "word " * 300
     assert tok.count(long_text) == 300
+
+
+def _mixed_text(lines: int, seed: int = 1) -> str:
+    """Prose, code, CJK, emoji and odd whitespace on many lines (> one encode piece)."""
+    import random
+
+    rng = random.Random(seed)
+    words = ["hello", "  indented", "\tTab", "def f(x):", "    return x", "naïve", "日本語の",
+             "中文字符", "🦉", "x = 1;", "", "  ", "Über", "—", "1234567"]  # fmt: skip
+    return "\n".join(" ".join(rng.choices(words, k=rng.randint(0, 12))) for _ in range(lines))
+
+
+@pytest.mark.parametrize("name", ["qwen", "starter"])
+def test_long_texts_encode_in_pieces_with_the_same_tokens(
+    name: str, qwen: HFTokenizer, starter_model_dir: Path
+) -> None:
+    """Pieces cut before a line's first character give exactly one encode's tokens, and the
+    library's batch encoder releases the GIL (one 10 MB ``encode`` held it for 21 s)."""
+    from engine.tokenizer import PIECE_CHARS
+
+    tok = qwen if name == "qwen" else HFTokenizer.from_folder(starter_model_dir)
+    text = _mixed_text(4000)
+    assert len(text) > 3 * PIECE_CHARS
+    whole, last = [], 0
+    for start, end in tok.inner.encode(text, add_special_tokens=False).offsets:
+        start = max(start, last)
+        whole.append((start, max(end, start)))
+        last = whole[-1][1]
+    assert tok.token_spans(text) == whole

@@ -11,7 +11,7 @@ import pytest
 from storage import schema
 from storage.connection import connect
 from storage.errors import FingerprintMismatch, RebuildError, StorageError
-from storage.models import Fingerprint, NewChunk, SearchFilters
+from storage.models import Backlog, Fingerprint, NewChunk, SearchFilters
 from storage.store import Store
 from tests.unit.storage.conftest import DIM, FP, unit, write
 
@@ -91,18 +91,19 @@ def test_moved_and_copied_files_need_no_new_embeddings(store: Store) -> None:
 def test_write_is_atomic(store: Store) -> None:
     write(store, "/d/a.txt", ["old text"])
     bad = [NewChunk(0, "new text", 0, 8, "h:new")]
-    with pytest.raises(StorageError, match="no vector"):
+    with pytest.raises(ValueError, match="dimensions"):  # fails after the chunks went in
         store.write_file(
             "/d/a.txt",
             size=1,
             mtime=2.0,
             content_hash="x",
             chunks=bad,
-            vectors_by_hash={},
+            vectors_by_hash={"h:new": np.ones(DIM // 2, dtype=np.float32)},
             fingerprint=FP,
         )
     assert [c.text for c in store.chunks("/d/a.txt")] == ["old text"]
     assert store.keyword_search("old", 5) and not store.keyword_search("new", 5)
+    assert store.backlog() == Backlog()
 
 
 def test_mark_failed_counts_retries_and_reports(store: Store) -> None:
@@ -170,30 +171,38 @@ def test_recall_of_default_path_against_exact(store: Store) -> None:
     assert np.mean(recalls) >= 0.98
 
 
+def _fill(writer: Store, fp: Fingerprint, max_chunks: int) -> int:
+    """Drive phase 2 for ``fp`` one batch; returns the chunks embedded."""
+    work = writer.embedding_work(fp, max_chunks=max_chunks)
+    hashes = [c.content_hash for c in work.chunks]
+    vecs = np.stack([unit(h, fp.dim) for h in hashes]) if hashes else np.zeros((0, fp.dim))
+    writer.add_vectors(fp, hashes, vecs, work.file_ids)
+    return len(hashes)
+
+
 def test_rebuild_swaps_atomically_while_search_keeps_answering(db: Path) -> None:
     new_fp = Fingerprint("new/model", "r2", 32, "last", chunker_version="c1")
     with Store.open(db) as writer:
         write(writer, "/d/a.txt", ["alpha", "beta"])
         reader = Store.open(db, readonly=True)
         writer.begin_rebuild(new_fp)
+        assert writer.backlog(new_fp) == Backlog(1, 2, 0)
         with pytest.raises(RebuildError):
             writer.finish_rebuild()
-        todo = writer.rebuild_missing(1)
-        writer.add_rebuild_vectors(
-            [c.content_hash for c in todo], np.stack([unit(c.content_hash, 32) for c in todo])
-        )
+        assert _fill(writer, new_fp, 1) == 1
         assert reader.vector_search(unit("h:alpha"), 2, fingerprint=FP)  # old index still serves
         write(writer, "/d/b.txt", ["gamma"])  # indexing goes on during the rebuild
-        while todo := writer.rebuild_missing(10):
-            writer.add_rebuild_vectors(
-                [c.content_hash for c in todo], np.stack([unit(c.content_hash, 32) for c in todo])
-            )
+        assert writer.backlog(new_fp).files == 2 and writer.backlog().files == 0
+        while _fill(writer, new_fp, 10):
+            pass
+        assert writer.backlog(new_fp) == Backlog()
         assert writer.finish_rebuild() == new_fp
         hits = reader.vector_search(unit("h:gamma", 32), 1, fingerprint=new_fp)
         assert reader.chunks_by_id([hits[0].chunk_id])[hits[0].chunk_id].text == "gamma"
         with pytest.raises(FingerprintMismatch):
             reader.vector_search(unit(1), 2, fingerprint=FP)
         assert writer.stats().embeddings == 3
+        assert writer.integrity_check() == []
         reader.close()
 
 
@@ -207,3 +216,17 @@ def test_vacuum_and_integrity(store: Store) -> None:
 def test_readonly_open_of_missing_db_is_a_calm_error(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="no index"):
         Store.open(tmp_path / "nope.sqlite3", readonly=True)
+
+
+def test_add_folder_attaches_files_once(store: Store) -> None:
+    write(store, "/docs/a.txt", ["alpha"])
+    write(store, "/docs/sub/b.txt", ["beta"])
+    write(store, "/docsx/c.txt", ["gamma"])  # a sibling whose name starts the same
+    docs = store.add_folder("/docs")
+    assert store.get_file("/docs/a.txt").folder_id == docs.id  # type: ignore[union-attr]
+    assert store.get_file("/docsx/c.txt").folder_id is None  # type: ignore[union-attr]
+    changes = store.conn.total_changes
+    assert store.add_folder("/docs") == docs
+    assert store.conn.total_changes - changes <= 1, "an unchanged folder rewrites no file row"
+    sub = store.add_folder("/docs/sub")
+    assert store.get_file("/docs/sub/b.txt").folder_id == sub.id  # type: ignore[union-attr]

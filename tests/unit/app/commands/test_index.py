@@ -117,3 +117,49 @@ def test_watch_and_search_accept_download(
         main(["watch", "--help"])
     assert help_exit.value.code == 0
     assert "--download" in capsys.readouterr().out
+
+
+def test_installed_command_runs_both_phases_and_status_says_so(
+    folder: Path, tmp_path: Path, starter_model_dir: Path
+) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    quarry = shutil.which("quarry", path=str(Path(sys.executable).parent))
+    assert quarry is not None
+    (folder / "b.md").write_text("# Owls\n\nBarn owls hunt voles after dusk.\n")
+    db = tmp_path / "cli.sqlite3"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[4])}
+
+    def quarry_run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [quarry, *argv], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+
+    done = quarry_run("index", str(folder), "--db", str(db), "--model", str(starter_model_dir),
+                      "--workers", "1", "--json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["ok"] == 2 and summary["embedded"] >= 2 and summary["waiting_for_vectors"] == 0
+    status = quarry_run("status", "--db", str(db))
+    assert status.returncode == 0, status.stderr
+    assert "2 files searchable by keyword · all by meaning" in status.stdout
+
+
+def test_progress_line_shows_reading_then_both_phases() -> None:
+    from app.commands.index import progress_line
+    from app.indexer import Progress
+
+    reading = Progress("running", 3, 10, 3, 0, 0, 30, 0, 0.0, None, keyword_files=3,
+                       embedding="waiting")  # fmt: skip
+    assert progress_line(reading) == (
+        "\r[#########.....................] reading 3/10 files · 3 files searchable by keyword"
+        " · 0 by meaning · embedding starts once new files are read"
+    )
+    embedding = Progress("idle", 10, 10, 10, 0, 0, 100, 40, 1_900.0, None, keyword_files=10,
+                         meaning_files=4, backlog_tokens=3_420_000, embedding="running")  # fmt: skip
+    assert progress_line(embedding).endswith(
+        "] 10 files searchable by keyword · 4 by meaning · about 30 min left at 1,900 tokens/s"
+    )

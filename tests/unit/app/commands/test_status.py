@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from app.cli import main
@@ -87,3 +88,28 @@ def test_check_while_another_writer_holds_the_lock(
         assert rc == 0 and report["integrity"] == [] and "another Quarry" in report["note"]
         assert main(["status", "--db", str(index), "--vacuum"]) == 1
         assert "busy" in capsys.readouterr().err
+
+
+def test_status_names_both_phases(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from storage.models import NewChunk
+    from tests.unit.storage.conftest import FP
+
+    path = tmp_path / "two-phase.sqlite3"
+    with Store.open(path) as s:
+        write(s, "/d/done.txt", ["alpha beta"])  # phase 2 done (vectors given)
+        for name in ("a", "b"):  # phase 1 only: keyword-searchable, waiting for vectors
+            chunks = [NewChunk(0, f"{name} text", 0, 6, f"h:{name}", token_count=950_000)]
+            s.write_file(f"/d/{name}.txt", size=1, mtime=1.0, content_hash=name,
+                         chunks=chunks, fingerprint=FP)  # fmt: skip
+        work = s.embedding_work(FP, max_chunks=1)  # a batch that stored no vector yet
+        s.add_vectors(FP, [], np.zeros((0, FP.dim)), work.file_ids, tokens_per_s=1_900.0)
+    assert main(["status", "--db", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "3 files searchable by keyword · 1 by meaning · about 16 min left at 1,900 tokens/s" in out
+    )
+    assert "waiting for vectors: 2 files, 2 chunks, 1,900,000 tokens" in out
+    rc, report = _status(capsys, "--db", str(path))
+    assert rc == 0 and (report["keyword_files"], report["meaning_files"]) == (3, 1)
+    assert report["backlog"] == {"files": 2, "chunks": 2, "tokens": 1_900_000}
+    assert report["embed_tokens_per_s"] == 1_900.0
