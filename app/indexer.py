@@ -41,6 +41,9 @@ from app.chunker import Chunker
 from app.embedding import EmbedConfig, Embedding, EmbedState
 from app.extract import ExtractorPool
 from app.extract.errors import SKIPPED, ExtractionError
+from app.extract.ocr.engines import memory_needed
+from app.extract.ocr.reader import OcrOptions
+from app.extract.sandbox import DEFAULT_MEMORY_LIMIT
 from app.power import PowerProbe, never
 from app.prepare import Prepared, Preparer
 from app.watcher import Change
@@ -62,6 +65,7 @@ class IndexerConfig:
     sandbox: bool = True  # False extracts in-thread (tests; no time limit)
     retry_backoff_s: float = 30.0  # watch mode: first retry of a retryable failure; doubles
     embed: EmbedConfig = field(default_factory=EmbedConfig)  # phase 2
+    ocr: OcrOptions = field(default_factory=OcrOptions)  # off unless the user switched it on
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,8 @@ class Progress:
     backlog_tokens: int = 0
     embedding: EmbedState = "idle"
     error: str = ""  # phase 2's last model error, until a batch succeeds
+    ocr_pages: int = 0  # pages read by OCR this run
+    ocr_pages_per_s: float = 0.0  # ... per second of wall time since the first one began
 
 
 @dataclass
@@ -108,8 +114,15 @@ class Summary:
     tokens: int = 0  # tokens embedded
     keyword_only: int = 0  # files phase 2 gave up on (still searchable by keyword)
     waiting: int = 0  # files still waiting for vectors at the end (paused, battery, cancel)
+    ocr_pages: int = 0  # pages read by OCR
+    ocr_seconds: float = 0.0  # wall time from the first OCR page's start to the last's end
     seconds: float = 0.0
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # path, status, reason
+
+    @property
+    def ocr_pages_per_s(self) -> float:
+        """OCR throughput of the run (all extraction workers together)."""
+        return self.ocr_pages / self.ocr_seconds if self.ocr_seconds > 0 else 0.0
 
     @property
     def new_failures(self) -> int:
@@ -177,6 +190,8 @@ class Indexer:
         self._embed_shown: tuple[EmbedState, str] = ("idle", "")  # phase 2 as last reported
         self._counted: tuple[float, int, int, int] = (-1e9, 0, 0, 0)  # time, jobs, keyword, meaning
         self._retry_at: dict[str, float] = {}  # watch mode: path -> monotonic retry time
+        self._ocr_lock = threading.Lock()
+        self._ocr_first: float | None = None  # monotonic start of the run's first OCR page
 
     # ---- controls (any thread) ------------------------------------------------------------
 
@@ -230,13 +245,18 @@ class Indexer:
         self._started = time.monotonic()
         self.store.requeue_claimed()
         self.store.ensure_fingerprint(self.fingerprint)
+        ocr = self.config.ocr
         extractor = ExtractorPool(
             self.config.workers if self.config.sandbox else 0,
             self.config.extract_timeout_s,
             self.config.max_file_bytes,
+            DEFAULT_MEMORY_LIMIT + (memory_needed(ocr.engine, ocr.languages) if ocr.enabled else 0),
+            ocr=ocr,
+            on_page=self._ocr_page,
         )
+        self._ocr_first = None
         self._preparer = Preparer(
-            self.store.path, self.chunker, extractor, self.config.max_file_bytes
+            self.store.path, self.chunker, extractor, self.config.max_file_bytes, ocr.enabled
         )
         preparers = ThreadPoolExecutor(self.config.workers, thread_name_prefix="prepare")
         preparing: dict[Future[Prepared], Job] = {}
@@ -399,8 +419,12 @@ class Indexer:
     def _record_error(self, work: Prepared) -> None:
         assert work.error is not None
         err, path = work.error, work.job.path
-        mark = self.store.mark_skipped if err.status == SKIPPED else self.store.mark_failed
-        record = mark(path, err.reason, size=work.size, mtime=work.mtime, content_hash=work.digest)
+        if err.status == SKIPPED:
+            record = self.store.mark_skipped(path, err.reason, size=work.size, mtime=work.mtime,
+                                             content_hash=work.digest, needs_ocr=work.needs_ocr)  # fmt: skip
+        else:
+            record = self.store.mark_failed(path, err.reason, size=work.size, mtime=work.mtime,
+                                            content_hash=work.digest)  # fmt: skip
         self.store.finish_jobs([work.job.id])
         if err.status != SKIPPED and err.retryable:
             self._schedule_retry(record)
@@ -408,6 +432,7 @@ class Indexer:
 
     def _write(self, work: Prepared) -> None:
         """Chunks + keywords in one transaction; the file joins phase 2's backlog."""
+        self.store.save_ocr_pages(work.digest, work.ocr_new)  # kept even if the write fails
         self.store.write_file(
             work.job.path,
             size=work.size,
@@ -415,6 +440,8 @@ class Indexer:
             content_hash=work.digest,
             chunks=work.chunks,
             fingerprint=self.fingerprint,
+            documents=work.documents,
+            needs_ocr=work.needs_ocr,
         )
         self.store.finish_jobs([work.job.id])
         self.embedding.poke()
@@ -422,6 +449,15 @@ class Indexer:
         self._count("ok", work.job.path)
 
     # ---- progress -----------------------------------------------------------------------
+
+    def _ocr_page(self, page: int, seconds: float) -> None:
+        """An extraction worker read one page by OCR (called on preparer threads)."""
+        now = time.monotonic()
+        with self._ocr_lock:
+            if self._ocr_first is None:
+                self._ocr_first = now - seconds
+            self._summary.ocr_pages += 1
+            self._summary.ocr_seconds = now - self._ocr_first
 
     def _count(
         self, status: str | None, path: str, reason: str = "", *, again: bool = False
@@ -479,6 +515,8 @@ class Indexer:
                 backlog_tokens=waiting.tokens,
                 embedding=self.embedding.state(self._queued),
                 error=self.embedding.error,
+                ocr_pages=s.ocr_pages,
+                ocr_pages_per_s=s.ocr_pages_per_s,
             )
         )
 

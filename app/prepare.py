@@ -14,11 +14,12 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.chunker import Chunker, heading_label
+from app.chunker import Chunk, Chunker, heading_label
 from app.extract import ExtractorPool
-from app.extract.errors import ExtractionError
+from app.extract.errors import ExtractionError, NeedsOcr
 from app.extract.files import open_regular
-from storage.models import FileRecord, Job, NewChunk
+from app.extract.model import Document
+from storage.models import FileRecord, Job, NewChunk, NewDocument
 from storage.store import Store
 
 
@@ -35,6 +36,9 @@ class Prepared:
     unchanged: bool = False
     vanished: bool = False
     failed_before: bool = False  # the index already had this file, same bytes, as failed
+    documents: list[NewDocument] = field(default_factory=list)  # a mail message's fields
+    needs_ocr: int = 0  # pages left unread because OCR is off
+    ocr_new: dict[int, str] = field(default_factory=dict)  # pages OCR read now, for the cache
 
 
 def file_digest(path: str) -> str:
@@ -50,12 +54,18 @@ class Preparer:
     """Prepares files for one indexing run; ``prepare`` is safe on several threads."""
 
     def __init__(
-        self, db: Path, chunker: Chunker, extractor: ExtractorPool, max_file_bytes: int | None
+        self,
+        db: Path,
+        chunker: Chunker,
+        extractor: ExtractorPool,
+        max_file_bytes: int | None,
+        ocr_enabled: bool = False,
     ) -> None:
         self.db = db
         self.chunker = chunker
         self.extractor = extractor
         self.max_file_bytes = max_file_bytes
+        self.ocr_enabled = ocr_enabled
         self._local = threading.local()
 
     def _reader(self) -> Store:
@@ -82,39 +92,79 @@ class Preparer:
         if record is not None and record.status == "failed":
             work.failed_before = record.content_hash == work.digest
         if record is not None and record.status == "ok" and record.content_hash == work.digest:
-            work.unchanged = True
-            return work
+            # Unchanged, unless OCR was off when it was read and is on now.
+            work.unchanged = not (self.ocr_enabled and record.needs_ocr)
+            if work.unchanged:
+                return work
         if work.digest and self._reuse_copy(work):
             return work
+        cached = self._reader().ocr_cache(work.digest) if work.digest else {}
         try:
-            document = self.extractor.extract(Path(job.path))
+            document = self.extractor.extract(Path(job.path), cached)
+        except NeedsOcr as exc:
+            work.error, work.needs_ocr = exc, 1
+            return work
         except ExtractionError as exc:
             work.error = exc
             return work
-        for chunk in self.chunker.chunk(document):
-            heading = heading_label(chunk.heading_path) or None
-            work.chunks.append(
-                NewChunk(
-                    chunk.ordinal, chunk.text, chunk.start, chunk.end, chunk.content_hash,
-                    chunk.token_count, chunk.page, heading,
-                )
-            )  # fmt: skip
+        self._fill(work, document)
         return work
 
+    def _fill(self, work: Prepared, document: Document) -> None:
+        """Chunks (and, for a mail message, its document) from an extracted file."""
+        if document.ocr is not None:
+            work.needs_ocr = document.ocr.unread
+            work.ocr_new = document.ocr.new_pages
+        work.documents = [mail_document(document, "")] if is_mail(document) else []
+        doc = 0 if work.documents else None
+        work.chunks = [new_chunk(chunk, doc) for chunk in self.chunker.chunk(document)]
+
     def _reuse_copy(self, work: Prepared) -> bool:
-        """A byte-identical file already indexed: copy its chunks, skip extraction."""
+        """A byte-identical file already indexed: copy its chunks, skip extraction.
+
+        Mail files are extracted again (their messages are documents of their own), and so
+        is a copy read while OCR was off when it is on now.
+        """
         reader = self._reader()
         for other in reader.files_by_content_hash(work.digest):
             if other.status == "ok" and other.path != work.job.path:
+                if other.needs_ocr and self.ocr_enabled:
+                    return False
+                stored = reader.chunks(other.path)
+                if any(c.doc_id is not None for c in stored):
+                    return False
                 work.chunks = [
                     NewChunk(
                         c.ordinal, c.text, c.start, c.end, c.content_hash, c.token_count,
-                        c.page, c.heading,
+                        c.page, c.heading, c.ocr,
                     )
-                    for c in reader.chunks(other.path)
+                    for c in stored
                 ]  # fmt: skip
+                work.needs_ocr = other.needs_ocr
                 return bool(work.chunks)
         return False
 
 
-__all__ = ["Prepared", "Preparer", "file_digest"]
+def is_mail(document: Document) -> bool:
+    """A mail message (its fields become a document row: subject, sender, date)."""
+    return document.format in ("eml", "mbox")
+
+
+def mail_document(document: Document, key: str) -> NewDocument:
+    """The stored fields of one mail message."""
+    meta = document.metadata
+    recipients = ", ".join(v for v in (meta.get("to", ""), meta.get("cc", "")) if v)
+    return NewDocument(key, document.title, meta.get("from", ""), recipients,
+                       meta.get("date", ""), dict(meta))  # fmt: skip
+
+
+def new_chunk(chunk: Chunk, doc: int | None) -> NewChunk:
+    """The store's form of a chunk (heading path joined into its label)."""
+    heading = heading_label(chunk.heading_path) or None
+    return NewChunk(
+        chunk.ordinal, chunk.text, chunk.start, chunk.end, chunk.content_hash,
+        chunk.token_count, chunk.page, heading, chunk.ocr, doc,
+    )  # fmt: skip
+
+
+__all__ = ["Prepared", "Preparer", "file_digest", "is_mail", "mail_document", "new_chunk"]

@@ -25,7 +25,7 @@ from engine import registry
 from engine.protocols import Embedder, Reranker
 from storage import lexical
 from storage.fusion import rrf
-from storage.models import Chunk, Fingerprint, Hit, SearchFilters
+from storage.models import Chunk, DocumentInfo, Fingerprint, Hit, SearchFilters
 from storage.store import Store
 
 Mode = Literal["hybrid", "vector", "keyword"]
@@ -67,10 +67,12 @@ class Result:
     size: int
     content_hash: str
     text: str
+    ocr: bool = False  # the text was recognised in an image (a scan, a photo)
+    document: DocumentInfo | None = None  # the mail message this chunk belongs to
 
     def to_json(self) -> dict[str, Any]:
         """The ``quarry search --json`` shape."""
-        return {
+        out: dict[str, Any] = {
             "path": self.path,
             "score": self.score,
             "snippet": self.snippet,
@@ -80,7 +82,13 @@ class Result:
             "end": self.end,
             "heading": self.heading,
             "scores": dict(self.scores),
+            "ocr": self.ocr,
         }
+        if self.document is not None:
+            doc = self.document
+            out["mail"] = {"subject": doc.title, "from": doc.sender, "to": doc.recipients,
+                           "date": doc.date, "key": doc.key}  # fmt: skip
+        return out
 
 
 def instruction_note(instruction: str | None) -> str | None:
@@ -156,8 +164,13 @@ class SearchService:
         fused = rrf(lists, opts.weights)[: opts.k]
         with self._lock:
             chunks = self.store.chunks_by_id(cid for cid, _ in fused)
+            docs = self.store.documents_by_id(
+                c.doc_id for c in chunks.values() if c.doc_id is not None
+            )
         return [
-            _result(chunks[cid], score, query, by_source) for cid, score in fused if cid in chunks
+            _result(chunks[cid], score, query, by_source, docs)
+            for cid, score in fused
+            if cid in chunks
         ]
 
     def _use_vectors(self, query: str, opts: SearchOptions) -> bool:
@@ -252,7 +265,11 @@ def _unzip(hits: list[Hit]) -> tuple[list[int], dict[int, float]]:
 
 
 def _result(
-    chunk: Chunk, score: float, query: str, by_source: dict[str, dict[int, float]]
+    chunk: Chunk,
+    score: float,
+    query: str,
+    by_source: dict[str, dict[int, float]],
+    docs: dict[int, DocumentInfo],
 ) -> Result:
     text = chunk.text[:MAX_HIT_CHARS]
     snip = best_snippet(text, query)
@@ -275,6 +292,8 @@ def _result(
         size=chunk.size,
         content_hash=chunk.content_hash,
         text=text,
+        ocr=chunk.ocr,
+        document=None if chunk.doc_id is None else docs.get(chunk.doc_id),
     )
 
 

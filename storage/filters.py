@@ -1,4 +1,5 @@
-"""SearchFilters -> a SQL predicate over ``files f``, so filters run inside every search."""
+"""SearchFilters -> a SQL predicate over ``chunks c`` and ``files f``, so filters run inside
+every search."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ from storage.models import SearchFilters
 def _folder_prefix(folder: str) -> str:
     folder = folder.rstrip("/\\")
     return folder + ("\\" if "\\" in folder and "/" not in folder else "/")
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def filter_sql(filters: SearchFilters | None) -> tuple[str, list[object]]:
@@ -31,6 +36,12 @@ def filter_sql(filters: SearchFilters | None) -> tuple[str, list[object]]:
         exts = [e.lower().lstrip(".") for e in filters.extensions]
         parts.append(f"f.ext IN ({', '.join('?' * len(exts))})")
         params += exts
+    if filters.mail_only:
+        parts.append("c.doc_id IS NOT NULL")
+    if filters.senders:
+        likes = " OR ".join("d.sender LIKE ? ESCAPE '\\'" for _ in filters.senders)
+        parts.append(f"c.doc_id IN (SELECT d.id FROM documents d WHERE {likes})")
+        params += [f"%{_escape_like(s)}%" for s in filters.senders]
     for column, op, value in (
         ("f.mtime", ">=", filters.modified_after),
         ("f.mtime", "<", filters.modified_before),

@@ -42,6 +42,7 @@ class FileRecord:
     retries: int = 0
     indexed_at: float | None = None
     folder_id: int | None = None
+    needs_ocr: int = 0  # pages (or images) left unread because OCR was off
 
     @property
     def extension(self) -> str:
@@ -65,6 +66,36 @@ class NewChunk:
     token_count: int = 0
     page: int | None = None  # page or slide number, 1-based
     heading: str | None = None  # heading path, e.g. "Intro > Setup"
+    ocr: bool = False  # recognised in an image by OCR
+    doc: int | None = None  # index of its document in the write's ``documents`` (mail)
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    """One message of a mail file, written with its chunks (``NewChunk.doc`` points here).
+
+    ``key`` identifies it inside its file (an mbox message's byte offset; "" for a file
+    that is one message); ``date`` is ISO 8601.
+    """
+
+    key: str
+    title: str = ""
+    sender: str = ""
+    recipients: str = ""
+    date: str = ""
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """A stored message: what a result row and the preview say about it."""
+
+    id: int
+    key: str
+    title: str
+    sender: str
+    recipients: str
+    date: str
 
 
 @dataclass(frozen=True)
@@ -84,6 +115,8 @@ class Chunk:
     heading: str | None = None
     mtime: float = 0.0
     size: int = 0
+    ocr: bool = False
+    doc_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -144,7 +177,9 @@ class Fingerprint:
 class SearchFilters:
     """Restrictions applied inside a search (never by trimming a finished top-k).
 
-    ``folders`` are path prefixes; ``extensions`` are lower-case without dots.
+    ``folders`` are path prefixes; ``extensions`` are lower-case without dots;
+    ``mail_only`` keeps mail messages; ``senders`` keeps messages whose From header
+    contains one of them (case-insensitive).
     """
 
     folders: tuple[str, ...] = ()
@@ -153,6 +188,8 @@ class SearchFilters:
     modified_before: float | None = None
     size_min: int | None = None
     size_max: int | None = None
+    mail_only: bool = False
+    senders: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:
@@ -160,6 +197,8 @@ class SearchFilters:
         return bool(
             self.folders
             or self.extensions
+            or self.mail_only
+            or self.senders
             or self.modified_after is not None
             or self.modified_before is not None
             or self.size_min is not None

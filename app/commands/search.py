@@ -21,7 +21,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     group.add_argument("--preset", help="instruction preset name")
     group.add_argument("--instruction", help="custom query instruction")
     p.add_argument("--folder", action="append", default=[], help="only under this folder")
-    p.add_argument("--type", action="append", default=[], help="only this extension (pdf, md)")
+    p.add_argument(
+        "--type", action="append", default=[],
+        help="only this extension (pdf, md), or 'image' (photos, scans) or 'mail' (messages)",
+    )  # fmt: skip
+    p.add_argument("--from", dest="sender", action="append", default=[],
+                   help="only mail whose sender contains this (name or address)")  # fmt: skip
     p.add_argument("--after", help="modified on/after DATE (YYYY-MM-DD)")
     p.add_argument("--before", help="modified before DATE (YYYY-MM-DD)")
     p.add_argument("--mode", choices=["hybrid", "vector", "keyword"], default="hybrid")
@@ -33,6 +38,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "without it nothing goes online and a missing model is a one-line error",
     )
     p.add_argument("--json", action="store_true", help="print a JSON list")
+
+
+def type_extensions(types: list[str]) -> tuple[str, ...]:
+    """Extensions for ``--type`` words: 'image' means every image format, 'mail' filters by
+    message instead (Maildir files have no extension)."""
+    from app.extract.images import IMAGE_EXTS
+
+    out: list[str] = []
+    for word in (t.lower().lstrip(".") for t in types):
+        if word == "image":
+            out += [ext.lstrip(".") for ext in IMAGE_EXTS]
+        elif word != "mail":
+            out.append(word)
+    return tuple(out)
 
 
 def _date(text: str | None) -> float | None:
@@ -67,9 +86,11 @@ def run(args: argparse.Namespace) -> int:
         )
         filters = SearchFilters(
             folders=tuple(str(Path(f).expanduser().resolve()) for f in args.folder),
-            extensions=tuple(t.lower().lstrip(".") for t in args.type),
+            extensions=type_extensions(args.type),
             modified_after=_date(args.after),
             modified_before=_date(args.before),
+            mail_only="mail" in [t.lower() for t in args.type] or bool(args.sender),
+            senders=tuple(args.sender),
         )
         opts = SearchOptions(k=args.k, filters=filters, instruction=task, mode=args.mode)
         results = service.search(query, opts)
@@ -82,5 +103,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         for i, r in enumerate(results, 1):
             where = f" p.{r.page}" if r.page else ""
-            print(f"{i:2}. {r.score:.3f}  {r.path}{where}\n    {r.snippet.strip()[:200]}")
+            ocr = "  [OCR]" if r.ocr else ""
+            mail = ""
+            if r.document is not None:
+                mail = f"\n    mail from {r.document.sender} on {r.document.date[:10]}: {r.document.title}"
+            print(
+                f"{i:2}. {r.score:.3f}  {r.path}{where}{ocr}{mail}\n    {r.snippet.strip()[:200]}"
+            )
     return 0
