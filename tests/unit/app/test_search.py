@@ -110,6 +110,7 @@ def test_hybrid_search_fuses_and_snippets(db: Path) -> None:
         "end",
         "heading",
         "scores",
+        "ocr",  # a mail message adds "mail" (subject, from, to, date)
     }
 
 
