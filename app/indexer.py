@@ -37,6 +37,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from app import mailboxes
 from app.chunker import Chunker
 from app.embedding import EmbedConfig, Embedding, EmbedState
 from app.extract import ExtractorPool
@@ -44,6 +45,7 @@ from app.extract.errors import SKIPPED, ExtractionError
 from app.extract.ocr.engines import memory_needed
 from app.extract.ocr.reader import OcrOptions
 from app.extract.sandbox import DEFAULT_MEMORY_LIMIT
+from app.mailboxes import MailboxSink
 from app.power import PowerProbe, never
 from app.prepare import Prepared, Preparer
 from app.watcher import Change
@@ -192,6 +194,7 @@ class Indexer:
         self._retry_at: dict[str, float] = {}  # watch mode: path -> monotonic retry time
         self._ocr_lock = threading.Lock()
         self._ocr_first: float | None = None  # monotonic start of the run's first OCR page
+        self._sinks: dict[int, MailboxSink] = {}  # job id -> an mbox's batches on their way
 
     # ---- controls (any thread) ------------------------------------------------------------
 
@@ -275,6 +278,9 @@ class Indexer:
             for fut in preparing:
                 fut.cancel()
             extractor.close()  # first: kills busy workers, so the preparers return at once
+            for sink in self._sinks.values():
+                sink.close()  # an mbox's preparer waiting to hand over a batch stops
+            self._sinks.clear()
             preparers.shutdown(wait=True, cancel_futures=True)
             self.embedding.close()
             self.store.requeue_claimed()
@@ -287,6 +293,7 @@ class Indexer:
         self._drain_inbox()
         self._queue_due_retries()
         self._claim(preparers, preparing)
+        self._write_messages(preparing)
         self._collect(preparing)
         self._queued = self.store.has_queued_jobs()
         before = self.embedding.chunks
@@ -383,7 +390,8 @@ class Indexer:
                 self._count("failed", job.path, "gave up after repeated crashes", again=again)
             else:
                 record = self.store.get_file(job.path)
-                preparing[preparers.submit(self._preparer.prepare, job, record)] = job
+                sink = self._sinks[job.id] = MailboxSink()  # used if it is an mbox
+                preparing[preparers.submit(self._preparer.prepare, job, record, sink)] = job
 
     def _delete(self, job: Job) -> None:
         removed = self.store.delete_file(job.path)
@@ -400,7 +408,10 @@ class Indexer:
             except Exception as exc:  # a bug in our code: fail the file, keep going
                 log.exception("preparing %s failed", job.path)
                 work = Prepared(job, error=_Bug(f"internal error: {type(exc).__name__}: {exc}"))
-            if work.vanished:
+            sink = self._sinks.pop(job.id, None)
+            if work.mailbox and sink is not None:
+                self._finish_mailbox(work, sink)
+            elif work.vanished:
                 self._delete(job)
             elif work.error is not None:
                 self._record_error(work)
@@ -415,6 +426,37 @@ class Indexer:
                 self._count("skipped", job.path, "no text")
             else:
                 self._write(work)
+
+    def _write_messages(self, preparing: dict[Future[Prepared], Job]) -> None:
+        """Phase 1 for mboxes being read: commit the batches of messages handed over."""
+        for job in preparing.values():
+            sink = self._sinks.get(job.id)
+            items = sink.drain() if sink is not None else []
+            if items:
+                self._summary.chunks += mailboxes.write(
+                    self.store, job.path, items, self.fingerprint
+                )
+                self.embedding.poke()
+                self._emit("running", current=job.path)
+
+    def _finish_mailbox(self, work: Prepared, sink: MailboxSink) -> None:
+        """The last batches of an mbox, then the file is ok (or failed, and read afresh)."""
+        items = sink.drain()
+        if work.error is None and items:
+            self._summary.chunks += mailboxes.write(self.store, work.job.path, items,
+                                                    self.fingerprint)  # fmt: skip
+        if work.error is not None:
+            self._record_error(work)
+        elif work.unchanged:
+            self.store.finish_jobs([work.job.id])
+            self._summary.unchanged += 1
+            self._count(None, work.job.path)
+        else:
+            self.store.finish_mailbox(work.job.path, size=work.size, mtime=work.mtime,
+                                      content_hash=work.digest)  # fmt: skip
+            self.store.finish_jobs([work.job.id])
+            self.embedding.poke()
+            self._count("ok", work.job.path)
 
     def _record_error(self, work: Prepared) -> None:
         assert work.error is not None

@@ -13,14 +13,19 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.chunker import Chunk, Chunker, heading_label
 from app.extract import ExtractorPool
-from app.extract.errors import ExtractionError, NeedsOcr
+from app.extract.errors import ExtractionError, NeedsOcr, Unreadable
 from app.extract.files import open_regular
 from app.extract.model import Document
+from app.extract.registry import is_mailbox
 from storage.models import FileRecord, Job, NewChunk, NewDocument
 from storage.store import Store
+
+if TYPE_CHECKING:
+    from app.mailboxes import MailboxSink
 
 
 @dataclass
@@ -39,6 +44,7 @@ class Prepared:
     documents: list[NewDocument] = field(default_factory=list)  # a mail message's fields
     needs_ocr: int = 0  # pages left unread because OCR is off
     ocr_new: dict[int, str] = field(default_factory=dict)  # pages OCR read now, for the cache
+    mailbox: bool = False  # an mbox, written batch by batch through its sink
 
 
 def file_digest(path: str) -> str:
@@ -76,12 +82,19 @@ class Preparer:
             self._local.store = reader
         return reader
 
-    def prepare(self, job: Job, record: FileRecord | None) -> Prepared:
-        """Hash, then reuse or extract + chunk; never raises for a bad file."""
+    def prepare(
+        self, job: Job, record: FileRecord | None, sink: MailboxSink | None = None
+    ) -> Prepared:
+        """Hash, then reuse or extract + chunk; never raises for a bad file.
+
+        An mbox given a ``sink`` is streamed into it in batches (``app.mailboxes``).
+        """
         work = Prepared(job)
         try:
             info = os.stat(job.path)
             work.size, work.mtime = info.st_size, info.st_mtime
+            if sink is not None and is_mailbox(Path(job.path)):
+                return self._prepare_mailbox(work, record, sink)
             if self.max_file_bytes is None or info.st_size <= self.max_file_bytes:
                 work.digest = file_digest(job.path)
         except FileNotFoundError:
@@ -108,6 +121,28 @@ class Preparer:
             work.error = exc
             return work
         self._fill(work, document)
+        return work
+
+    def _prepare_mailbox(
+        self, work: Prepared, record: FileRecord | None, sink: MailboxSink
+    ) -> Prepared:
+        from app import mailboxes
+
+        work.mailbox = True
+        path = work.job.path
+        state = self._reader().mailbox(path)
+        if state is not None and state.complete and record is not None and record.status == "ok":
+            # Same size and time as when it was read to the end: nothing was appended.
+            work.unchanged = (record.size, record.mtime) == (work.size, work.mtime)
+            if work.unchanged:
+                return work
+        try:
+            work.digest = mailboxes.stream(path, state, work.size, work.mtime, self.extractor,
+                                           self.chunker, sink)  # fmt: skip
+        except ExtractionError as exc:
+            work.error = exc
+        except OSError as exc:
+            work.error = Unreadable(f"cannot read: {exc.strerror or exc}")
         return work
 
     def _fill(self, work: Prepared, document: Document) -> None:

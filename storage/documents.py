@@ -132,6 +132,8 @@ class DocumentsMixin(StoreBase):
             file_id = self._file_id(path)
             if file_id is None:
                 file_id = self._upsert_file(path, size, mtime, "", "pending", None, 0)  # type: ignore[attr-defined]
+            # Chunks from before the file was read as a mailbox (as text, say) go now.
+            self.conn.execute("DELETE FROM chunks WHERE file_id = ? AND doc_id IS NULL", (file_id,))
             self.conn.execute(
                 "INSERT INTO mailboxes(file_id, resume_at, prefix_hash, gen, complete)"
                 " VALUES (?, 0, '', ?, 0) ON CONFLICT(file_id) DO UPDATE SET resume_at = 0,"

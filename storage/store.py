@@ -236,6 +236,7 @@ class Store(RetrievalMixin, BacklogMixin, RebuildMixin, MaintenanceMixin, Docume
             self.conn.execute("UPDATE files SET needs_ocr = ? WHERE id = ?", (needs_ocr, file_id))
             self.conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
             self.conn.execute("DELETE FROM documents WHERE file_id = ?", (file_id,))
+            self.conn.execute("DELETE FROM mailboxes WHERE file_id = ?", (file_id,))
             self.insert_chunks(file_id, chunks, self.insert_documents(file_id, documents))
             given = [c.content_hash for c in chunks if c.content_hash in (vectors_by_hash or {})]
             if given and vectors_by_hash is not None:
@@ -349,6 +350,7 @@ class Store(RetrievalMixin, BacklogMixin, RebuildMixin, MaintenanceMixin, Docume
             self.conn.execute("UPDATE files SET needs_ocr = 0 WHERE id = ?", (file_id,))
             self.conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
             self.conn.execute("DELETE FROM documents WHERE file_id = ?", (file_id,))
+            self.conn.execute("DELETE FROM mailboxes WHERE file_id = ?", (file_id,))  # read afresh
             self.conn.execute("DELETE FROM embed_queue WHERE file_id = ?", (file_id,))
         return self._require(path)
 
