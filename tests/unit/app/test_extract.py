@@ -30,7 +30,7 @@ from app.extract.errors import (
     Unsupported,
 )
 from app.extract.text import atx_heading, decode, markdown_sections
-from app.indexer import file_digest
+from app.prepare import file_digest
 from tests.hostile import inputs
 from tests.integration import corpus
 
