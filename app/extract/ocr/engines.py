@@ -170,11 +170,22 @@ _LOADERS: dict[str, Callable[[str], Engine]] = {
 }
 
 
+def auto_order(languages: str = "") -> tuple[str, ...]:
+    """``AUTO_ORDER``, unless Tesseract lacks a language pack asked for (Chinese, say):
+    then RapidOCR goes first, as it may read what Tesseract here cannot."""
+    if not languages or not shutil.which("tesseract"):
+        return AUTO_ORDER
+    installed = tesseract_languages()
+    if all(lang in installed for lang in languages.split("+")):
+        return AUTO_ORDER
+    return tuple(sorted(AUTO_ORDER, key=lambda name: name != "rapidocr"))
+
+
 def resolve(name: str = "auto", languages: str = "") -> str | None:
     """The engine ``name`` would load here, judged without loading it (None: none)."""
     import importlib.util
 
-    candidates = AUTO_ORDER if name == "auto" else (name,)
+    candidates = auto_order(languages) if name == "auto" else (name,)
     for candidate in candidates:
         if candidate == "rapidocr" and importlib.util.find_spec("rapidocr_onnxruntime"):
             return candidate
@@ -201,7 +212,7 @@ def memory_needed(name: str = "auto", languages: str = "") -> int:
 def load_engine(name: str = "auto", languages: str = "") -> Engine:
     """The engine called ``name`` (loaded once per process), or the first installed one."""
     if name == "auto":
-        for candidate in AUTO_ORDER:
+        for candidate in auto_order(languages):
             try:
                 return load_engine(candidate, languages)
             except OcrUnavailable:

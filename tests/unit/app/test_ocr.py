@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from app.extract import ExtractorPool, extract_file
 from app.extract.errors import Corrupt, EmptyFile, NeedsOcr, TooLarge
 from app.extract.images import frame
 from app.extract.ocr import load_engine, read_page
-from app.extract.ocr.engines import OcrUnavailable, tesseract_languages
+from app.extract.ocr.engines import AUTO_ORDER, OcrUnavailable, auto_order, tesseract_languages
 from app.extract.ocr.reader import OcrOptions, PageReader
 from tests.fixtures.pages import (
     CHINESE,
@@ -94,13 +95,20 @@ def test_two_columns_in_reading_order(tmp_path: Path) -> None:
 
 
 def test_chinese_page(tmp_path: Path) -> None:
-    if load_engine("auto").name == "tesseract" and "chi_sim" not in tesseract_languages():
-        pytest.fail("Tesseract without chi_sim: apt-get install tesseract-ocr-chi-sim")
+    if load_engine("auto", "eng+chi_sim").name == "tesseract":
+        assert "chi_sim" in tesseract_languages(), "auto chose Tesseract without Chinese"
     path = tmp_path / "chinese.png"
     small_page(CHINESE[:2], font="cjk", lang="zh").save(path)
     doc, _ = read(path, OcrOptions(enabled=True, languages="eng+chi_sim"))
     text = re.sub(r"\s+", "", doc.text)
     assert "港口办公室" in text and "绿色墨水" in text
+
+
+def test_auto_prefers_an_engine_with_the_languages_asked_for() -> None:
+    if not shutil.which("tesseract"):
+        pytest.skip("the tesseract program is not installed (optional, not in the README's setup)")
+    order = auto_order("eng+xyz_missing")
+    assert order[0] == "rapidocr" and auto_order("eng") == AUTO_ORDER
 
 
 @pytest.mark.parametrize("name", ["rapidocr", "tesseract"])
