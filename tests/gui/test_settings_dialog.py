@@ -9,7 +9,9 @@ from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from app import settings as settings_mod
+from app.extract.ocr.engines import available
 from app.settings import Settings
+from app.ui.ocr_settings import ocr_note
 from app.ui.presets import default_presets
 from app.ui.settings_dialog import DIMENSION_NOTE, SettingsDialog
 from app.ui.suggest import ModelChoice, describe_download, model_choices
@@ -102,3 +104,26 @@ def test_welcome_says_the_starter_model_needs_qwen3_for_other_languages(qtbot: Q
 def test_describe_download_for_bundled_model() -> None:
     choice = ModelChoice("starter", "", "numpy", 0, "")
     assert "Nothing will be downloaded" in describe_download(choice)
+
+
+def test_ocr_is_offered_off_with_its_cost(qtbot: QtBot, tmp_path: Path) -> None:
+    dialog = SettingsDialog(Settings())
+    qtbot.addWidget(dialog)
+    ocr = dialog.ocr
+    assert not ocr.enabled.isChecked()
+    installed = available()
+    assert ocr.note.text() == ocr_note(installed)
+    assert ("s a page" in ocr.note.text()) if installed else ("pip install" in ocr.note.text())
+    qtbot.mouseClick(
+        ocr.enabled, Qt.MouseButton.LeftButton, pos=QPoint(2, ocr.enabled.height() // 2)
+    )
+    ocr.engine.setCurrentText("rapidocr")
+    ocr.languages.setText(" eng+chi_sim ")
+    path = tmp_path / "settings.json"
+    settings_mod.save(dialog.result_settings(), path)
+    loaded = settings_mod.load(path)
+    assert (loaded.ocr_enabled, loaded.ocr_engine, loaded.ocr_languages) == (
+        True,
+        "rapidocr",
+        "eng+chi_sim",
+    )
