@@ -32,6 +32,8 @@ class Hit:
     modified: float | None = None  # mtime, seconds since the epoch
     scores: dict[str, float] = field(default_factory=dict)
     chunk_id: str = ""  # identity that survives re-ordering; falls back to path+start
+    ocr: bool = False  # the text was recognised in a scan or photo
+    mail: str = ""  # for a mail message: "Subject · mail from Anna on 2024-03-02"
 
     @property
     def key(self) -> str:
@@ -40,8 +42,9 @@ class Hit:
 
     @property
     def name(self) -> str:
-        """The file name, the first thing a person scans for."""
-        return os.path.basename(self.path)
+        """The file name (a mail message's subject and sender), the first thing a person
+        scans for."""
+        return self.mail or os.path.basename(self.path)
 
     @property
     def folder(self) -> str:
@@ -56,6 +59,8 @@ class Hit:
             parts.append(f"p. {self.page}")
         if self.heading:
             parts.append(self.heading)
+        if self.ocr:
+            parts.append("OCR")
         return " · ".join(parts)
 
 
@@ -101,6 +106,8 @@ class Progress:
     backlog_tokens: int = 0  # tokens phase 2 still has to embed
     embedding: str = "idle"  # running | paused | battery | waiting | backoff | idle
     error: str = ""  # phase 2's last model error
+    ocr_pages: int = 0  # pages read by OCR in this run
+    ocr_pages_per_s: float = 0.0
 
     @property
     def fraction(self) -> float:

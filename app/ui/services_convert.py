@@ -23,7 +23,18 @@ def to_hit(result: Any) -> Hit:
         modified=result.mtime or None,
         scores={k: float(v) for k, v in result.scores.items() if v is not None},
         chunk_id=str(result.chunk_id),
+        ocr=bool(getattr(result, "ocr", False)),
+        mail=mail_label(getattr(result, "document", None)),
     )
+
+
+def mail_label(document: Any) -> str:
+    """ "Subject · mail from Anna Berg on 2024-03-02" (empty for anything but mail)."""
+    if document is None:
+        return ""
+    sender = document.sender.split("<")[0].strip().strip('"') or document.sender
+    when = f" on {document.date[:10]}" if document.date else ""
+    return f"{document.title or '(no subject)'} · mail from {sender}{when}"
 
 
 def to_progress(progress: Any) -> Progress:
@@ -41,6 +52,8 @@ def to_progress(progress: Any) -> Progress:
         backlog_tokens=progress.backlog_tokens,
         embedding=progress.embedding,
         error=progress.error,
+        ocr_pages=getattr(progress, "ocr_pages", 0),
+        ocr_pages_per_s=getattr(progress, "ocr_pages_per_s", 0.0),
     )
 
 

@@ -44,3 +44,28 @@ def test_plan_moves_is_minimal_for_sorted_input() -> None:
     assert plan_moves(["a", "b", "c"], ["a", "b", "c"]) == []
     moves = plan_moves(["a", "b", "c"], ["c", "a", "b"])
     assert moves == [(2, 0)]
+
+
+def test_mail_and_ocr_rows_say_what_they_are(qtbot: QtBot) -> None:
+    from PySide6.QtCore import Qt
+
+    from app.search import Result
+    from app.ui.results_model import LocationRole
+    from app.ui.services_convert import to_hit
+    from storage.models import DocumentInfo
+
+    def result(path: str, **kw: object) -> Result:
+        return Result(1, path, 0.5, "text", [], 3, None, 0, 4, {}, 0.0, 1, "h", "text", **kw)  # type: ignore[arg-type]
+
+    anna = DocumentInfo(
+        7, "120", "Harbour fees", "Anna Berg <anna@example.org>", "", "2024-03-02T14:05"
+    )
+    model = ResultsModel()
+    model.set_hits([to_hit(result("/m/archive.mbox", document=anna)),
+                    to_hit(result("/s/scan.pdf", ocr=True))])  # fmt: skip
+    first, second = model.index(0), model.index(1)
+    assert first.data(Qt.ItemDataRole.DisplayRole) == (
+        "Harbour fees · mail from Anna Berg on 2024-03-02"
+    )
+    assert second.data(Qt.ItemDataRole.DisplayRole) == "scan.pdf"
+    assert second.data(LocationRole) == "p. 3 · OCR" and "OCR" not in first.data(LocationRole)

@@ -127,3 +127,13 @@ def test_ocr_is_offered_off_with_its_cost(qtbot: QtBot, tmp_path: Path) -> None:
         "rapidocr",
         "eng+chi_sim",
     )
+
+
+def test_welcome_offers_ocr_off_by_default(qtbot: QtBot) -> None:
+    dialog = WelcomeDialog(Settings(), model_choices(kind="cpu", info=CPU_NO_BF16, measured=[]))
+    qtbot.addWidget(dialog)
+    dialog.add_folder("/home/me/Scans")
+    assert not dialog.ocr.isChecked() and not dialog.result_settings().ocr_enabled
+    assert ocr_note(available()) in dialog.ocr_note.text()
+    qtbot.mouseClick(dialog.ocr, Qt.MouseButton.LeftButton, pos=QPoint(2, dialog.ocr.height() // 2))
+    assert dialog.result_settings().ocr_enabled
