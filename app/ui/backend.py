@@ -34,6 +34,7 @@ class Hit:
     chunk_id: str = ""  # identity that survives re-ordering; falls back to path+start
     ocr: bool = False  # the text was recognised in a scan or photo
     mail: str = ""  # for a mail message: "Subject · mail from Anna on 2024-03-02"
+    doc_id: int | None = None  # the mail message's stored id (its preview is the message)
 
     @property
     def key(self) -> str:

@@ -139,7 +139,10 @@ class RealSearch:
         """The hit's chunk with its neighbours, read through the service's store."""
         service = self.service()
         with service._lock:  # the service serialises use of its one connection
-            chunks = service.store.chunks(hit.path)
+            if hit.doc_id is not None:  # a mail message: its own chunks, not the archive's
+                chunks = service.store.document_chunks(hit.doc_id)
+            else:
+                chunks = service.store.chunks(hit.path)
         return context_preview(hit, chunks)
 
     def presets(self) -> dict[str, str]:

@@ -25,6 +25,7 @@ def to_hit(result: Any) -> Hit:
         chunk_id=str(result.chunk_id),
         ocr=bool(getattr(result, "ocr", False)),
         mail=mail_label(getattr(result, "document", None)),
+        doc_id=getattr(getattr(result, "document", None), "id", None),
     )
 
 
@@ -80,6 +81,8 @@ def context_preview(hit: Hit, chunks: Sequence[Any]) -> Preview:
     if index is None:
         return Preview(text=hit.snippet, spans=hit.spans, page=hit.page, heading=hit.heading)
     before = chunks[index - 1].text if index > 0 else ""
+    if hit.doc_id is not None and index > 1:  # a message's headers always lead its preview
+        before = chunks[0].text + "\n\n…\n\n" + before
     after = chunks[index + 1].text if index + 1 < len(chunks) else ""
     separator = "\n\n"
     head = before + separator if before else ""

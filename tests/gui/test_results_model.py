@@ -69,3 +69,20 @@ def test_mail_and_ocr_rows_say_what_they_are(qtbot: QtBot) -> None:
     )
     assert second.data(Qt.ItemDataRole.DisplayRole) == "scan.pdf"
     assert second.data(LocationRole) == "p. 3 · OCR" and "OCR" not in first.data(LocationRole)
+
+
+def test_mail_preview_is_the_message_with_its_headers() -> None:
+    from types import SimpleNamespace
+
+    from app.ui.services_convert import context_preview
+
+    parts = ["Subject: Harbour fees\nFrom: Anna", "Dear team,", "the berth costs", "forty crowns"]
+    chunks = [SimpleNamespace(id=i, text=t) for i, t in enumerate(parts)]
+    hit = Hit("/m/archive.mbox", 0.5, "forty crowns", spans=((0, 5),), chunk_id="3", doc_id=7)
+    preview = context_preview(hit, chunks)
+    assert preview.text.startswith("Subject: Harbour fees\nFrom: Anna")
+    assert (
+        preview.text.endswith("the berth costs\n\nforty crowns") and "Dear team" not in preview.text
+    )
+    start, end = preview.spans[0]
+    assert preview.text[start:end] == "forty"
