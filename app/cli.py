@@ -19,10 +19,13 @@ COMMANDS: dict[str, str] = {
     "index": "app.commands.index",
     "watch": "app.commands.watch",
     "search": "app.commands.search",
+    "similar": "app.commands.similar",
     "status": "app.commands.status",
     "embed": "app.commands.embed",
     "rerank": "app.commands.rerank",
     "calibrate": "app.commands.calibrate",
+    "serve": "app.commands.serve",
+    "mcp": "app.commands.mcp",
     "gui": "app.commands.gui",
 }
 

@@ -482,6 +482,7 @@ class Indexer:
             content_hash=work.digest,
             chunks=work.chunks,
             fingerprint=self.fingerprint,
+            title=work.title,
             documents=work.documents,
             needs_ocr=work.needs_ocr,
         )

@@ -45,6 +45,7 @@ class Prepared:
     needs_ocr: int = 0  # pages left unread because OCR is off
     ocr_new: dict[int, str] = field(default_factory=dict)  # pages OCR read now, for the cache
     mailbox: bool = False  # an mbox, written batch by batch through its sink
+    title: str = ""  # the document's own title, indexed as a keyword field
 
 
 def file_digest(path: str) -> str:
@@ -150,6 +151,7 @@ class Preparer:
         if document.ocr is not None:
             work.needs_ocr = document.ocr.unread
             work.ocr_new = document.ocr.new_pages
+        work.title = document.title
         work.documents = [mail_document(document, "")] if is_mail(document) else []
         doc = 0 if work.documents else None
         work.chunks = [new_chunk(chunk, doc) for chunk in self.chunker.chunk(document)]
@@ -168,6 +170,7 @@ class Preparer:
                 stored = reader.chunks(other.path)
                 if any(c.doc_id is not None for c in stored):
                     return False
+                work.title = other.title
                 work.chunks = [
                     NewChunk(
                         c.ordinal, c.text, c.start, c.end, c.content_hash, c.token_count,

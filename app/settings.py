@@ -137,6 +137,15 @@ class Settings:
     first_run_done: bool = field(
         default=False, metadata=_doc("The welcome dialog has been completed.")
     )
+    api_server: bool = field(
+        default=False,
+        metadata=_doc(
+            "While Quarry runs, let AI assistants and scripts search over HTTP on 127.0.0.1 "
+            "(JSON API and MCP at /mcp; token in api-token in the config folder; read-only), "
+            "sharing the window's loaded model and index."
+        ),
+    )
+    api_port: int = field(default=8765, metadata=_doc("Port of that API on 127.0.0.1."))
 
     @classmethod
     def describe(cls) -> dict[str, str]:

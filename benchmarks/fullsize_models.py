@@ -120,8 +120,13 @@ def build_hf(
         pad_token_id=EOS_ID,
         torch_dtype="bfloat16",
     )
-    with torch.device(device):
-        model = Qwen3ForCausalLM(config).to(torch.bfloat16).eval()
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.bfloat16)  # initialise in bf16: a 4B model needs 8 GB, not 16
+    try:
+        with torch.device(device):
+            model = Qwen3ForCausalLM(config).eval()
+    finally:
+        torch.set_default_dtype(default)
     model.save_pretrained(folder, safe_serialization=True)
     del model
     save_tokenizer(folder, reranker=reranker, source=tokenizer)

@@ -233,7 +233,9 @@ def _proxy_rate(candidate: Candidate, seconds: float) -> float:
     dtype = getattr(torch, candidate.dtype)
     with torch.device(candidate.device):
         model = Qwen3Model(Qwen3Config(**shape)).to(dtype).eval()
-    batch = max(1, 16384 // PROXY_TOKENS)
+    from engine.backends.transformers import default_batch_tokens
+
+    batch = max(1, default_batch_tokens(candidate.device, shape["hidden_size"]) // PROXY_TOKENS)
     ids = torch.randint(0, shape["vocab_size"], (batch, PROXY_TOKENS), device=candidate.device)
 
     def step() -> None:

@@ -25,7 +25,7 @@ class EmbedderConfig:
     dim: int | None = None  # None = the model's native size; else Matryoshka truncation
     max_length: int = 8192  # tokens per text, EOS included
     # Padded tokens per forward pass (length-sorted batches); None = the backend's measured
-    # default (65536 on CUDA, 16384 elsewhere: benchmarks/model_speed.py).
+    # default (CUDA: 65536 up to hidden 1024, else 16384; CPU/MPS 2048: benchmarks/model_speed.py).
     batch_tokens: int | None = None
     allow_download: bool = False  # only an explicit user action sets this
     remote_url: str | None = None  # e.g. http://127.0.0.1:8080/v1

@@ -21,6 +21,26 @@ RERANK_NO_ID = 2152
 
 
 @dataclass(frozen=True)
+class RelevanceCalibration:
+    """How one embedding model's cosines read as relevance, measured on labelled queries.
+
+    ``floor`` and ``margin``: a file found by meaning alone (not holding every query term)
+    is shown only if its best passage's cosine is at least ``floor`` and within ``margin``
+    of the best file's; the rest sit behind "Show weaker matches". The logistic weights
+    turn (cosine, share of query terms held) into P(relevant), which the window shows as
+    High/Medium/Low. ``measured_on`` says which labelled set and run chose the numbers
+    (``benchmarks/calibrate.py`` prints a new entry for any model).
+    """
+
+    floor: float
+    margin: float
+    intercept: float
+    cosine_weight: float
+    coverage_weight: float
+    measured_on: str
+
+
+@dataclass(frozen=True)
 class RegistryEntry:
     """Static facts about one published model.
 
@@ -40,6 +60,7 @@ class RegistryEntry:
     gguf_repos: tuple[str, ...] = ()
     multilingual: bool = True
     max_length: int = 8192
+    relevance: RelevanceCalibration | None = None  # None: not measured, nothing is cut off
 
     @property
     def short_name(self) -> str:
@@ -93,6 +114,17 @@ STARTER = RegistryEntry(
     download_mb=90,
     multilingual=False,
     max_length=256,  # sentence-transformers' max_seq_length for this model
+    # benchmarks/calibrate.py on the pydoc set (48 labelled + 5 off-topic queries, 1,023
+    # files judged): the strictest floor that loses no recall@10 of the shown files
+    # (0.809 -> 0.819: relevant keyword matches move up), irrelevant shown 0.894 -> 0.861.
+    relevance=RelevanceCalibration(
+        floor=0.23,
+        margin=0.25,
+        intercept=-6.495,
+        cosine_weight=7.791,
+        coverage_weight=2.252,
+        measured_on="benchmarks/calibrate.py, pydoc set, 2026-11-27",
+    ),
 )
 
 MODELS: dict[str, RegistryEntry] = {

@@ -23,7 +23,8 @@ from storage.models import Chunk, FileRecord, Fingerprint
 from storage.prefilter import BinaryIndex
 
 FILE_COLS = (
-    "id, path, size, mtime, content_hash, status, error, retries, indexed_at, folder_id, needs_ocr"
+    "id, path, size, mtime, content_hash, status, error, retries, indexed_at, folder_id, title,"
+    " needs_ocr"
 )
 CHUNK_COLS = (
     'c.id, c.file_id, f.path, c.ordinal, c.text, c.start, c."end", c.content_hash,'
@@ -49,7 +50,8 @@ def file_record(row: Sequence[Any]) -> FileRecord:
         retries=row[7],
         indexed_at=row[8],
         folder_id=row[9],
-        needs_ocr=row[10],
+        title=row[10],
+        needs_ocr=row[11],
     )
 
 

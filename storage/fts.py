@@ -1,6 +1,7 @@
-"""Keyword search over FTS5: exact words, their Snowball stems, CJK bigrams; LIKE for 1 char.
+"""Keyword search over FTS5: exact words, stems, CJK bigrams, fields, phrases; LIKE for 1 char.
 
-Three sources, each ranked by BM25, scaled to (0, 1] and summed per chunk:
+Five sources, each ranked by BM25, scaled to (0, 1], weighted (``KeywordWeights``) and
+summed per chunk:
 
 - ``chunks_fts`` (unicode61, external content): the exact words of the chunk text;
 - ``chunks_lex.stems``: the words stemmed in the language detected for each part of the
@@ -9,7 +10,11 @@ Three sources, each ranked by BM25, scaled to (0, 1] and summed per chunk:
   outrank stemmed ones;
 - ``chunks_lex.grams``: CJK text as overlapping bigrams, so a two-character Chinese or
   Japanese word is a ranked term; a longer query run also counts as a phrase of its
-  bigrams, which favours chunks holding the whole run.
+  bigrams, which favours chunks holding the whole run;
+- ``chunks_fields``: the file name, title and heading path of the chunk, each its own
+  column with its own BM25 weight, so "tar" finds ``tar.md`` before pages that mention tar;
+- phrases: adjacent query words side by side (``word_pairs``) and the query's quoted
+  phrases on the exact-word table, so a phrase match outranks the same words scattered.
 
 A one-character CJK query has no bigram: it falls back to a LIKE scan over CJK chunks,
 ranked by occurrence count. Every user term is quoted (``"term"``, inner quotes doubled),
@@ -24,13 +29,38 @@ keeps it in step, and the schema migration backfills it with one INSERT ... SELE
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass
 from typing import Any
 
 from storage import lexical
-from storage.filters import filter_sql
+from storage.filters import filter_sql, phrase_matches, quote
 from storage.models import Hit, SearchFilters
 
 MAX_TERMS = 32
+MAX_PAIRS = 16
+
+
+@dataclass(frozen=True)
+class KeywordWeights:
+    """How much each keyword source counts (each is scaled to (0, 1] before weighting).
+
+    ``name``/``title``/``heading`` weight the columns of ``chunks_fields`` inside its BM25.
+    Defaults were measured on the pydoc set and confirmed on the SQLite documentation
+    set (``benchmarks/quality.py``, ``benchmarks/tune.py``).
+    """
+
+    words: float = 1.0
+    stems: float = 1.0
+    grams: float = 1.0
+    fields: float = 1.0
+    phrase: float = 1.0
+    name: float = 4.0
+    title: float = 2.0
+    heading: float = 1.0
+
+
+DEFAULT_WEIGHTS = KeywordWeights()
 
 
 def register_functions(conn: Any) -> None:
@@ -44,11 +74,14 @@ def register_functions(conn: Any) -> None:
     conn.create_function(
         "quarry_grams", 1, lambda t: lexical.analyze(t or "").grams, deterministic=True
     )
-
-
-def quote(term: str) -> str:
-    """An FTS5 string literal for ``term``: user text can never become query syntax."""
-    return '"' + term.replace('"', '""') + '"'
+    conn.create_function(
+        "quarry_field",
+        2,
+        lambda t, lang: lexical.field_terms(t or "", lang or ""),
+        deterministic=True,
+    )
+    conn.create_function("quarry_name", 1, lambda p: lexical.name_of(p or ""), deterministic=True)
+    conn.create_function("quarry_lower", 1, lambda t: (t or "").lower(), deterministic=True)
 
 
 def split_query(query: str) -> tuple[list[str], list[str]]:
@@ -75,11 +108,16 @@ def index_languages(conn: Any) -> list[str]:
 
 
 def _fts_hits(
-    conn: Any, table: str, match: str, k: int, filters: SearchFilters | None
+    conn: Any,
+    table: str,
+    match: str,
+    k: int,
+    filters: SearchFilters | None,
+    rank: str = "",
 ) -> dict[int, float]:
     where, params = filter_sql(filters)
     rows = conn.execute(
-        f"SELECT t.rowid, bm25({table}) AS s FROM {table} t"
+        f"SELECT t.rowid, {rank or f'bm25({table})'} AS s FROM {table} t"
         " JOIN chunks c ON c.id = t.rowid JOIN files f ON f.id = c.file_id"
         f" WHERE {table} MATCH ? AND {where} ORDER BY s LIMIT ?",
         [match, *params, k],
@@ -105,25 +143,65 @@ def _normalised(scores: dict[int, float]) -> dict[int, float]:
     return {cid: (s / top if top > 0 else 1.0) for cid, s in scores.items()}
 
 
-def search(conn: Any, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
-    """Keyword hits, best first; never raises on any user text."""
-    forms = lexical.query_forms(query, index_languages(conn), MAX_TERMS)
-    sources: list[dict[int, float]] = []
+def word_pairs(query: str) -> list[str]:
+    """Adjacent words of the query as two-word phrases, unless both are stopwords.
+
+    A page where the query's words stand side by side ("memory leaks") is more likely
+    about the query than one where they are scattered: each pair found adds to its score.
+    """
+    words = lexical.words_of(lexical.normalise(query))
+    stop = frozenset().union(*lexical.STOPWORDS.values())
+    pairs = [f"{a} {b}" for a, b in itertools.pairwise(words) if a not in stop or b not in stop]
+    return list(dict.fromkeys(pairs))[:MAX_PAIRS]
+
+
+def _sources(
+    conn: Any,
+    forms: lexical.QueryForms,
+    query: str,
+    k: int,
+    filters: SearchFilters | None,
+    w: KeywordWeights,
+) -> list[tuple[float, dict[int, float]]]:
+    """Each keyword source's hits with the weight it carries."""
+    out: list[tuple[float, dict[int, float]]] = []
     if forms.words:
-        sources.append(_fts_hits(conn, "chunks_fts", match_words(forms.words), k, filters))
+        out.append((w.words, _fts_hits(conn, "chunks_fts", match_words(forms.words), k, filters)))
     if forms.stems:
         match = match_column("stems", forms.stems)
-        sources.append(_fts_hits(conn, "chunks_lex", match, k, filters))
+        out.append((w.stems, _fts_hits(conn, "chunks_lex", match, k, filters)))
     phrases = [" ".join(lexical.bigrams(run)) for run in forms.runs if len(run) > 2]
     if forms.grams:
         match = match_column("grams", [*forms.grams, *phrases])
-        sources.append(_fts_hits(conn, "chunks_lex", match, k, filters))
+        out.append((w.grams, _fts_hits(conn, "chunks_lex", match, k, filters)))
+    terms = list(dict.fromkeys([*forms.words, *forms.stems, *forms.grams]))
+    if terms and w.fields:
+        match = "{name title heading} : (" + " OR ".join(quote(t) for t in terms) + ")"
+        rank = f"bm25(chunks_fields, {w.name:g}, {w.title:g}, {w.heading:g})"
+        out.append((w.fields, _fts_hits(conn, "chunks_fields", match, k, filters, rank)))
+    wanted = [*word_pairs(query), *(filters.phrases if filters else ())]
+    matches = [m for text in wanted for t, m in phrase_matches(text) if t == "chunks_fts"]
+    if matches and w.phrase:
+        match = " OR ".join(dict.fromkeys(matches))
+        out.append((w.phrase, _fts_hits(conn, "chunks_fts", match, k, filters)))
     for run in forms.runs:
         if len(run) == 1:
-            sources.append(_like_hits(conn, run, k, filters))
+            out.append((w.grams, _like_hits(conn, run, k, filters)))
+    return out
+
+
+def search(
+    conn: Any,
+    query: str,
+    k: int,
+    filters: SearchFilters | None = None,
+    weights: KeywordWeights = DEFAULT_WEIGHTS,
+) -> list[Hit]:
+    """Keyword hits, best first; never raises on any user text."""
+    forms = lexical.query_forms(query, index_languages(conn), MAX_TERMS)
     total: dict[int, float] = {}
-    for source in sources:
+    for weight, source in _sources(conn, forms, query, k, filters, weights):
         for cid, score in _normalised(source).items():
-            total[cid] = total.get(cid, 0.0) + score
+            total[cid] = total.get(cid, 0.0) + weight * score
     ranked = sorted(total.items(), key=lambda item: (-item[1], item[0]))[:k]
     return [Hit(cid, score) for cid, score in ranked]

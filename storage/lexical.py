@@ -239,6 +239,29 @@ def analyze(text: str) -> Analysis:
     return Analysis(main, " ".join(stems), " ".join(grams))
 
 
+#: Characters of a name, title or heading path that are indexed. Real ones are far shorter;
+#: a hostile Markdown heading of 300,000 characters, repeated on each of its 1,457 chunks,
+#: took 47 s to index uncapped (tests/hostile: pathological heading).
+FIELD_CHARS = 1_000
+
+
+def field_terms(text: str, lang: str) -> str:
+    """What a short field (file name, title, heading path) is indexed as: its words, their
+    stems in ``lang`` (the chunk's language: a heading is too short to detect its own) and
+    its CJK bigrams, in one space-separated string for one FTS5 column."""
+    norm = normalise(text[:FIELD_CHARS])
+    words = words_of(norm)
+    grams = [g for run in CJK_RUN.findall(norm) for g in bigrams(run)]
+    return " ".join([*words, *stem_words(words, lang), *grams])
+
+
+def name_of(path: str) -> str:
+    """A file's name without folder and extension ("/d/Tar-Guide.md" -> "Tar-Guide")."""
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    stem, dot, _ = name.rpartition(".")
+    return stem if dot and stem else name
+
+
 def plausible_languages(query: str, present: list[str]) -> list[str]:
     """Stemmable languages the query may be in, best first, among those in the index.
 

@@ -42,6 +42,7 @@ class FileRecord:
     retries: int = 0
     indexed_at: float | None = None
     folder_id: int | None = None
+    title: str = ""  # the document's own title (HTML <title>, mail subject), if any
     needs_ocr: int = 0  # pages (or images) left unread because OCR was off
 
     @property
@@ -178,6 +179,9 @@ class SearchFilters:
     """Restrictions applied inside a search (never by trimming a finished top-k).
 
     ``folders`` are path prefixes; ``extensions`` are lower-case without dots;
+    ``folder_names`` match a whole folder name anywhere in the path and ``path_parts`` any
+    text in it (ASCII case-insensitively). ``phrases`` must occur in a chunk (words in
+    order); a file holding any of ``excluded`` is left out whole.
     ``mail_only`` keeps mail messages; ``senders`` keeps messages whose From header
     contains one of them (case-insensitive).
     """
@@ -188,6 +192,10 @@ class SearchFilters:
     modified_before: float | None = None
     size_min: int | None = None
     size_max: int | None = None
+    folder_names: tuple[str, ...] = ()
+    path_parts: tuple[str, ...] = ()
+    phrases: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
     mail_only: bool = False
     senders: tuple[str, ...] = ()
 
@@ -203,6 +211,10 @@ class SearchFilters:
             or self.modified_before is not None
             or self.size_min is not None
             or self.size_max is not None
+            or self.folder_names
+            or self.path_parts
+            or self.phrases
+            or self.excluded
         )
 
 

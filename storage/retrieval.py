@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from storage import fts, lexical, prefilter, vectors
-from storage.base import StoreBase
+from storage.base import CHUNK_COLS, StoreBase, chunk_record
 from storage.errors import FingerprintMismatch
 from storage.filters import filter_sql
-from storage.models import Fingerprint, Hit, SearchFilters
+from storage.models import Chunk, Fingerprint, Hit, SearchFilters
 from storage.prefilter import BinaryIndex
 from storage.vectors import FloatArray
 
 
 class RetrievalMixin(StoreBase):
     """``vector_search`` (approximate by default, ``exact=True`` for the reference),
-    ``keyword_search`` and ``query_languages``."""
+    ``keyword_search``, ``query_languages``, and the stored vectors of given chunks
+    (``cosines``) or of one file (``file_vectors``)."""
 
     def vector_search(
         self,
@@ -117,9 +120,64 @@ class RetrievalMixin(StoreBase):
         hits.sort(key=lambda h: (-h.score, h.chunk_id))
         return hits[:k]
 
-    def keyword_search(self, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
+    def keyword_search(
+        self,
+        query: str,
+        k: int,
+        filters: SearchFilters | None = None,
+        weights: fts.KeywordWeights = fts.DEFAULT_WEIGHTS,
+    ) -> list[Hit]:
         """BM25 keyword hits (higher score is better); any user input is safe."""
-        return fts.search(self.conn, query, k, filters)
+        return fts.search(self.conn, query, k, filters, weights)
+
+    def cosines(self, query: FloatArray, chunk_ids: Iterable[int]) -> dict[int, float]:
+        """Exact cosine of ``query`` to each chunk's stored vector (chunks without one are
+        left out): every candidate gets a comparable score, whichever list found it."""
+        ids = list(dict.fromkeys(int(i) for i in chunk_ids))
+        with self.transaction("DEFERRED"):
+            active = self._index_id("active_index")
+            fp = self._index_fp(active)
+            if active is None or fp is None or not ids:
+                return {}
+            rows = self._vector_rows(active, ids)
+            if not rows:
+                return {}
+            mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+            scores = mat.reshape(len(rows), fp.dim) @ np.asarray(query, dtype=np.float32)
+        return {int(r[0]): float(v) for r, v in zip(rows, scores, strict=True)}
+
+    def _vector_rows(self, index_id: int, ids: list[int]) -> list[tuple[int, bytes]]:
+        """(chunk id, float32 vector bytes) of the given chunks under one vector index."""
+        rows: list[tuple[int, bytes]] = []
+        for start in range(0, len(ids), 900):
+            part = ids[start : start + 900]
+            rows += self.conn.execute(
+                "SELECT c.id, e.vector FROM chunks c JOIN embeddings e"
+                " ON e.index_id = ? AND e.content_hash = c.content_hash"
+                f" WHERE c.id IN ({', '.join('?' * len(part))})",
+                [index_id, *part],
+            ).fetchall()
+        return rows
+
+    def file_vectors(self, path: str) -> tuple[list[Chunk], FloatArray]:
+        """A file's chunks that have vectors, in order, and those vectors (one row each).
+
+        What "more like this" searches with: stored vectors, so no model is needed.
+        """
+        with self.transaction("DEFERRED"):
+            active = self._index_id("active_index")
+            fp = self._index_fp(active)
+            rows = self.conn.execute(
+                f"SELECT {CHUNK_COLS}, e.vector FROM chunks c JOIN files f ON f.id = c.file_id"
+                " JOIN embeddings e ON e.index_id = ? AND e.content_hash = c.content_hash"
+                " WHERE f.path = ? ORDER BY c.ordinal",
+                (active, path),
+            ).fetchall()
+        if fp is None or not rows:
+            return [], np.empty((0, 0), dtype=np.float32)
+        chunks = [chunk_record(r[:-1]) for r in rows]
+        mat = np.frombuffer(b"".join(r[-1] for r in rows), dtype=np.float32)
+        return chunks, mat.reshape(len(rows), fp.dim)
 
     def query_languages(self, query: str) -> list[str]:
         """Languages ``query`` plausibly is in, among those of the indexed chunks."""

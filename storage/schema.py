@@ -3,9 +3,10 @@
 ``MIGRATIONS[i]`` upgrades a database from version ``i`` to ``i + 1``; a fresh file runs
 them all. Each step runs inside the caller's transaction, so a failed upgrade changes nothing.
 
-Layout (v5):
+Layout (v6):
     meta(key, value)                   active/building index ids, measured embedding rate
-    folders, files, chunks             the documents; chunks.cjk marks text with CJK characters
+    folders, files, chunks             the documents (files.title from the extractor);
+                                       chunks.cjk marks text with CJK characters
     vector_indexes(id, fingerprint)    one row per embedding space (two during a rebuild)
     embeddings(index_id, content_hash, vector)
                                        float32 vector keyed by chunk content hash (the old
@@ -20,9 +21,10 @@ Layout (v5):
     chunks_fts (unicode61)             external-content FTS5 over the exact chunk text
     chunks_lex(stems, grams, lang)     FTS5: Snowball stems and CJK bigrams (``storage.lexical``)
     chunk_langs(lang, n)               chunks per detected language (picks query stemmers)
+    chunks_fields(name, title, heading) FTS5: file name, title and heading path per chunk
     jobs                               persisted pipeline queue (phase 1)
-    ocr_pages(content_hash, page)      text OCR read, by file content (v5)
-    documents, mailboxes               the messages of mail files; how far an mbox was read (v5)
+    ocr_pages(content_hash, page)      text OCR read, by file content (v6)
+    documents, mailboxes               the messages of mail files; how far an mbox was read (v6)
 
 The v3 triggers call ``quarry_stems``/``quarry_grams``/``quarry_lang``, Python functions that
 ``storage.fts.register_functions`` adds to every connection ``storage.connection`` opens.
@@ -214,13 +216,49 @@ def _v4(conn: Any) -> None:
         backlog.enqueue_all(conn, int(building[0]))
 
 
-# v5: OCR and mail. chunks.ocr marks text recognised in an image; files.needs_ocr counts the
+# v5: file name, title and heading path as their own keyword columns (measured weights in
+# ``storage.fts``), so "tar" finds tar.md first. Each column holds the field's words, their
+# stems in the chunk's language and CJK bigrams (``storage.lexical.field_terms``); a rename
+# or a new title rewrites the file's rows.
+_FIELDS = (
+    "quarry_field(quarry_name(f.path), {lang}), quarry_field(f.title, {lang}),"
+    " quarry_field(coalesce({heading}, ''), {lang})"
+)
+_V5 = [
+    "ALTER TABLE files ADD COLUMN title TEXT NOT NULL DEFAULT ''",
+    """CREATE VIRTUAL TABLE chunks_fields USING fts5(
+        name, title, heading, tokenize='unicode61 remove_diacritics 2'
+    )""",
+    f"""CREATE TRIGGER chunks_fields_ai AFTER INSERT ON chunks BEGIN
+        INSERT INTO chunks_fields(rowid, name, title, heading)
+            SELECT new.id, {_FIELDS.format(lang="quarry_lang(new.text)", heading="new.heading")}
+            FROM files f WHERE f.id = new.file_id;
+    END""",
+    """CREATE TRIGGER chunks_fields_ad AFTER DELETE ON chunks BEGIN
+        DELETE FROM chunks_fields WHERE rowid = old.id;
+    END""",
+    """CREATE TRIGGER files_fields_au AFTER UPDATE OF path, title ON files
+        WHEN old.path IS NOT new.path OR old.title IS NOT new.title BEGIN
+        UPDATE chunks_fields SET
+            name = quarry_field(quarry_name(new.path),
+                (SELECT lang FROM chunks_lex WHERE chunks_lex.rowid = chunks_fields.rowid)),
+            title = quarry_field(new.title,
+                (SELECT lang FROM chunks_lex WHERE chunks_lex.rowid = chunks_fields.rowid))
+            WHERE rowid IN (SELECT id FROM chunks WHERE file_id = new.id);
+    END""",
+    f"""INSERT INTO chunks_fields(rowid, name, title, heading)
+        SELECT c.id, {_FIELDS.format(lang="l.lang", heading="c.heading")}
+        FROM chunks c JOIN files f ON f.id = c.file_id JOIN chunks_lex l ON l.rowid = c.id""",
+]
+
+
+# v6: OCR and mail. chunks.ocr marks text recognised in an image; files.needs_ocr counts the
 # pages left unread because OCR was off (switching it on re-reads exactly those files);
 # ocr_pages caches what OCR read, by file content hash, so a moved or re-added scan is never
 # read twice. documents: the messages of a mail file (one row per message, key = its byte
 # offset in an mbox), their chunks point at them; mailboxes: how far an mbox was read, and
 # the hash of the bytes before that point, so appended mail is read alone.
-_V5 = [
+_V6 = [
     "ALTER TABLE chunks ADD COLUMN ocr INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE files ADD COLUMN needs_ocr INTEGER NOT NULL DEFAULT 0",
     """CREATE TABLE ocr_pages (
@@ -268,6 +306,7 @@ MIGRATIONS: list[Callable[[Any], None]] = [
     _steps(_V3),
     _v4,
     _steps(_V5),
+    _steps(_V6),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -217,6 +217,7 @@ class Store(RetrievalMixin, BacklogMixin, RebuildMixin, MaintenanceMixin, Docume
         chunks: Sequence[NewChunk],
         fingerprint: Fingerprint,
         vectors_by_hash: Mapping[str, FloatArray] | None = None,
+        title: str = "",
         documents: Sequence[NewDocument] = (),
         needs_ocr: int = 0,
     ) -> FileRecord:
@@ -226,13 +227,14 @@ class Store(RetrievalMixin, BacklogMixin, RebuildMixin, MaintenanceMixin, Docume
         ``vectors_by_hash`` are stored with it; chunks whose hash still has no vector put
         the file in phase 2's backlog (``storage.backlog``), for the active index and for
         one being rebuilt beside it. Any exception leaves the file's previous state intact.
+        ``title`` (the document's own, e.g. HTML ``<title>``) is indexed as a keyword field.
         Raises FingerprintMismatch if the index was built under another fingerprint.
         ``documents``: the messages of a mail file (chunks point at them by ``NewChunk.doc``);
         ``needs_ocr``: pages left unread because OCR is off.
         """
         with self.transaction():
             index_id = self._ensure_active(fingerprint)
-            file_id = self._upsert_file(path, size, mtime, content_hash, "ok", None, 0)
+            file_id = self._upsert_file(path, size, mtime, content_hash, "ok", None, 0, title)
             self.conn.execute("UPDATE files SET needs_ocr = ? WHERE id = ?", (needs_ocr, file_id))
             self.conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
             self.conn.execute("DELETE FROM documents WHERE file_id = ?", (file_id,))
@@ -277,16 +279,17 @@ class Store(RetrievalMixin, BacklogMixin, RebuildMixin, MaintenanceMixin, Docume
         status: FileStatus,
         error: str | None,
         retries: int,
+        title: str = "",
     ) -> int:
         now = time.time() if status in ("ok", "skipped", "failed") else None
         self.conn.execute(
             "INSERT INTO files(path, folder_id, ext, size, mtime, content_hash, status, error,"
-            " retries, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " retries, indexed_at, title) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(path) DO UPDATE SET folder_id = excluded.folder_id,"
             " ext = excluded.ext, size = excluded.size, mtime = excluded.mtime,"
             " content_hash = excluded.content_hash, status = excluded.status,"
             " error = excluded.error, retries = excluded.retries,"
-            " indexed_at = excluded.indexed_at",
+            " indexed_at = excluded.indexed_at, title = excluded.title",
             (
                 path,
                 self._folder_for(path),
@@ -298,6 +301,7 @@ class Store(RetrievalMixin, BacklogMixin, RebuildMixin, MaintenanceMixin, Docume
                 error,
                 retries,
                 now,
+                title,
             ),
         )
         row = self.conn.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()
@@ -398,6 +402,26 @@ class Store(RetrievalMixin, BacklogMixin, RebuildMixin, MaintenanceMixin, Docume
             (path,),
         )
         return [chunk_record(r) for r in rows]
+
+    def chunks_between(self, path: str, start: int, end: int) -> list[Chunk]:
+        """A file's chunks that overlap the characters ``[start, end)``, in order.
+
+        What a preview of a big file loads: the text around a passage, not the whole book.
+        """
+        rows = self.conn.execute(
+            f"SELECT {CHUNK_COLS} FROM chunks c JOIN files f ON f.id = c.file_id"
+            ' WHERE f.path = ? AND c."end" > ? AND c.start < ? ORDER BY c.ordinal',
+            (path, start, end),
+        )
+        return [chunk_record(r) for r in rows]
+
+    def text_length(self, path: str) -> int:
+        """Where a file's last chunk ends (0 for a file without chunks)."""
+        row = self.conn.execute(
+            'SELECT max(c."end") FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.path = ?',
+            (path,),
+        ).fetchone()
+        return int(row[0] or 0)
 
     def chunks_by_id(self, ids: Iterable[int]) -> dict[int, Chunk]:
         """Chunks (with their file's path, mtime, size) for the given ids."""

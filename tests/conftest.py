@@ -115,3 +115,15 @@ def tiny_reranker_gguf_rank(
     return _gguf(
         tmp_path_factory, tiny_reranker_dir, "tiny-rr-rank.gguf", add_eos_token=None, pooling="rank"
     )
+
+
+@pytest.fixture(scope="session")
+def document_index(tmp_path_factory: pytest.TempPathFactory, starter_model_dir: Path) -> Path:
+    """Real documents (tests/fixtures/documents.py) indexed once with the starter model;
+    returns the index path (the documents are in ``<its folder>/docs``). Read it only."""
+    from tests.fixtures.documents import build_document_index, write_documents
+
+    root = tmp_path_factory.mktemp("documents")
+    db = root / "index.sqlite3"
+    build_document_index(write_documents(root / "docs"), db, starter_model_dir, root / "home")
+    return db

@@ -1,4 +1,11 @@
-"""``quarry search QUERY``: hybrid search from the command line, optionally as JSON."""
+"""``quarry search QUERY``: one result per file, from the command line, optionally as JSON.
+
+The query language (``"exact phrase"``, ``-word``, ``type:pdf``, ``in:Projects``,
+``after:last week``...) is read by ``app.query``; ``--after``/``--before`` take the same
+dates (``app.dates``). Files found by meaning alone that fall below the model's calibrated
+relevance floor are left out unless ``--all`` is given; the count is said on stderr.
+``--passages`` prints the flat list of matching chunks instead, as earlier versions did.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +13,24 @@ import argparse
 import json
 import sys
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-HELP = "Search the index (vector + keyword, fused; reranked when a reranker is available)."
+if TYPE_CHECKING:
+    from app.search import Passage, Result
+
+HELP = "Search the index: one result per file (vector + keyword, fused; reranked if possible)."
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Register the search options."""
-    p.add_argument("query", nargs="+", help="what to look for")
-    p.add_argument("--k", type=int, default=10, help="number of results")
+    p.add_argument(
+        "query",
+        nargs="+",
+        help='what to look for; understands "exact phrase", -word, type:pdf, in:FOLDER, '
+        "path:TEXT, after:DATE, before:DATE",
+    )
+    p.add_argument("--k", type=int, default=10, help="number of files (or passages)")
     p.add_argument("--rerank", action=argparse.BooleanOptionalAction, default=None)
     group = p.add_mutually_exclusive_group()
     group.add_argument("--preset", help="instruction preset name")
@@ -27,9 +42,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     p.add_argument("--from", dest="sender", action="append", default=[],
                    help="only mail whose sender contains this (name or address)")  # fmt: skip
-    p.add_argument("--after", help="modified on/after DATE (YYYY-MM-DD)")
-    p.add_argument("--before", help="modified before DATE (YYYY-MM-DD)")
+    p.add_argument("--after", help="modified on/after DATE (2024-05-17, 2024-05, today, last week)")
+    p.add_argument("--before", help="modified before DATE (same forms as --after)")
     p.add_argument("--mode", choices=["hybrid", "vector", "keyword"], default="hybrid")
+    p.add_argument("--all", action="store_true", help="also list the weaker matches")
+    p.add_argument(
+        "--passages", action="store_true", help="list matching chunks (old flat list), not files"
+    )
     p.add_argument("--db", type=Path, help="index database (default: the app's)")
     p.add_argument(
         "--download",
@@ -40,38 +59,43 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON list")
 
 
-def type_extensions(types: list[str]) -> tuple[str, ...]:
-    """Extensions for ``--type`` words: 'image' means every image format, 'mail' filters by
-    message instead (Maildir files have no extension)."""
-    from app.extract.images import IMAGE_EXTS
+def filters_from(args: argparse.Namespace) -> Any:
+    """The ``--folder``/``--type``/``--from``/``--after``/``--before`` options as
+    SearchFilters (``--type image`` is every image format, ``--type mail`` messages only)."""
+    from app.dates import parse_date
+    from app.query import type_words
+    from storage.models import SearchFilters
 
-    out: list[str] = []
-    for word in (t.lower().lstrip(".") for t in types):
-        if word == "image":
-            out += [ext.lstrip(".") for ext in IMAGE_EXTS]
-        elif word != "mail":
-            out.append(word)
-    return tuple(out)
-
-
-def _date(text: str | None) -> float | None:
-    return None if text is None else datetime.fromisoformat(text).timestamp()
+    extensions, mail_only = type_words(args.type)
+    return SearchFilters(
+        folders=tuple(str(Path(f).expanduser().resolve()) for f in args.folder),
+        extensions=extensions,
+        modified_after=None if args.after is None else parse_date(args.after),
+        modified_before=None if args.before is None else parse_date(args.before),
+        mail_only=mail_only,
+        senders=tuple(args.sender),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run one search and print the results."""
     from app import paths, settings
     from app.context import make_embedder, make_reranker, rerank_depth
-    from app.search import SearchOptions, SearchService, instruction_note
+    from app.search import (
+        SearchError,
+        SearchOptions,
+        SearchService,
+        instruction_note,
+    )
     from engine.errors import EngineError
     from engine.instructions import resolve_instruction
     from storage.errors import StorageError
-    from storage.models import SearchFilters
 
     # Consent to download is per run here, never the window's saved consent.
     conf = replace(settings.load(), allow_download=bool(args.download))
     query = " ".join(args.query)
     try:
+        filters = filters_from(args)
         task = resolve_instruction(
             args.instruction, args.preset or conf.query_preset, conf.custom_presets
         )
@@ -84,30 +108,59 @@ def run(args: argparse.Namespace) -> int:
         service = SearchService(
             args.db or paths.database_path(), embedder, reranker, rerank_depth=rerank_depth(conf)
         )
-        filters = SearchFilters(
-            folders=tuple(str(Path(f).expanduser().resolve()) for f in args.folder),
-            extensions=type_extensions(args.type),
-            modified_after=_date(args.after),
-            modified_before=_date(args.before),
-            mail_only="mail" in [t.lower() for t in args.type] or bool(args.sender),
-            senders=tuple(args.sender),
-        )
         opts = SearchOptions(k=args.k, filters=filters, instruction=task, mode=args.mode)
+        if args.passages:
+            return _print_passages(service.passages(query, opts), args.json)
         results = service.search(query, opts)
         results = service.rerank(query, results, opts, on_update=lambda _r: None)
-    except (StorageError, EngineError, KeyError, ValueError) as exc:
+    except (StorageError, EngineError, SearchError, KeyError, ValueError) as exc:
         print(f"quarry search: {exc}", file=sys.stderr)
         return 1
-    if args.json:
-        print(json.dumps([r.to_json() for r in results], ensure_ascii=False, indent=2))
+    return print_results(results, args.json, show_weak=args.all, command="search")
+
+
+def print_results(results: list[Result], as_json: bool, *, show_weak: bool, command: str) -> int:
+    """Files as JSON or as numbered lines; weak ones only with ``show_weak``."""
+    from app.search import results_json
+
+    shown = [r for r in results if show_weak or not r.weak]
+    hidden = len(results) - len(shown)
+    if as_json:
+        print(json.dumps(results_json(shown, show_weak=True), ensure_ascii=False, indent=2))
     else:
-        for i, r in enumerate(results, 1):
-            where = f" p.{r.page}" if r.page else ""
-            ocr = "  [OCR]" if r.ocr else ""
-            mail = ""
-            if r.document is not None:
-                mail = f"\n    mail from {r.document.sender} on {r.document.date[:10]}: {r.document.title}"
-            print(
-                f"{i:2}. {r.score:.3f}  {r.path}{where}{ocr}{mail}\n    {r.snippet.strip()[:200]}"
-            )
+        for i, r in enumerate(shown, 1):
+            print(_line(i, r))
+    if hidden:
+        print(
+            f"quarry {command}: {hidden} weaker match(es) not shown (--all lists them)",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _line(i: int, r: Result) -> str:
+    where = f" p.{r.page}" if r.page else ""
+    level = f"[{r.level}] " if r.level else ""
+    weak = " (weaker match)" if r.weak else ""
+    more = len(r.passages) - 1
+    extra = f"\n    + {more} more match{'es' if more > 1 else ''} in this file" if more else ""
+    ocr = "  [OCR]" if r.ocr else ""
+    return (
+        f"{i:2}. {level}{r.path}{where}{ocr}{weak}{_mail(r)}\n    {r.snippet.strip()[:200]}{extra}"
+    )
+
+
+def _mail(r: Result) -> str:
+    doc = r.document
+    return "" if doc is None else f"\n    mail from {doc.sender} on {doc.date[:10]}: {doc.title}"
+
+
+def _print_passages(passages: list[Passage], as_json: bool) -> int:
+    if as_json:
+        print(json.dumps([p.to_json() for p in passages], ensure_ascii=False, indent=2))
+        return 0
+    for i, p in enumerate(passages, 1):
+        where = f" p.{p.page}" if p.page else ""
+        ocr = "  [OCR]" if p.ocr else ""
+        print(f"{i:2}. {p.score:.3f}  {p.path}{where}{ocr}\n    {p.snippet.strip()[:200]}")
     return 0

@@ -19,7 +19,8 @@ Span = tuple[int, int]
 
 @dataclass(frozen=True)
 class Hit:
-    """One result row as the window shows it (a view of ``app.search.Result``)."""
+    """One result row as the window shows it (a view of ``app.search.Result``): a file and
+    its best passage; ``more`` holds the file's other matching passages, as Hits too."""
 
     path: str
     score: float
@@ -27,11 +28,16 @@ class Hit:
     spans: tuple[Span, ...] = ()  # match spans inside ``snippet``
     page: int | None = None
     heading: str = ""
-    start: int = 0  # character offsets of the chunk (or match) in the file's text
+    start: int = 0  # character offsets of the passage in the file's text
     end: int = 0
     modified: float | None = None  # mtime, seconds since the epoch
     scores: dict[str, float] = field(default_factory=dict)
     chunk_id: str = ""  # identity that survives re-ordering; falls back to path+start
+    more: tuple[Hit, ...] = ()  # the file's other matching passages, best first
+    relevance: float | None = None  # calibrated P(relevant), or the reranker's P(yes)
+    level: str | None = None  # "high" | "medium" | "low" (None: not calibrated)
+    weak: bool = False  # behind "Show weaker matches"
+    chunk: int = 0  # the passage's chunk number in its file (for "more like this")
     ocr: bool = False  # the text was recognised in a scan or photo
     mail: str = ""  # for a mail message: "Subject · mail from Anna on 2024-03-02"
     doc_id: int | None = None  # the mail message's stored id (its preview is the message)
@@ -67,12 +73,32 @@ class Hit:
 
 @dataclass(frozen=True)
 class Preview:
-    """The chunk in its surrounding text, with the spans to highlight and scroll to."""
+    """The document around a passage: every match, the passage, page marks, what is loaded.
+
+    ``start``/``end`` are the file offsets of the loaded text and ``length`` the document's,
+    so the pane can offer the text before and after (``more_before``/``more_after``).
+    """
 
     text: str
-    spans: tuple[Span, ...] = ()
+    spans: tuple[Span, ...] = ()  # every match of the query, in ``text``
     page: int | None = None
     heading: str = ""
+    passage: Span | None = None  # the passage, in ``text`` (scrolled into view)
+    pages: tuple[tuple[int, int], ...] = ()  # (position in text, page) where pages begin
+    monospace: bool = False  # code and plain text keep their layout
+    start: int = 0
+    end: int = 0
+    length: int = 0
+
+    @property
+    def more_before(self) -> bool:
+        """True when the document goes on before the loaded text."""
+        return self.start > 0
+
+    @property
+    def more_after(self) -> bool:
+        """True when the document goes on after the loaded text."""
+        return self.end < self.length
 
 
 @dataclass(frozen=True)
@@ -168,8 +194,12 @@ class SearchBackend(Protocol):
         """Re-order ``hits``; call ``on_update`` with each improved order; stop when cancelled."""
         ...
 
-    def preview(self, hit: Hit) -> Preview:
-        """The hit's chunk in context (reads the store or the file)."""
+    def preview(self, hit: Hit, span: Span | None = None) -> Preview:
+        """The document around the hit's passage, or the file span ``span`` when given."""
+        ...
+
+    def similar(self, hit: Hit, passage: bool = False) -> list[Hit]:
+        """Files like the hit's file, or like its passage alone (``passage``)."""
         ...
 
     def presets(self) -> dict[str, str]:

@@ -11,6 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QIcon
@@ -29,6 +30,9 @@ from app.ui.tray import Tray
 from app.ui.welcome import WelcomeDialog
 from app.ui.workers import IndexingWorker, SearchWorker
 from storage.models import BAND_OPENED, BAND_SEARCHED
+
+if TYPE_CHECKING:
+    from app.ui.api_server import WindowApi
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +74,8 @@ class AppController(QObject):
         self.factory = factory
         self.downloader = downloader
         self.model_message: QMessageBox | None = None  # the last "model unavailable" notice
+        self.api: WindowApi | None = None  # the HTTP API server, made when first switched on
+        self.api_message: QMessageBox | None = None  # the last "API could not start" notice
         self.search_worker = SearchWorker(search, self)
         self.window = MainWindow(self.search_worker, opener=opener)
         self.window.apply_settings(settings)
@@ -143,6 +149,7 @@ class AppController(QObject):
         else:
             self._search_first()
         self.load_problems()
+        self.apply_api()
 
     def _search_first(self) -> None:
         """Warm search up (model, vector index), then start indexing.
@@ -196,6 +203,8 @@ class AppController(QObject):
         self._quitting = True
         self.quitting.emit()
         self.search_worker.shutdown(wait_ms=500)
+        if self.api is not None:
+            self.api.stop()
         if self.downloader is not None:
             self.downloader.shutdown(wait_s=0.2)
         if self.indexing is not None:
@@ -233,6 +242,7 @@ class AppController(QObject):
             self.window.keep_in_tray = new.keep_running_in_tray and self.tray.available()
         self.settings_changed.emit(new)
         self._apply_engine_changes(old, new)
+        self.apply_api()
 
     def _apply_engine_changes(self, old: Settings, new: Settings) -> None:
         engine_keys = ("embed_model", "embed_backend", "device", "precision", "remote_url")
@@ -265,6 +275,32 @@ class AppController(QObject):
             self.search_worker.backend = search
             self.set_indexing(indexing)
             self.start_indexing()
+
+    # -- the API for assistants and scripts -------------------------------------------
+    def apply_api(self) -> None:
+        """Start, stop or update the HTTP API server as the settings say (off by default)."""
+        if self.api is None:
+            if not self.settings.api_server:
+                return
+            from app.ui.api_server import WindowApi
+
+            self.api = WindowApi(lambda: self.search_worker.backend)
+        try:
+            message = self.api.apply(self.settings)
+        except (OSError, ImportError) as exc:
+            self.api_message = QMessageBox(
+                QMessageBox.Icon.Warning,
+                "Quarry: API server",
+                f"The API server for assistants and scripts could not start:\n\n{exc}\n\n"
+                "Search in the window is not affected. Choose another port in settings.json "
+                "(api_port), or install the 'serve' extra if it is missing.",
+                QMessageBox.StandardButton.Ok,
+                self.window,
+            )
+            self.api_message.open()
+            return
+        if message:
+            self.window.status.showMessage(message, 8000)
 
     # -- models -------------------------------------------------------------------------
     def prepare_models(self) -> None:

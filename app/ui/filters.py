@@ -1,30 +1,40 @@
-"""The filter bar: folder, file type, modified date and the per-search instruction preset."""
+"""The filter bar: folder, file type, modified date and the per-search instruction preset.
+
+The folder, type and date dropdowns mirror the query's ``in:``, ``type:`` and ``after:``
+operators (``reflect``): typing ``type:pdf`` shows PDF here, and a value the list lacks
+(``in:Projects``, ``after:2024-05``) is added as its own entry while the query names it.
+A user's choice here is announced with ``choice_made(kind)`` so the window can rewrite
+the operator in the query text, keeping both in step. Dates are the query language's
+(``app.dates``): "Past week" is ``after:last week``.
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
+from app.dates import parse_period
 from app.ui.backend import SearchOptions
+from app.ui.combo import current_data, item_data
 
 FILE_TYPES = ("pdf", "md", "txt", "docx", "pptx", "xlsx", "html", "py", "csv", "odt", "epub", "eml")
-DAY = 86400.0
-DATE_RANGES: dict[str, float | None] = {
+DATE_RANGES: dict[str, str | None] = {
     "Any time": None,
-    "Past day": DAY,
-    "Past week": 7 * DAY,
-    "Past month": 31 * DAY,
-    "Past year": 366 * DAY,
+    "Today": "today",
+    "Past week": "last week",
+    "Past month": "last month",
+    "Past year": "last year",
 }
+CUSTOM = 0x0100 + 50  # item data role marking an entry added for a query operator
 
 
 class FilterBar(QWidget):
     """Emits ``filters_changed`` whenever a choice changes; ``options()`` reads them all."""
 
     filters_changed = Signal()
+    choice_made = Signal(str)  # "type" | "in" | "after": the user picked in that dropdown
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -38,11 +48,12 @@ class FilterBar(QWidget):
         self.file_type.addItem("All types", None)
         for ext in FILE_TYPES:
             self.file_type.addItem(ext.upper(), ext)
-        for label, seconds in DATE_RANGES.items():
-            self.modified.addItem(label, seconds)
+        for label, words in DATE_RANGES.items():
+            self.modified.addItem(label, words)
         self.set_folders([])
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        self.combos = {"in": self.folder, "type": self.file_type, "after": self.modified}
         for label, combo in (
             ("Folder", self.folder),
             ("Type", self.file_type),
@@ -52,10 +63,12 @@ class FilterBar(QWidget):
             layout.addWidget(QLabel(label))
             layout.addWidget(combo, 1 if combo is self.folder or combo is self.preset else 0)
             combo.currentIndexChanged.connect(self.filters_changed)
+        for kind, combo in self.combos.items():
+            combo.activated.connect(lambda _i, k=kind: self.choice_made.emit(k))
 
     def set_folders(self, folders: Sequence[str]) -> None:
         """Offer the watched folders; keeps the current choice when it still exists."""
-        current = self.folder.currentData()
+        current = current_data(self.folder)
         self.folder.blockSignals(True)
         self.folder.clear()
         self.folder.addItem("All folders", None)
@@ -76,14 +89,44 @@ class FilterBar(QWidget):
         self.preset.setCurrentIndex(max(0, index))
         self.preset.blockSignals(False)
 
-    def options(self, rerank: bool = True, now: float | None = None) -> SearchOptions:
+    def choice(self, kind: str) -> str | None:
+        """The operator value the dropdown of ``kind`` stands for (None: no restriction)."""
+        data = current_data(self.combos[kind])
+        return None if data is None else str(data)
+
+    def reflect(self, kind: str, value: str | None) -> None:
+        """Show the query's ``kind`` operator value (None: back to "all") without a signal."""
+        combo = self.combos[kind]
+        combo.blockSignals(True)
+        for i in reversed(range(combo.count())):  # entries added for an earlier query
+            if item_data(combo, i, CUSTOM) and item_data(combo, i) != value:
+                combo.removeItem(i)
+        index = combo.findData(value) if value is not None else 0
+        if index < 0:
+            label = f"after {value}" if kind == "after" else f"{kind}: {value}"
+            combo.addItem(label, value)
+            index = combo.count() - 1
+            combo.setItemData(index, True, CUSTOM)
+        if combo.currentIndex() != index:  # setCurrentIndex leaks a None (see app.ui.combo)
+            combo.setCurrentIndex(index)
+        combo.blockSignals(False)
+
+    def _own(self, combo: QComboBox) -> str | None:
+        """The dropdown's value, unless it only mirrors a query operator (the query's text
+        carries that filter itself, e.g. a folder *name* that is no path)."""
+        if current_data(combo, CUSTOM):
+            return None
+        data = current_data(combo)
+        return None if data is None else str(data)
+
+    def options(self, rerank: bool = True) -> SearchOptions:
         """The current filters as search options."""
-        window = self.modified.currentData()
-        after = (now or time.time()) - window if window else None
+        words = self._own(self.modified)
+        period = parse_period(words) if words else None
         return SearchOptions(
-            folder=self.folder.currentData(),
-            file_type=self.file_type.currentData(),
-            modified_after=after,
-            preset=self.preset.currentData(),
+            folder=self._own(self.folder),
+            file_type=self._own(self.file_type),
+            modified_after=period.start if period else None,
+            preset=current_data(self.preset),
             rerank=rerank,
         )

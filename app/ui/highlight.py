@@ -1,11 +1,22 @@
-"""Match spans to escaped HTML, shared by the result rows and the preview pane."""
+"""Match spans to escaped HTML, and colour blends, shared by the result rows and the preview."""
 
 from __future__ import annotations
 
 import html
 from collections.abc import Sequence
 
+from PySide6.QtGui import QColor
+
 from app.ui.backend import Span
+
+
+def blend(a: QColor, b: QColor, share: float) -> QColor:
+    """``share`` of ``a`` over ``b``, opaque (Qt rich text drops fractional rgba alpha)."""
+    return QColor(
+        round(a.red() * share + b.red() * (1 - share)),
+        round(a.green() * share + b.green() * (1 - share)),
+        round(a.blue() * share + b.blue() * (1 - share)),
+    )
 
 
 def merge_spans(spans: Sequence[Span], length: int) -> list[Span]:

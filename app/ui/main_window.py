@@ -1,26 +1,47 @@
-"""The main window: one search field, results as you type, a preview, filters and status.
+"""The main window: one search field, one row per file as you type, a preview, filters.
 
 Typing restarts a short debounce; each search gets a request number and answers to older
 numbers are dropped, so a slow search or rerank can never overwrite a newer query's results.
+The query's operators (``type:pdf``, ``in:Projects``, ``after:last week``, ``-word``) show
+as chips under the field and in the dropdowns, kept in step both ways. "More like this"
+(preview button, row menu) lists files similar to the selected one until the query changes.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QItemSelectionModel, QObject, Qt, QTimer, Signal
+from collections.abc import Callable
+
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelectionModel,
+    QModelIndex,
+    QObject,
+    QPoint,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QHBoxLayout,
+    QLabel,
     QLineEdit,
-    QListView,
     QMainWindow,
+    QMenu,
     QSplitter,
+    QToolButton,
+    QTreeView,
     QVBoxLayout,
     QWidget,
 )
 
+from app.query import Kind, Operator, parse, with_operator
 from app.settings import Settings
 from app.ui.backend import Hit, Preview
+from app.ui.chips import ChipBar
 from app.ui.filters import FilterBar
+from app.ui.nonekeeper import keep_none_alive
 from app.ui.opener import DesktopOpener, Opener
 from app.ui.presets import all_presets
 from app.ui.preview import PreviewPane
@@ -30,6 +51,7 @@ from app.ui.status_bar import IndexStatusBar
 from app.ui.workers import SearchWorker
 
 DEBOUNCE_MS = 150
+SYNCED: tuple[Kind, ...] = ("type", "in", "after")
 
 
 class MainWindow(QMainWindow):
@@ -49,6 +71,7 @@ class MainWindow(QMainWindow):
         parent: QWidget | None = None,
         debounce_ms: int = DEBOUNCE_MS,
     ) -> None:
+        keep_none_alive()  # before any PySide6 call can lose a reference to None
         super().__init__(parent)
         self.setWindowTitle("Quarry")
         self.resize(1100, 700)
@@ -58,6 +81,7 @@ class MainWindow(QMainWindow):
         self.rerank_enabled = True
         self._request = 0
         self._preview_key = ""
+        self._preview_hit: Hit | None = None
         self._build_widgets()
         self._debounce = QTimer(self, singleShot=True, interval=debounce_ms)
         self._debounce.timeout.connect(self.search_now)
@@ -69,42 +93,79 @@ class MainWindow(QMainWindow):
     def _build_widgets(self) -> None:
         self.search_field = QLineEdit(placeholderText="Search your documents by meaning…")
         self.search_field.setClearButtonEnabled(True)
+        self.search_field.setToolTip(
+            '"exact phrase", -word, type:pdf, in:Folder, path:text, after:last week, before:2024'
+        )
         font = self.search_field.font()
         font.setPointSizeF(font.pointSizeF() * 1.3)
         self.search_field.setFont(font)
+        self.chips = ChipBar()
         self.filters = FilterBar()
         self.model = ResultsModel(self)
-        self.results = QListView()
+        self.results = QTreeView()
         self.results.setModel(self.model)
-        self.results.setItemDelegate(ResultDelegate(self.results))
+        self.delegate = ResultDelegate(self.results)
+        self.results.setItemDelegate(self.delegate)
+        self.results.setHeaderHidden(True)
+        self.results.setIndentation(14)
+        self.results.setExpandsOnDoubleClick(False)
+        self.results.setUniformRowHeights(False)
         self.results.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.results.setUniformItemSizes(True)
         self.results.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.results.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.preview = PreviewPane()
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.results)
-        splitter.addWidget(self.preview)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self._results_column())
+        self.splitter.addWidget(self.preview)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addWidget(self.search_field)
+        layout.addWidget(self.chips)
         layout.addWidget(self.filters)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
         self.status = IndexStatusBar()
         self.setStatusBar(self.status)
         self.setFocusProxy(self.search_field)
 
+    def _results_column(self) -> QWidget:
+        """The list, under a banner that says when it lists files like another one."""
+        self.similar_label = QLabel()
+        self.similar_close = QToolButton()
+        self.similar_close.setText("✕")
+        self.similar_close.setToolTip("Back to the search")
+        banner = QWidget()
+        row = QHBoxLayout(banner)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.similar_label, 1)
+        row.addWidget(self.similar_close)
+        self.similar_banner = banner
+        banner.setVisible(False)
+        column = QWidget()
+        layout = QVBoxLayout(column)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(banner)
+        layout.addWidget(self.results, 1)
+        return column
+
     def _connect(self) -> None:
         self.search_field.textChanged.connect(self._on_text_changed)
         self.filters.filters_changed.connect(self.search_now)
+        self.filters.choice_made.connect(self._on_choice)
+        self.chips.remove_requested.connect(self._remove_operator)
         self.search_field.installEventFilter(self)
         self.results.installEventFilter(self)
-        self.results.activated.connect(lambda index: self.open_current())
+        self.results.activated.connect(self._on_activated)
+        self.results.customContextMenuRequested.connect(self._context_menu)
         self.results.selectionModel().currentChanged.connect(self._on_current_changed)
+        self.delegate.more_clicked.connect(lambda row: self.toggle_more(self.model.index(row)))
         self.preview.open_requested.connect(self._open_path)
         self.preview.reveal_requested.connect(self._reveal_path)
+        self.preview.similar_requested.connect(lambda: self.more_like_this())
+        self.preview.more_requested.connect(self._load_more)
+        self.similar_close.clicked.connect(self.search_now)
         self.status.problems_requested.connect(self.problems_requested)
         w = self.worker
         w.results_ready.connect(self._on_results)
@@ -121,11 +182,33 @@ class MainWindow(QMainWindow):
             ("&Problem files…", None, self.problems_requested.emit),
             ("&Quit", QKeySequence.StandardKey.Quit, self.quit_requested.emit),
         ):
-            action = QAction(text, self)
-            if shortcut is not None:
-                action.setShortcut(shortcut)
-            action.triggered.connect(slot)
-            menu.addAction(action)
+            self._action(menu, text, shortcut, slot)
+        find = self.menuBar().addMenu("&Find")
+        self._action(
+            find, "&Next match", QKeySequence.StandardKey.FindNext, self.preview.next_match
+        )
+        self._action(
+            find,
+            "&Previous match",
+            QKeySequence.StandardKey.FindPrevious,
+            self.preview.previous_match,
+        )
+        self._action(find, "More &like this", QKeySequence("Ctrl+L"), self.more_like_this)
+        self._action(find, "Show &weaker matches", QKeySequence("Ctrl+W"), self.show_weaker)
+
+    def _action(
+        self,
+        menu: QMenu,
+        text: str,
+        shortcut: QKeySequence | QKeySequence.StandardKey | None,
+        slot: Callable[[], object],
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
 
     def apply_settings(self, settings: Settings) -> None:
         """Refresh everything the settings shape (folders, presets, rerank, tray)."""
@@ -141,21 +224,47 @@ class MainWindow(QMainWindow):
         return self._request
 
     def _on_text_changed(self, text: str) -> None:
-        if not text.strip():
+        parsed = parse(text)
+        self.chips.show_query(parsed)
+        for kind in SYNCED:
+            found = parsed.of_kind(kind)
+            self.filters.reflect(kind, found[-1].value if found else None)
+        if not parsed.text.strip():
             self._debounce.stop()
             self._show_empty()
             return
         self._debounce.start()
 
+    def _on_choice(self, kind: str) -> None:
+        """A dropdown choice rewrites the same operator when the query names one."""
+        parsed = parse(self.search_field.text())
+        if parsed.of_kind(kind):  # type: ignore[arg-type]
+            self.search_field.setText(with_operator(parsed, kind, self.filters.choice(kind)))  # type: ignore[arg-type]
+
+    def _remove_operator(self, operator: Operator) -> None:
+        self.search_field.setText(parse(self.search_field.text()).without(operator))
+        self.search_now()
+
     def search_now(self) -> None:
         """Run the current query immediately (debounce fired, or a filter changed)."""
         self._debounce.stop()
+        self.similar_banner.setVisible(False)
         query = self.search_field.text().strip()
-        if not query:
+        if not parse(query).text.strip():
             self._show_empty()
             return
         options = self.filters.options(rerank=self.rerank_enabled)
         self._request = self.worker.search(query, options)
+
+    def more_like_this(self, hit: Hit | None = None, passage: bool = False) -> None:
+        """List files similar to ``hit`` (default: the selected file), no model needed."""
+        target = hit or self.current_file()
+        if target is None:
+            return
+        self._debounce.stop()
+        self._request = self.worker.similar(target, passage)
+        self.similar_label.setText(f"Files like {target.name}")
+        self.similar_banner.setVisible(True)
 
     def _show_empty(self) -> None:
         self._request = self.worker.cancel()
@@ -169,12 +278,19 @@ class MainWindow(QMainWindow):
         if request != self._request:
             return  # stale: the user typed since
         self.model.set_hits(hits)
-        if hits:
+        shown = self.model.hits()
+        if shown:
             self.results.setCurrentIndex(self.model.index(0))
         else:
             self.preview.show_hit(None)
-        self.status.showMessage(f"{len(hits)} results", 3000)
-        self.results_shown.emit(len(hits))
+        weak = self.model.weak_count
+        extra = f", {weak} weaker hidden" if weak else ""
+        self.status.showMessage(f"{len(shown)} files{extra}", 3000)
+        self.results_shown.emit(len(shown))
+
+    def show_weaker(self) -> None:
+        """Add the weaker matches to the list ("Show weaker matches")."""
+        self.model.show_weaker()
 
     def _on_rerank_started(self, request: int) -> None:
         if request == self._request:
@@ -195,20 +311,68 @@ class MainWindow(QMainWindow):
 
     # -- selection and preview ----------------------------------------------------------
     def current_hit(self) -> Hit | None:
-        """The selected result, if any."""
-        return self.model.hit(self.results.currentIndex().row())
+        """The selected row: a file, or one of its passages."""
+        return self.model.hit_at(self.results.currentIndex())
+
+    def current_file(self) -> Hit | None:
+        """The selected file (a passage row's file)."""
+        index = self.results.currentIndex()
+        parent = self.model.parent(index)
+        return self.model.hit_at(parent if parent.isValid() else index)
 
     def _on_current_changed(self) -> None:
         hit = self.current_hit()
         if hit is None or hit.key == self._preview_key:
             return
         self._preview_key = hit.key
+        self._preview_hit = hit
         self.preview.show_hit(hit)
         self.worker.preview(hit)
 
     def _on_preview(self, request: int, preview: Preview) -> None:
         if self.worker.is_current_preview(request):
             self.preview.show_preview(preview)
+
+    def _load_more(self, direction: int) -> None:
+        """Widen the loaded text of a big file before or after what is shown."""
+        shown, hit = self.preview.preview, self._preview_hit
+        if shown is None or hit is None:
+            return
+        size = max(shown.end - shown.start, 1)
+        start = max(0, shown.start - size) if direction < 0 else shown.start
+        end = shown.end if direction < 0 else min(shown.length, shown.end + size)
+        self.worker.preview(hit, (start, end))
+
+    def toggle_more(self, index: QModelIndex | None = None) -> None:
+        """Open or close a file's further passages ("N more matches in this file")."""
+        target = index if index is not None else self.results.currentIndex()
+        parent = self.model.parent(target)
+        row = parent if parent.isValid() else target
+        if not self.model.hasChildren(row):
+            return
+        self.results.setExpanded(row, not self.results.isExpanded(row))
+
+    def _on_activated(self, index: QModelIndex) -> None:
+        if self.model.is_weaker_row(index):
+            self.show_weaker()
+        else:
+            self.open_current()
+
+    def _context_menu(self, point: QPoint) -> None:
+        index = self.results.indexAt(point)
+        hit = self.model.hit_at(index)
+        if hit is None:
+            return
+        passage = self.model.parent(index).isValid()
+        menu = QMenu(self)
+        menu.addAction("Open", lambda: self._open_path(hit.path))
+        menu.addAction("Reveal in folder", lambda: self._reveal_path(hit.path))
+        menu.addAction("Copy path", lambda: QGuiApplication.clipboard().setText(hit.path))
+        menu.addAction("More like this file", lambda: self.more_like_this(hit))
+        if passage:
+            menu.addAction("More like this passage", lambda: self.more_like_this(hit, True))
+        menu.popup(self.results.viewport().mapToGlobal(point))
+        self.context_menu = menu
 
     # -- keyboard -----------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -218,12 +382,20 @@ class MainWindow(QMainWindow):
 
     def _handle_key(self, event: QKeyEvent) -> bool:
         key = event.key()
-        ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+        mods = event.modifiers()
+        ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
+        alt = bool(mods & Qt.KeyboardModifier.AltModifier)
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self.reveal_current() if ctrl else self.open_current()
+            if self.model.is_weaker_row(self.results.currentIndex()):
+                self.show_weaker()
+            else:
+                self.reveal_current() if ctrl else self.open_current()
             return True
         if key in (Qt.Key.Key_Up, Qt.Key.Key_Down):
             self.move_selection(-1 if key == Qt.Key.Key_Up else 1)
+            return True
+        if alt and key in (Qt.Key.Key_Right, Qt.Key.Key_Left):
+            self._expand_current(key == Qt.Key.Key_Right)
             return True
         if key == Qt.Key.Key_Escape:
             self.clear()
@@ -233,16 +405,32 @@ class MainWindow(QMainWindow):
             return True
         return False
 
+    def _expand_current(self, expand: bool) -> None:
+        """Alt+Right / Alt+Left: open or close the current file's further passages."""
+        index = self.results.currentIndex()
+        parent = self.model.parent(index)
+        row = parent if parent.isValid() else index
+        if self.model.hasChildren(row):
+            self.results.setExpanded(row, expand)
+            if not expand and parent.isValid():
+                self._select(row)
+
     def move_selection(self, delta: int) -> None:
-        """Arrow keys move through results while typing stays in the search field."""
-        rows = self.model.rowCount()
-        if not rows:
-            return
-        row = min(rows - 1, max(0, self.results.currentIndex().row() + delta))
+        """Arrow keys move through the visible rows while typing stays in the search field."""
+        current = self.results.currentIndex()
+        if not current.isValid():
+            target = self.model.index(0)
+        else:
+            step = self.results.indexBelow if delta > 0 else self.results.indexAbove
+            target = step(current)
+        if target.isValid():
+            self._select(target)
+
+    def _select(self, index: QModelIndex) -> None:
         self.results.selectionModel().setCurrentIndex(
-            self.model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect
         )
-        self.results.scrollTo(self.model.index(row))
+        self.results.scrollTo(index)
 
     def open_current(self) -> None:
         """Enter: open the selected file with its default application."""

@@ -1,71 +1,140 @@
-"""Paints one result: name and folder, highlighted snippet, location, date and score.
+"""Paints the result rows: files, their further passages, and "Show N weaker matches".
 
-Colours come from the palette so the rows follow the OS light/dark theme.
+A file row: name, relevance (a three-step bar and High/Medium/Low, from calibrated values
+or the reranker's P(yes); never a raw fusion number), the day it changed; the folder and
+the passage's page/heading, elided with "…" so a long heading path never widens anything;
+the highlighted snippet; "▸ N more matches in this file". A passage row: its location
+and snippet. Colours come from the palette so rows follow the light/dark theme.
+
+Snippet height is measured with the text's own fonts: Chinese and Japanese come from a
+fallback font whose lines are taller than the UI font's, and a row sized by the UI font
+alone cut their second line in half. Highlights are opaque blends of the palette's
+highlight and base colours: Qt's rich text reads ``rgba()`` alpha as 0-255, so a
+fractional alpha was fully transparent and only bold marked a match, which CJK fallback
+fonts often lack.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QTextDocument
-from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+import functools
+
+from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QMouseEvent,
+    QPainter,
+    QPalette,
+    QTextDocument,
+)
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from app.ui.backend import Hit
-from app.ui.highlight import highlight_html
-from app.ui.results_model import HitRole, ModifiedRole
+from app.ui.highlight import blend, highlight_html
+from app.ui.results_model import HitRole, KindRole, ModifiedRole
 
+AnyIndex = QModelIndex | QPersistentModelIndex
 PADDING = 8
 SNIPPET_LINES = 2
+LEVELS = {"high": 3, "medium": 2, "low": 1}
+BAR_W = 30
 
 
 def match_style(palette: QPalette) -> str:
-    """CSS for matched words: a translucent highlight readable in light and dark themes."""
-    color = QColor(palette.color(QPalette.ColorRole.Highlight))
-    color.setAlpha(90)
-    rgba = f"rgba({color.red()},{color.green()},{color.blue()},{color.alphaF():.2f})"
-    return f"background-color:{rgba}; font-weight:600;"
+    """CSS for matched words: an opaque tint of the highlight colour, readable in any theme."""
+    tint = blend(
+        palette.color(QPalette.ColorRole.Highlight), palette.color(QPalette.ColorRole.Base), 0.35
+    )
+    return f"background-color:{tint.name()}; font-weight:600;"
+
+
+@functools.lru_cache(maxsize=16)
+def text_line_height(family: str, size: float) -> int:
+    """Height of one snippet line in ``family``, Latin and CJK fallback fonts included."""
+    font = QFont(family)
+    if size > 0:
+        font.setPointSizeF(size)
+    doc = QTextDocument()
+    doc.setDefaultFont(font)
+    doc.setDocumentMargin(0)
+    doc.setPlainText("Ag 漢字かな한글")
+    return max(int(doc.size().height() + 0.999), QFontMetrics(font).lineSpacing())
+
+
+def line_height(font: QFont) -> int:
+    """``text_line_height`` for a QFont."""
+    return text_line_height(font.family(), font.pointSizeF())
 
 
 class ResultDelegate(QStyledItemDelegate):
-    """Three-line rows; the snippet is rich text so match spans can be highlighted."""
+    """Rows of three kinds; the snippet is rich text so match spans can be highlighted."""
 
-    def sizeHint(
-        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
-    ) -> QSize:
-        line = QFontMetrics(option.font).lineSpacing()  # type: ignore[attr-defined]
-        return QSize(400, line * (2 + SNIPPET_LINES) + 2 * PADDING + 4)
+    more_clicked = Signal(int)  # the "N more matches" line of the file row at this row
 
-    def paint(
-        self,
-        painter: QPainter,
-        option: QStyleOptionViewItem,
-        index: QModelIndex | QPersistentModelIndex,
-    ) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
+        font: QFont = option.font  # type: ignore[attr-defined]
+        ui = QFontMetrics(font).lineSpacing()
+        snippet = line_height(font) * SNIPPET_LINES
+        kind = index.data(KindRole)
+        if kind == "weaker":
+            return QSize(400, ui + 2 * PADDING)
+        if kind == "passage":
+            return QSize(400, ui + snippet + 2 * PADDING)
         hit = index.data(HitRole)
-        if not isinstance(hit, Hit):
-            return
+        more = ui if isinstance(hit, Hit) and hit.more else 0
+        return QSize(400, 2 * ui + snippet + more + 2 * PADDING + 4)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
         painter.save()
         style = option.widget.style() if option.widget else None  # type: ignore[attr-defined]
         if style is not None:
             style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter)
         rect: QRect = option.rect.adjusted(PADDING, PADDING, -PADDING, -PADDING)  # type: ignore[attr-defined]
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)  # type: ignore[attr-defined]
-        palette: QPalette = option.palette  # type: ignore[attr-defined]
-        text_role = (
-            QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.WindowText
-        )
-        self._paint_header(painter, option, rect, hit, str(index.data(ModifiedRole) or ""))
-        self._paint_snippet(painter, option, rect, hit, palette.color(text_role))
+        kind = index.data(KindRole)
+        hit = index.data(HitRole)
+        if kind == "weaker":
+            self._paint_weaker(painter, option, rect, str(index.data()))
+        elif isinstance(hit, Hit) and kind == "passage":
+            self._paint_passage(painter, option, rect, hit)
+        elif isinstance(hit, Hit):
+            self._paint_file(painter, option, rect, hit, str(index.data(ModifiedRole) or ""))
         painter.restore()
 
-    def _paint_header(
+    # -- the three kinds ----------------------------------------------------------------
+    def _paint_weaker(
+        self, painter: QPainter, option: QStyleOptionViewItem, rect: QRect, text: str
+    ) -> None:
+        palette: QPalette = option.palette  # type: ignore[attr-defined]
+        painter.setPen(palette.color(QPalette.ColorRole.Link))
+        painter.drawText(rect, Qt.AlignmentFlag.AlignVCenter, f"▾ {text}")
+
+    def _paint_passage(
+        self, painter: QPainter, option: QStyleOptionViewItem, rect: QRect, hit: Hit
+    ) -> None:
+        font: QFont = option.font  # type: ignore[attr-defined]
+        metrics = QFontMetrics(font)
+        line = metrics.lineSpacing()
+        painter.setFont(font)
+        painter.setPen(option.palette.color(QPalette.ColorRole.PlaceholderText))  # type: ignore[attr-defined]
+        where = metrics.elidedText(
+            hit.location or "passage", Qt.TextElideMode.ElideMiddle, rect.width()
+        )
+        painter.drawText(QRect(rect.left(), rect.top(), rect.width(), line), 0, where)
+        self._paint_snippet(painter, option, rect, hit, rect.top() + line)
+
+    def _paint_file(
         self, painter: QPainter, option: QStyleOptionViewItem, rect: QRect, hit: Hit, date: str
     ) -> None:
         font: QFont = QFont(option.font)  # type: ignore[attr-defined]
         metrics = QFontMetrics(font)
         line = metrics.lineSpacing()
         palette: QPalette = option.palette  # type: ignore[attr-defined]
-        right = f"{date}   {hit.score:.3f}".strip()
-        right_w = metrics.horizontalAdvance(right) + PADDING
+        muted = palette.color(QPalette.ColorRole.PlaceholderText)
+        right_w = metrics.horizontalAdvance(date) + BAR_W + 2 * PADDING
         bold = QFont(font)
         bold.setBold(True)
         painter.setFont(bold)
@@ -75,33 +144,99 @@ class ResultDelegate(QStyledItemDelegate):
         painter.setPen(palette.color(QPalette.ColorRole.WindowText))
         painter.drawText(QRect(rect.left(), rect.top(), rect.width() - right_w, line), 0, name)
         painter.setFont(font)
-        muted = palette.color(QPalette.ColorRole.PlaceholderText)
         painter.setPen(muted)
         painter.drawText(
-            QRect(rect.left(), rect.top(), rect.width(), line), Qt.AlignmentFlag.AlignRight, right
+            QRect(rect.left(), rect.top(), rect.width(), line), Qt.AlignmentFlag.AlignRight, date
         )
-        loc = hit.location
-        loc_w = metrics.horizontalAdvance(loc) + PADDING if loc else 0
-        folder = metrics.elidedText(hit.folder, Qt.TextElideMode.ElideLeft, rect.width() - loc_w)
+        self._paint_level(painter, palette, rect.right() - right_w + PADDING, rect.top(), line, hit)
         second = QRect(rect.left(), rect.top() + line, rect.width(), line)
-        painter.drawText(second, 0, folder)
+        self._paint_place(painter, metrics, second, hit)
+        self._paint_snippet(painter, option, rect, hit, rect.top() + 2 * line + 4)
+        if hit.more:
+            count = len(hit.more)
+            text = f"▸ {count} more match{'es' if count > 1 else ''} in this file"
+            painter.setPen(palette.color(QPalette.ColorRole.Link))
+            top = rect.top() + 2 * line + 4 + line_height(font) * SNIPPET_LINES
+            painter.drawText(QRect(rect.left(), top, rect.width(), line), 0, text)
+
+    @staticmethod
+    def _paint_place(painter: QPainter, metrics: QFontMetrics, box: QRect, hit: Hit) -> None:
+        """Folder on the left (elided at its start), page/heading on the right (elided in
+        the middle), each given at most its share of the width."""
+        loc = hit.location
+        loc_w = min(metrics.horizontalAdvance(loc), box.width() // 2) if loc else 0
+        folder_w = box.width() - loc_w - (PADDING if loc else 0)
+        folder = metrics.elidedText(hit.folder, Qt.TextElideMode.ElideLeft, folder_w)
+        painter.drawText(QRect(box.left(), box.top(), folder_w, box.height()), 0, folder)
         if loc:
-            painter.drawText(second, Qt.AlignmentFlag.AlignRight, loc)
+            shown = metrics.elidedText(loc, Qt.TextElideMode.ElideMiddle, loc_w)
+            painter.drawText(box, Qt.AlignmentFlag.AlignRight, shown)
+
+    @staticmethod
+    def _paint_level(
+        painter: QPainter, palette: QPalette, left: int, top: int, height: int, hit: Hit
+    ) -> None:
+        """Three small steps, as many filled as the level (none for an uncalibrated model)."""
+        filled = LEVELS.get(hit.level or "", 0)
+        if not filled:
+            return
+        on = palette.color(QPalette.ColorRole.Highlight)
+        off = blend(
+            palette.color(QPalette.ColorRole.PlaceholderText),
+            palette.color(QPalette.ColorRole.Base),
+            0.35,
+        )
+        step = (BAR_W - 4) // 3
+        for i in range(3):
+            bar_h = height * (i + 2) // 5
+            box = QRect(left + i * (step + 2), top + height - bar_h - 2, step, bar_h)
+            painter.fillRect(box, on if i < filled else off)
 
     def _paint_snippet(
-        self, painter: QPainter, option: QStyleOptionViewItem, rect: QRect, hit: Hit, color: QColor
+        self, painter: QPainter, option: QStyleOptionViewItem, rect: QRect, hit: Hit, top: int
     ) -> None:
         font: QFont = option.font  # type: ignore[attr-defined]
-        line = QFontMetrics(font).lineSpacing()
-        doc = QTextDocument()
-        doc.setDefaultFont(font)
-        doc.setDocumentMargin(0)
-        doc.setTextWidth(rect.width())
-        body = highlight_html(hit.snippet, hit.spans, match_style(option.palette))  # type: ignore[attr-defined]
-        doc.setHtml(f'<div style="color:{color.name()}">{body}</div>')
+        palette: QPalette = option.palette  # type: ignore[attr-defined]
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)  # type: ignore[attr-defined]
+        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.WindowText
+        doc = snippet_document(hit, font, rect.width(), palette, palette.color(role))
         painter.save()
-        top = rect.top() + 2 * line + 4
         painter.translate(rect.left(), top)
-        painter.setClipRect(QRect(0, 0, rect.width(), line * SNIPPET_LINES))
+        painter.setClipRect(QRect(0, 0, rect.width(), line_height(font) * SNIPPET_LINES))
         doc.drawContents(painter)
         painter.restore()
+
+    # -- clicks -------------------------------------------------------------------------
+    def editorEvent(
+        self, event: QEvent, model: object, option: QStyleOptionViewItem, index: AnyIndex
+    ) -> bool:  # type: ignore[override]
+        """A click on the "N more matches" line opens or closes the file's passages."""
+        if (
+            event.type() == QEvent.Type.MouseButtonRelease
+            and isinstance(event, QMouseEvent)
+            and index.data(KindRole) == "file"
+        ):
+            hit = index.data(HitRole)
+            rect: QRect = option.rect  # type: ignore[attr-defined]
+            line = QFontMetrics(option.font).lineSpacing()  # type: ignore[attr-defined]
+            if (
+                isinstance(hit, Hit)
+                and hit.more
+                and event.position().y() > rect.bottom() - line - PADDING
+            ):
+                self.more_clicked.emit(index.row())
+                return True
+        return super().editorEvent(event, model, option, index)  # type: ignore[arg-type]
+
+
+def snippet_document(
+    hit: Hit, font: QFont, width: int, palette: QPalette, color: QColor
+) -> QTextDocument:
+    """The snippet as laid-out rich text, matches highlighted (what a row paints)."""
+    doc = QTextDocument()
+    doc.setDefaultFont(font)
+    doc.setDocumentMargin(0)
+    doc.setTextWidth(width)
+    body = highlight_html(hit.snippet, hit.spans, match_style(palette))
+    doc.setHtml(f'<div style="color:{color.name()}">{body}</div>')
+    return doc

@@ -27,7 +27,7 @@ from app.ui.backend import (
 )
 from app.ui.presets import all_presets
 from app.ui.rebuild import rebuild_index, reporter
-from app.ui.services_convert import context_preview, problems_from_stats, to_hit, to_progress
+from app.ui.services_convert import problems_from_stats, to_hit, to_preview, to_progress
 
 if TYPE_CHECKING:
     from app.pipeline import Pipeline
@@ -48,7 +48,8 @@ class RealSearch:
         self.db_path = db_path or paths.database_path()
         self._service: SearchService | None = None
         self._lock = threading.Lock()
-        self._results: dict[str, Any] = {}  # hit key -> Result, for previews
+        self._results: dict[str, Any] = {}  # path -> Result, for reranking
+        self._query = ""  # the last query, whose matches the preview highlights
 
     def service(self) -> SearchService:
         """The search service, loading models on first use (on a worker thread)."""
@@ -82,7 +83,7 @@ class RealSearch:
         return ServiceOptions(k=options.k, filters=filters, instruction=instruction)
 
     def search(self, query: str, options: SearchOptions) -> list[Hit]:
-        """Fused results from the store, converted for the window."""
+        """Files found, strong first, converted for the window."""
         from storage.errors import FingerprintMismatch
 
         try:
@@ -93,8 +94,21 @@ class RealSearch:
             if not self._follow_active_dimension():
                 raise
             results = self.service().search(query, self._options(options))
-        self._results = {str(r.chunk_id): r for r in results}
+        from app.query import parse
+
+        self._results = {r.path: r for r in results}
+        self._query = parse(query).text  # the words, not the operators
         return [to_hit(r) for r in results]
+
+    def similar(self, hit: Hit, passage: bool = False) -> list[Hit]:
+        """Files like ``hit``'s (or its passage's), from stored vectors; no model call."""
+        from app.search import SearchOptions as ServiceOptions
+
+        service = self.service()
+        found = service.similar(hit.path, hit.chunk if passage else None, ServiceOptions(k=50))
+        self._results = {r.path: r for r in found}
+        self._query = ""
+        return [to_hit(r) for r in found]
 
     def _follow_active_dimension(self) -> bool:
         """Reload the embedder at the active index's dimension; False if that cannot help."""
@@ -125,7 +139,7 @@ class RealSearch:
         service = self.service()
         if service.reranker is None:
             return list(hits)
-        results = [self._results[h.chunk_id] for h in hits if h.chunk_id in self._results]
+        results = [self._results[h.path] for h in hits if h.path in self._results]
         final = service.rerank(
             query,
             results,
@@ -135,15 +149,22 @@ class RealSearch:
         )
         return [to_hit(r) for r in final]
 
-    def preview(self, hit: Hit) -> Preview:
-        """The hit's chunk with its neighbours, read through the service's store."""
+    def preview(self, hit: Hit, span: tuple[int, int] | None = None) -> Preview:
+        """The document around the hit's passage (or the file span ``span``), read through
+        the service's store: chunks joined without overlap, every match of the query."""
+        from app.preview import document_text, monospace, page_label, window
+
         service = self.service()
         with service._lock:  # the service serialises use of its one connection
-            if hit.doc_id is not None:  # a mail message: its own chunks, not the archive's
+            if hit.doc_id is not None:  # a mail message: all of it, headers first, alone
                 chunks = service.store.document_chunks(hit.doc_id)
+                length = max((c.end for c in chunks), default=0)
             else:
-                chunks = service.store.chunks(hit.path)
-        return context_preview(hit, chunks)
+                length = service.store.text_length(hit.path)
+                start, end = span or window(hit.start, hit.end, length)
+                chunks = service.store.chunks_between(hit.path, start, end)
+        doc = document_text(chunks, (hit.start, hit.end), self._query, length, page_label(hit.path))
+        return to_preview(hit, doc, monospace(hit.path))
 
     def presets(self) -> dict[str, str]:
         """Built-in and user presets."""
@@ -277,8 +298,11 @@ class UnavailableSearch:
     ) -> list[Hit]:
         return list(hits)
 
-    def preview(self, hit: Hit) -> Preview:
+    def preview(self, hit: Hit, span: tuple[int, int] | None = None) -> Preview:
         return Preview(text=hit.snippet, spans=hit.spans)
+
+    def similar(self, hit: Hit, passage: bool = False) -> list[Hit]:
+        raise ServiceUnavailable(self.reason)
 
     def presets(self) -> dict[str, str]:
         return dict(self._presets)

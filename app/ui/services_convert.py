@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
-from app.ui.backend import Hit, Preview, Problem, Progress, Span
+from app.ui.backend import Hit, Preview, Problem, Progress
 
 
 def to_hit(result: Any) -> Hit:
-    """``app.search.Result`` -> ``Hit`` (None scores dropped, heading None -> "")."""
-    return Hit(
-        path=result.path,
+    """``app.search.Result`` (a file) -> ``Hit``, its other passages as ``Hit.more``."""
+    doc_id = None if result.document is None else result.document.id
+    best = _passage_hit(result.best, result.mtime, doc_id)
+    return replace(
+        best,
         score=float(result.score),
-        snippet=result.snippet,
-        spans=tuple((int(s), int(e)) for s, e in result.spans),
-        page=result.page,
-        heading=result.heading or "",
-        start=result.start,
-        end=result.end,
-        modified=result.mtime or None,
-        scores={k: float(v) for k, v in result.scores.items() if v is not None},
-        chunk_id=str(result.chunk_id),
-        ocr=bool(getattr(result, "ocr", False)),
-        mail=mail_label(getattr(result, "document", None)),
-        doc_id=getattr(getattr(result, "document", None), "id", None),
+        scores=_scores(result.scores),
+        more=tuple(_passage_hit(p, result.mtime, doc_id) for p in result.passages[1:]),
+        relevance=result.relevance,
+        level=result.level,
+        weak=bool(result.weak),
+        mail=mail_label(result.document),
     )
 
 
@@ -36,6 +31,30 @@ def mail_label(document: Any) -> str:
     sender = document.sender.split("<")[0].strip().strip('"') or document.sender
     when = f" on {document.date[:10]}" if document.date else ""
     return f"{document.title or '(no subject)'} · mail from {sender}{when}"
+
+
+def _passage_hit(passage: Any, mtime: float, doc_id: int | None) -> Hit:
+    """One ``app.results.Passage`` as a row (``doc_id``: the mail message it is in)."""
+    return Hit(
+        path=passage.path,
+        score=float(passage.score),
+        snippet=passage.snippet,
+        spans=tuple((int(s), int(e)) for s, e in passage.spans),
+        page=passage.page,
+        heading=passage.heading or "",
+        start=passage.start,
+        end=passage.end,
+        modified=mtime or None,
+        scores=_scores(passage.scores),
+        chunk_id=str(passage.chunk_id),
+        chunk=int(passage.ordinal),
+        ocr=bool(passage.ocr),
+        doc_id=doc_id,
+    )
+
+
+def _scores(scores: dict[str, float | None]) -> dict[str, float]:
+    return {k: float(v) for k, v in scores.items() if v is not None}
 
 
 def to_progress(progress: Any) -> Progress:
@@ -66,30 +85,17 @@ def problems_from_stats(stats: Any) -> list[Problem]:
     ]
 
 
-def _term_spans(text: str, terms: Sequence[str], base: int, limit: int) -> list[Span]:
-    """Where the matched terms occur in ``text[base:limit]`` (case-insensitive, whole text)."""
-    spans: list[Span] = []
-    for term in {t.lower() for t in terms if t.strip()}:
-        pattern = re.compile(re.escape(term), re.IGNORECASE)
-        spans.extend(m.span() for m in pattern.finditer(text, base, limit))
-    return sorted(spans)
-
-
-def context_preview(hit: Hit, chunks: Sequence[Any]) -> Preview:
-    """The hit's chunk between its neighbours, with the snippet's match terms highlighted."""
-    index = next((i for i, c in enumerate(chunks) if str(c.id) == hit.chunk_id), None)
-    if index is None:
-        return Preview(text=hit.snippet, spans=hit.spans, page=hit.page, heading=hit.heading)
-    before = chunks[index - 1].text if index > 0 else ""
-    if hit.doc_id is not None and index > 1:  # a message's headers always lead its preview
-        before = chunks[0].text + "\n\n…\n\n" + before
-    after = chunks[index + 1].text if index + 1 < len(chunks) else ""
-    separator = "\n\n"
-    head = before + separator if before else ""
-    body = chunks[index].text
-    text = head + body + (separator + after if after else "")
-    terms = [hit.snippet[s:e] for s, e in hit.spans]
-    spans = _term_spans(text, terms, len(head), len(head) + len(body))
-    if not spans:  # nothing to highlight: at least show where the chunk is
-        spans = [(len(head), len(head) + min(len(body), 80))]
-    return Preview(text=text, spans=tuple(spans), page=hit.page, heading=hit.heading)
+def to_preview(hit: Hit, doc: Any, monospace: bool) -> Preview:
+    """``app.preview.DocumentText`` -> ``Preview`` for ``hit``."""
+    return Preview(
+        text=doc.text,
+        spans=tuple(doc.matches),
+        page=hit.page,
+        heading=hit.heading,
+        passage=tuple(doc.passage),  # type: ignore[arg-type]
+        pages=tuple(doc.pages),
+        monospace=monospace,
+        start=doc.start,
+        end=doc.end,
+        length=doc.length,
+    )

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.settings import Settings
+from app.ui.combo import current_data
 from app.ui.folders import FolderList
 from app.ui.ocr_settings import OcrSettings
 from app.ui.presets import default_presets
@@ -210,10 +211,16 @@ class SettingsDialog(QDialog):
             "Pause embedding on battery power (keyword indexing goes on)",
             s.pause_embedding_on_battery,
         )
+        self.api_server = _checkbox(
+            "Let AI assistants and scripts search (HTTP API and MCP on 127.0.0.1, read-only)",
+            s.api_server,
+        )
+        self.api_server.setToolTip(Settings.describe()["api_server"])
         page = QWidget()
         form = QFormLayout(page)
         form.addRow("", self.keep_in_tray)
         form.addRow("", self.pause_on_battery)
+        form.addRow("", self.api_server)
         form.addRow("Theme", QLabel("Follows the operating system (light or dark)."))
         return page
 
@@ -264,7 +271,7 @@ class SettingsDialog(QDialog):
     def add_preset(self, name: str, task: str) -> None:
         """Add (or replace) a preset and select it for editing."""
         self._presets[name] = task
-        self._refresh_presets(self.query_preset.currentData() or name)
+        self._refresh_presets(current_data(self.query_preset) or name)
         self.preset_list.setCurrentRow(list(self._presets).index(name))
 
     def set_preset_task(self, name: str, task: str) -> None:
@@ -275,7 +282,7 @@ class SettingsDialog(QDialog):
     def reset_presets(self) -> None:
         """Drop every user preset and edit; the query preset falls back if it disappears."""
         self._presets = default_presets()
-        self._refresh_presets(self.query_preset.currentData() or "")
+        self._refresh_presets(current_data(self.query_preset) or "")
 
     def _new_preset_name(self) -> str:
         n = 1
@@ -356,13 +363,14 @@ class SettingsDialog(QDialog):
             device=self.device.currentText(),
             precision=self.precision.currentText(),
             dimension=self.dimension_value(),
-            query_preset=self.query_preset.currentData() or "web_search",
+            query_preset=current_data(self.query_preset) or "web_search",
             custom_presets=custom,
             rerank_enabled=self.rerank_enabled.isChecked(),
             rerank_model=self.rerank_model.currentText().strip(),
             rerank_depth=self.rerank_depth.value(),
             keep_running_in_tray=self.keep_in_tray.isChecked(),
             pause_embedding_on_battery=self.pause_on_battery.isChecked(),
+            api_server=self.api_server.isChecked(),
             allow_download=self.allow_download.isChecked(),
         )
         return self.ocr.apply(edited)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from app.ui.backend import Hit, IndexingBackend, SearchBackend, SearchOptions
+from app.ui.backend import Hit, IndexingBackend, SearchBackend, SearchOptions, Span
 
 log = logging.getLogger(__name__)
 
@@ -81,13 +81,25 @@ class SearchWorker(QObject):
 
         self.pool.start(_Task(warm, lambda message: log.info("warm-up: %s", message)))
 
-    def preview(self, hit: Hit) -> int:
-        """Load a hit's context; only the newest preview request is shown."""
+    def preview(self, hit: Hit, span: Span | None = None) -> int:
+        """Load a hit's document (around it, or ``span``); only the newest is shown."""
         self._latest_preview += 1
         request = self._latest_preview
-        task = _Task(lambda: self._preview(request, hit), self._failed(request))
+        task = _Task(lambda: self._preview(request, hit, span), self._failed(request))
         self.pool.start(task)
         return request
+
+    def similar(self, hit: Hit, passage: bool = False) -> int:
+        """Find files like ``hit``'s; the answer arrives as ``results_ready``, like a search."""
+        request = self.cancel()
+        task = _Task(lambda: self._similar(request, hit, passage), self._failed(request))
+        self.pool.start(task)
+        return request
+
+    def _similar(self, request: int, hit: Hit, passage: bool) -> None:
+        hits = self.backend.similar(hit, passage)
+        if self.is_current(request):
+            self.results_ready.emit(request, hits)
 
     def is_current_preview(self, request: int) -> bool:
         """True while ``request`` is the newest preview."""
@@ -103,7 +115,7 @@ class SearchWorker(QObject):
         if not self.is_current(request):
             return
         self.results_ready.emit(request, hits)
-        if options.rerank and len(hits) > 1:
+        if options.rerank and sum(not h.weak for h in hits) > 1:
             self._rerank(request, query, hits, options)
 
     def _rerank(
@@ -125,9 +137,9 @@ class SearchWorker(QObject):
         if self.is_current(request):
             self.rerank_updated.emit(request, list(hits))
 
-    def _preview(self, request: int, hit: Hit) -> None:
+    def _preview(self, request: int, hit: Hit, span: Span | None) -> None:
         if self.is_current_preview(request):
-            self.preview_ready.emit(request, self.backend.preview(hit))
+            self.preview_ready.emit(request, self.backend.preview(hit, span))
 
     def shutdown(self, wait_ms: int = 1000) -> None:
         """Outdate all work and give running tasks a moment to notice."""

@@ -53,9 +53,13 @@ def candidates(runtime: Runtime) -> list[Runtime]:
     return out
 
 
+# Settings that only size the work (not which kernels run) neither key nor override the memo.
+_SIZING = ("threads", "pack_tokens")
+
+
 def _memo_key(path: Path, runtime: Runtime) -> str:
     info = path.stat()
-    wanted = {k: v for k, v in asdict(runtime).items() if k != "threads"}
+    wanted = {k: v for k, v in asdict(runtime).items() if k not in _SIZING}
     return f"{machine_key()}|{path.resolve()}|{info.st_size}|{info.st_mtime_ns}|{wanted}"
 
 
@@ -117,7 +121,7 @@ def safe_runtime(
                         f"llama.cpp {'; '.join(failures)} on this computer with {path.name}; "
                         "using its plain CPU kernels instead (slower, but safe)."
                     )
-                safe = {k: v for k, v in asdict(candidate).items() if k != "threads"}
+                safe = {k: v for k, v in asdict(candidate).items() if k not in _SIZING}
                 memo[key] = {"runtime": safe, "notice": notice}
                 _write_memo(memo)
                 return candidate, notice

@@ -33,11 +33,21 @@ CORPUS = {
 class FakeSearchBackend:
     """Word-overlap search over a tiny corpus; rerank reverses the order (visibly)."""
 
-    def __init__(self, corpus: dict[str, str] | None = None, rerank_delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        corpus: dict[str, str] | None = None,
+        rerank_delay: float = 0.0,
+        *,
+        weak: tuple[str, ...] = (),
+        more: dict[str, list[str]] | None = None,
+    ) -> None:
         self.corpus = dict(corpus or CORPUS)
         self.rerank_delay = rerank_delay
+        self.weak = weak  # paths answered as weak matches
+        self.more = more or {}  # path -> texts of its further passages
         self.queries: list[str] = []
         self.options: list[SearchOptions] = []
+        self.similar_to: list[tuple[str, bool]] = []
         self.block = threading.Event()
         self.block.set()
         self.prepared = False
@@ -63,6 +73,12 @@ class FakeSearchBackend:
                         start=0,
                         end=len(text),
                         modified=1_700_000_000.0,
+                        weak=path in self.weak,
+                        more=tuple(
+                            Hit(path=path, score=0.1, snippet=t, start=100 * (i + 1), chunk=i + 1)
+                            for i, t in enumerate(self.more.get(path, []))
+                        ),
+                        level="high",
                     )
                 )
         return hits
@@ -86,11 +102,21 @@ class FakeSearchBackend:
         on_update(ranked)
         return ranked
 
-    def preview(self, hit: Hit) -> Preview:
+    def preview(self, hit: Hit, span: tuple[int, int] | None = None) -> Preview:
         text = "Before the chunk.\n\n" + self.corpus[hit.path] + "\n\nAfter the chunk."
         offset = len("Before the chunk.\n\n")
         spans = tuple((s + offset, e + offset) for s, e in hit.spans)
-        return Preview(text=text, spans=spans, page=hit.page, heading=hit.heading)
+        body = (offset, offset + len(self.corpus[hit.path]))
+        return Preview(text=text, spans=spans, page=hit.page, heading=hit.heading, passage=body)
+
+    def similar(self, hit: Hit, passage: bool = False) -> list[Hit]:
+        """Every other file, as "similar" (the window's plumbing is what is tested)."""
+        self.similar_to.append((hit.path, passage))
+        return [
+            Hit(path=p, score=0.5, snippet=t, modified=1_700_000_000.0)
+            for p, t in self.corpus.items()
+            if p != hit.path
+        ]
 
     def presets(self) -> dict[str, str]:
         return {"web_search": "Given a web search query, retrieve relevant passages"}

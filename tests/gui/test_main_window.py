@@ -114,7 +114,7 @@ def test_preview_highlights_and_buttons(
     type_query(qtbot, window, "report")
     qtbot.waitUntil(lambda: "Before the chunk" in window.preview.text.toPlainText(), timeout=5000)
     assert window.preview.highlighted_text() == ["report"]
-    assert "Page 1" in window.preview.location.text()
+    assert "p. 1" in window.preview.location.text()
     window.preview.open_button.click()
     window.preview.reveal_button.click()
     assert opener.opened == ["/docs/report.pdf"]

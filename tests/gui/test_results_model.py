@@ -49,13 +49,15 @@ def test_plan_moves_is_minimal_for_sorted_input() -> None:
 def test_mail_and_ocr_rows_say_what_they_are(qtbot: QtBot) -> None:
     from PySide6.QtCore import Qt
 
-    from app.search import Result
+    from app.results import Passage, Result
     from app.ui.results_model import LocationRole
     from app.ui.services_convert import to_hit
     from storage.models import DocumentInfo
 
-    def result(path: str, **kw: object) -> Result:
-        return Result(1, path, 0.5, "text", [], 3, None, 0, 4, {}, 0.0, 1, "h", "text", **kw)  # type: ignore[arg-type]
+    def result(path: str, *, ocr: bool = False, document: DocumentInfo | None = None) -> Result:
+        scores: dict[str, float | None] = {}
+        passage = Passage(path, (1,), 0, 0, 4, 3, None, "text", 0.5, scores, "text", ocr=ocr)
+        return Result(path, 0.5, (passage,), document=document)
 
     anna = DocumentInfo(
         7, "120", "Harbour fees", "Anna Berg <anna@example.org>", "", "2024-03-02T14:05"
@@ -72,17 +74,15 @@ def test_mail_and_ocr_rows_say_what_they_are(qtbot: QtBot) -> None:
 
 
 def test_mail_preview_is_the_message_with_its_headers() -> None:
-    from types import SimpleNamespace
-
-    from app.ui.services_convert import context_preview
+    from app.preview import document_text
+    from storage.models import Chunk
 
     parts = ["Subject: Harbour fees\nFrom: Anna", "Dear team,", "the berth costs", "forty crowns"]
-    chunks = [SimpleNamespace(id=i, text=t) for i, t in enumerate(parts)]
-    hit = Hit("/m/archive.mbox", 0.5, "forty crowns", spans=((0, 5),), chunk_id="3", doc_id=7)
-    preview = context_preview(hit, chunks)
-    assert preview.text.startswith("Subject: Harbour fees\nFrom: Anna")
-    assert (
-        preview.text.endswith("the berth costs\n\nforty crowns") and "Dear team" not in preview.text
-    )
-    start, end = preview.spans[0]
-    assert preview.text[start:end] == "forty"
+    chunks, at = [], 0
+    for i, text in enumerate(parts):
+        chunks.append(Chunk(i, 1, "/m/archive.mbox", i, text, at, at + len(text), "h", doc_id=7))
+        at += len(text) + 1
+    doc = document_text(chunks, (chunks[3].start, chunks[3].end), "forty", at)
+    assert doc.text.startswith("Subject: Harbour fees\nFrom: Anna")
+    start, end = doc.matches[0]
+    assert doc.text[start:end].lower() == "forty"

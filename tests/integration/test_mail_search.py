@@ -63,6 +63,10 @@ def test_mail_messages_are_results_filtered_by_type_and_sender(tmp_path: Path, q
     assert "notes.txt" not in {Path(h["path"]).name for h in fees}
     from_anna = quarry("search", "fees", "--mode", "keyword", "--from", "anna@example")
     assert [Path(h["path"]).name for h in from_anna] == ["fees.eml"]
+    # The same filters written in the query language (the window and the servers use it).
+    in_query = quarry("search", "fees type:mail from:anna@example", "--mode", "keyword")
+    assert [Path(h["path"]).name for h in in_query] == ["fees.eml"]
+    assert in_query[0]["mail"]["subject"] == "Harbour fees for March" and not in_query[0]["ocr"]
 
     mail.write_mbox(box, mail.messages(10, start=40))
     appended = quarry("index", str(docs))

@@ -74,6 +74,7 @@ def test_keyword_results_first_vectors_after(tmp_path: Path, embedder: Embedder)
         before = service.search("owls hunting at night", SearchOptions(k=5))
         assert before[0].path == normalise(folder / "owls.txt")
         assert before[0].scores["keyword"] is not None and before[0].scores["vector"] is None
+        assert not before[0].weak  # not hidden behind "Show weaker matches" for lack of a vector
         pipe.resume()
         summary = pipe.index_once()  # phase 2: every chunk gets its vector
         assert summary.ok == 0 and summary.embedded == 4 and summary.waiting == 0

@@ -100,18 +100,12 @@ def test_hybrid_search_fuses_and_snippets(db: Path) -> None:
     assert results[0].path in ("/d/cats.txt", "/d/birds.md")
     assert results[0].scores["keyword"] is not None and results[0].scores["vector"] is not None
     assert results[0].spans and results[0].snippet[slice(*results[0].spans[0])].lower() == "cats"
-    assert set(results[0].to_json()) == {
-        "path",
-        "score",
-        "snippet",
-        "spans",
-        "page",
-        "start",
-        "end",
-        "heading",
-        "scores",
-        "ocr",  # a mail message adds "mail" (subject, from, to, date)
-    }
+    shape = results[0].to_json()
+    old = {"path", "score", "snippet", "spans", "page", "start", "end", "heading", "scores"}
+    assert old <= set(shape) and {"passages", "relevance", "level", "weak"} <= set(shape)
+    assert set(shape["scores"]) == {"vector", "keyword", "rerank", "fused"}
+    assert [p["path"] for p in shape["passages"]] == [results[0].path]
+    assert shape["ocr"] is False and "mail" not in shape  # a mail message adds "mail"
 
 
 def test_foreign_embedder_is_refused(db: Path) -> None:

@@ -259,6 +259,23 @@ def test_text_longer_than_the_pack_gets_its_own_context(
         emb.close()
 
 
+def test_cpu_embedding_packs_stay_small_and_reranking_packs_wide(
+    tiny_embedding_gguf: Path, tiny_reranker_gguf: Path
+) -> None:
+    """Measured defaults: 512-token embedding packs on a CPU, 2048 for the shared rerank prompt."""
+    emb = LlamaCppEmbedder(tiny_embedding_gguf, device="cpu")
+    ranker = LlamaCppReranker(tiny_reranker_gguf, device="cpu")
+    try:
+        assert emb.runtime.pack_tokens == llamacpp.CPU_EMBED_PACK == 512
+        assert ranker._loaded.runtime.pack_tokens == 2048
+        long_text = " ".join(TEXTS[1] for _ in range(60))
+        assert len(emb.encode(long_text)) > 512  # still embedded whole, in a context of its own
+        assert np.isfinite(emb.embed_documents([long_text])).all()
+    finally:
+        emb.close()
+        ranker.close()
+
+
 # ---------------------------------------------------------------- tokenizer
 
 

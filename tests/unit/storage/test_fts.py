@@ -119,3 +119,61 @@ def test_integrity_check_notices_chunks_missing_from_the_keyword_columns(store: 
     assert store.integrity_check() == []
     store.conn.execute("DELETE FROM chunks_lex WHERE rowid = (SELECT min(id) FROM chunks)")
     assert store.integrity_check() == ["chunks_lex: 1 chunk(s) without stems/bigrams"]
+
+
+def _paths(store: Store, query: str, k: int = 5) -> list[str]:
+    hits = store.keyword_search(query, k)
+    chunks = store.chunks_by_id(h.chunk_id for h in hits)
+    return list(dict.fromkeys(chunks[h.chunk_id].path for h in hits))
+
+
+def test_file_name_title_and_heading_are_their_own_columns(store: Store) -> None:
+    """A query naming the file finds it before pages that only mention the word."""
+    write(store, "/d/notes.md", ["We used tar and tar again to pack tar files with tar."])
+    write(store, "/d/tar.md", ["The tar command packs files into one archive with -c."])
+    write(store, "/d/pandoc-guide.md", ["Convert between markup formats."])
+    write(store, "/d/other.md", ["Mentions pandoc once."])
+    assert _paths(store, "tar")[0] == "/d/tar.md"
+    assert _paths(store, "pandoc")[0] == "/d/pandoc-guide.md"
+    row = store.conn.execute("SELECT name FROM chunks_fields WHERE rowid = 2").fetchone()
+    assert row[0].split()[:1] == ["tar"]
+
+
+def test_title_and_heading_fields_are_searched_and_stemmed(store: Store) -> None:
+    from storage.models import NewChunk
+    from tests.unit.storage.conftest import FP, unit
+
+    chunk = NewChunk(
+        0, "Body text about nothing in particular.", 0, 38, "h:t", heading="Installing Packages"
+    )
+    store.write_file(
+        "/d/x.html", size=1, mtime=1.0, content_hash="x", chunks=[chunk],
+        vectors_by_hash={"h:t": unit(1)}, fingerprint=FP, title="Release Checklist",
+    )  # fmt: skip
+    write(store, "/d/y.txt", ["Nothing relevant here."])
+    assert _paths(store, "checklist") == ["/d/x.html"]
+    assert _paths(store, "install package") == ["/d/x.html"]  # stems of the heading
+    assert store.get_file("/d/x.html").title == "Release Checklist"  # type: ignore[union-attr]
+
+
+def test_renaming_a_file_renames_its_name_column(store: Store) -> None:
+    write(store, "/d/a.txt", ["some text"])
+    store.move_file("/d/a.txt", "/d/quarterly-budget.txt")
+    assert _paths(store, "budget") == ["/d/quarterly-budget.txt"]
+    store.delete_file("/d/quarterly-budget.txt")
+    assert store.conn.execute("SELECT count(*) FROM chunks_fields").fetchone()[0] == 0
+
+
+def test_phrase_matches_outrank_scattered_terms(store: Store) -> None:
+    write(store, "/d/scattered.txt", ["Leaks happen in pipes; memory of the plumber is short."])
+    write(store, "/d/phrase.txt", ["Find memory leaks with valgrind; it reports each leak."])
+    assert _paths(store, "memory leaks") == ["/d/phrase.txt", "/d/scattered.txt"]
+    assert _paths(store, "leaks memory")[0] == "/d/phrase.txt"  # the scattered one is no better
+
+
+def test_word_pairs_skip_pairs_of_stopwords() -> None:
+    from storage.fts import word_pairs
+
+    assert word_pairs("how to find memory leaks in my C program") == [
+        "how to", "to find", "find memory", "memory leaks", "leaks in", "in my", "my c", "c program",
+    ]  # fmt: skip

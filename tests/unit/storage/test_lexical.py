@@ -60,3 +60,10 @@ def test_cjk_query_forms() -> None:
     assert forms.runs == ["机器学习", "的"]
     assert forms.grams == ["机器", "器学", "学习"]
     assert forms.words == [] and forms.stems == []
+
+
+def test_a_field_indexes_its_words_stems_and_bigrams_up_to_a_cap() -> None:
+    terms = lexical.field_terms("Running Backups 富士山", "en").split()
+    assert {"running", "run", "backups", "backup", "富士", "士山"} <= set(terms)
+    hostile = "a" + " #" * 150_000 + " zebra"  # a heading that is no heading
+    assert set(lexical.field_terms(hostile, "en").split()) == {"a"}  # the tail is not indexed

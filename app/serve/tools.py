@@ -1,0 +1,160 @@
+"""The MCP server: Quarry's read-only operations as tools a model can call well.
+
+The descriptions are written for the model that reads them: when to call which tool,
+what to pass, how to read more around a hit. Every tool is annotated read-only. A refusal
+is a tool error whose text is the same JSON error body the HTTP API sends.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import ToolAnnotations
+from pydantic import Field
+
+from app import __version__
+from app.serve.api import ReadApi
+from app.serve.arguments import (
+    DEFAULT_CHARS,
+    MAX_CHARS,
+    MAX_K,
+    MAX_NEIGHBOURS,
+    MAX_QUERY_CHARS,
+    Refusal,
+    SearchRequest,
+)
+
+T = TypeVar("T")
+
+INSTRUCTIONS = """\
+Quarry searches the user's own documents on this computer (notes, PDFs, office files,
+e-mail, web pages, code), offline, by meaning and by keywords. Use `search` whenever the
+user asks about something their files may hold, then `get` to read around a hit before
+quoting or summarising it. Cite results by their `path` (and `page` when present). Every
+tool is read-only: nothing here changes, deletes or indexes files. If searches find
+nothing, `status` shows whether the index is empty or still being built."""
+
+SEARCH = """\
+Search the user's indexed documents by meaning and keywords; best passages first.
+
+Write `query` as a short natural-language description of what you want ("the plumber's
+invoice from March", "how we decided on the database schema"); exact words and names
+also match. Each result has `path` (absolute file path), `snippet` (the best sentences,
+with `spans` marking matched words), `page` and `heading` when known, `start`/`end`
+(character offsets of the passage in the document) and `score` (higher is better;
+`scores` shows the vector, keyword and rerank parts). To read around a result, call
+`get` with its `path` and `at` = its `start`. Narrow with `folder` (path prefixes),
+`type` (extensions such as "pdf", "md"; "image" for photos and scans, "mail" for mail
+messages) and `after`/`before` (dates, YYYY-MM-DD). Text read by OCR has `ocr` true; a mail
+message is a result of its own with `mail` (subject, from, to, date)."""
+
+GET = """\
+Read an indexed document's text, exactly as Quarry extracted it for searching.
+
+Pass `path` exactly as a search result gave it. With `at` (a result's `start`), returns
+that passage with `neighbours` passages on each side: the cheapest way to read the context
+of a hit. Without `at`, returns the document from `offset`, at most `max_chars`
+characters; when `truncated` is true, call again with `offset` = `next_offset` to read
+on. Only files in the index can be read; any other path is refused."""
+
+STATUS = """\
+What the index holds (folders, files by status, chunks, size), which embedding model and
+reranker answer, whether indexing work is still queued, and the limits on requests.
+Call it when a search finds nothing, to tell an empty or unfinished index from a miss."""
+
+READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
+
+Query = Annotated[
+    str, Field(description="What to look for, in natural language.", max_length=MAX_QUERY_CHARS)
+]
+K = Annotated[int, Field(description="How many results (1-50).", ge=1, le=MAX_K)]
+Path = Annotated[str, Field(description="Absolute file path, exactly as a search result gave it.")]
+
+
+def answer(call: Callable[[], T]) -> T:
+    """Run an API call; a refusal becomes a tool error carrying its JSON body."""
+    try:
+        return call()
+    except Refusal as refusal:
+        raise ToolError(json.dumps(refusal.to_json(), ensure_ascii=False)) from None
+
+
+def build_mcp(api: ReadApi) -> MCPServer:
+    """An MCP server whose tools answer through ``api``."""
+    server = MCPServer(
+        "quarry", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING"
+    )
+
+    @server.tool(name="search", description=SEARCH, annotations=READ_ONLY)
+    def search(
+        query: Query,
+        k: K = 10,
+        rerank: Annotated[
+            bool,
+            Field(
+                description="Reorder the top results with the reranker, when one is set up (slower, better)."
+            ),
+        ] = True,
+        folder: Annotated[
+            list[str] | None, Field(description="Only files under these folders.")
+        ] = None,
+        type: Annotated[
+            list[str] | None, Field(description='Only these extensions, e.g. ["pdf"].')
+        ] = None,
+        after: Annotated[
+            str | None, Field(description="Modified on or after this date (YYYY-MM-DD).")
+        ] = None,
+        before: Annotated[
+            str | None, Field(description="Modified before this date (YYYY-MM-DD).")
+        ] = None,
+        mode: Annotated[
+            Literal["hybrid", "vector", "keyword"],
+            Field(description="hybrid (default) = meaning + keywords; keyword = exact words only."),
+        ] = "hybrid",
+        preset: Annotated[
+            str | None,
+            Field(description="Query instruction preset, e.g. question_answering, code_search."),
+        ] = None,
+    ) -> dict[str, Any]:
+        def run() -> dict[str, Any]:
+            request = SearchRequest(
+                query, k, rerank, preset, None, tuple(folder or ()), tuple(type or ()),
+                after, before, mode,
+            )  # fmt: skip
+            return api.search(request)
+
+        return answer(run)
+
+    @server.tool(name="get", description=GET, annotations=READ_ONLY)
+    def get(
+        path: Path,
+        at: Annotated[
+            int | None,
+            Field(description="A character offset inside the wanted passage: a result's `start`."),
+        ] = None,
+        neighbours: Annotated[
+            int,
+            Field(
+                description="Passages to add on each side of the one at `at` (0-5).",
+                ge=0,
+                le=MAX_NEIGHBOURS,
+            ),
+        ] = 1,
+        offset: Annotated[
+            int, Field(description="Where to start reading when `at` is not given.", ge=0)
+        ] = 0,
+        max_chars: Annotated[
+            int, Field(description="Most characters to return (1-100000).", ge=1, le=MAX_CHARS)
+        ] = DEFAULT_CHARS,
+    ) -> dict[str, Any]:
+        return answer(lambda: api.get(path, at, neighbours, offset, max_chars))
+
+    @server.tool(name="status", description=STATUS, annotations=READ_ONLY)
+    def status() -> dict[str, Any]:
+        return answer(api.status)
+
+    return server

@@ -1,0 +1,125 @@
+"""How the fusion and keyword weights were chosen: grids over ``SearchOptions`` on one index.
+
+    python benchmarks/tune.py --set pydoc --db /tmp/pydoc.sqlite3 [--grid fusion|keyword]
+
+Indexes the set's corpus once with the starter model (kept in ``--db`` for the next run),
+then scores every option variant in the grid on the set's labelled queries (file level:
+Hit@1, MRR@10, nDCG@10, recall@10; ``quality.py``'s definitions) with query vectors
+computed once. Tuning uses the **pydoc** set only; the chosen defaults are then confirmed
+on the held-out **sqlite** set by ``quality.py`` (run this with ``--set sqlite`` only to
+see how a choice generalises, never to choose).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from quality import SETS, corpus_for, evaluate, load_queries, runner
+from report import index_folder, machine, starter_spec, table
+
+from app.search import SearchOptions, SearchService
+from engine.config import EmbedderConfig
+from engine.factory import load_embedder
+from storage.fts import KeywordWeights
+
+
+class QueryCache:
+    """Wraps an embedder so each query is embedded once for the whole grid."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.info, self.dim, self.max_length = inner.info, inner.dim, inner.max_length
+        self.seen: dict[tuple[str, str | None], Any] = {}
+
+    def embed_query(self, text: str, instruction: str | None = None) -> Any:
+        key = (text, instruction)
+        if key not in self.seen:
+            self.seen[key] = self.inner.embed_query(text, instruction)
+        return self.seen[key]
+
+    def embed_documents(self, texts: list[str]) -> Any:
+        return self.inner.embed_documents(texts)
+
+    def tokenizer(self) -> Any:
+        return self.inner.tokenizer()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def fusion_grid() -> list[tuple[str, dict[str, Any]]]:
+    """Vector/keyword weight, RRF k, candidate depth and the passage bonus."""
+    out = []
+    for vw, k, depth, bonus in itertools.product((0.5, 1.0, 2.0), (20, 60), (50, 100), (0.0,)):
+        weights = {"vector": vw, "keyword": 1.0}
+        name = f"vector {vw} k {k} depth {depth} bonus {bonus}"
+        out.append(
+            (name, {"weights": weights, "rrf_k": k, "candidates": depth, "passage_bonus": bonus})
+        )
+    return out
+
+
+def keyword_grid() -> list[tuple[str, dict[str, Any]]]:
+    """Field source weight, its column weights, and the phrase source weight."""
+    out = []
+    choices = [
+        *itertools.product((0.0, 1.0, 2.0), ((4, 2, 1),), (0.0, 1.0)),
+        (1.0, (1, 1, 1), 1.0),
+        (1.0, (8, 4, 2), 1.0),
+    ]
+    for fields, (name, title, heading), phrase in choices:
+        kw = KeywordWeights(fields=fields, name=name, title=title, heading=heading, phrase=phrase)
+        label = f"fields {fields} ({name}/{title}/{heading}) phrase {phrase}"
+        out.append((label, {"keyword": kw}))
+    return out
+
+
+def default_grid() -> list[tuple[str, dict[str, Any]]]:
+    """Only the shipped defaults (to compare modes)."""
+    return [("defaults", {})]
+
+
+GRIDS = {"fusion": fusion_grid, "keyword": keyword_grid, "default": default_grid}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--set", default="pydoc", choices=sorted(SETS))
+    parser.add_argument("--db", type=Path, default=None, help="index to (re)use")
+    parser.add_argument(
+        "--corpora", type=Path, default=Path(tempfile.gettempdir()) / "quarry-corpora"
+    )
+    parser.add_argument("--grid", default="fusion", choices=sorted(GRIDS))
+    parser.add_argument("--modes", default="hybrid")
+    args = parser.parse_args()
+    spec = starter_spec()
+    embedder = QueryCache(load_embedder(EmbedderConfig(model=spec)))
+    db = args.db or Path(tempfile.mkdtemp()) / "index.sqlite3"
+    if not db.exists():
+        index_folder(corpus_for(args.set, args.corpora), db, embedder, spec)  # type: ignore[arg-type]
+    service = SearchService(db, embedder)  # type: ignore[arg-type]
+    queries = load_queries(SETS[args.set])
+    base = SearchOptions()
+    print(f"## {args.grid} grid on {args.set} ({machine()})\n")
+    print(table(["mode", "variant", "Hit@1", "MRR@10", "nDCG@10", "recall@10"], []), flush=True)
+    for mode in args.modes.split(","):
+        for name, changes in GRIDS[args.grid]():
+            opts = replace(base, **changes)
+            s = evaluate(queries, [], runner(service, mode, **_fields(opts))).summary()
+            cells = [mode, name, *(f"{s[m]:.3f}" for m in ("hit1", "mrr", "ndcg", "recall"))]
+            print("| " + " | ".join(cells) + " |", flush=True)
+
+
+def _fields(opts: SearchOptions) -> dict[str, Any]:
+    """The options ``quality.runner`` passes on (it sets k and mode itself)."""
+    keys = ("weights", "rrf_k", "candidates", "passage_bonus", "keyword", "cutoff")
+    return {k: getattr(opts, k) for k in keys}
+
+
+if __name__ == "__main__":
+    main()
