@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -87,6 +87,7 @@ class Chunk:
     embed_text: str  # text, optionally prefixed by the heading path
     token_count: int  # tokens of ``text`` (prefix excluded)
     content_hash: str  # sha256 of embed_text: the key for embedding reuse
+    ocr: bool = False  # the text was recognised in an image (a page never mixes both)
 
 
 #: Joins a heading path into the label stored with each chunk ("Guide > Install").
@@ -171,7 +172,7 @@ def _section_breaks(text: str, section: Section, base: int) -> Iterator[tuple[in
 def _clip(sections: list[Section], start: int, end: int) -> list[Section]:
     """The parts of ``sections`` inside [start, end)."""
     return [
-        Section(max(s.start, start), min(s.end, end), s.page, s.heading_path, s.kind)
+        replace(s, start=max(s.start, start), end=min(s.end, end))
         for s in sections
         if s.start < end and start < s.end
     ]
@@ -229,13 +230,14 @@ class Chunker:
         """All chunks of ``doc`` in reading order, ordinals from 0."""
         chunks: list[Chunk] = []
         for page, sections in _regions(doc):
+            ocr = any(section.ocr for section in sections)
             for start, end, heading, count in self._chunk_region(doc.text, sections):
                 body = doc.text[start:end]
                 embed = embedded_text(body, heading, self.config.heading_prefix)
                 chunks.append(
                     Chunk(
                         len(chunks), body, start, end, page, heading, embed, count,
-                        content_hash(embed),
+                        content_hash(embed), ocr,
                     )
                 )  # fmt: skip
         return chunks

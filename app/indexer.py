@@ -37,10 +37,15 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from app import mailboxes
 from app.chunker import Chunker
 from app.embedding import EmbedConfig, Embedding, EmbedState
 from app.extract import ExtractorPool
 from app.extract.errors import SKIPPED, ExtractionError
+from app.extract.ocr.engines import memory_needed
+from app.extract.ocr.reader import OcrOptions
+from app.extract.sandbox import DEFAULT_MEMORY_LIMIT
+from app.mailboxes import MailboxSink
 from app.power import PowerProbe, never
 from app.prepare import Prepared, Preparer
 from app.watcher import Change
@@ -62,6 +67,7 @@ class IndexerConfig:
     sandbox: bool = True  # False extracts in-thread (tests; no time limit)
     retry_backoff_s: float = 30.0  # watch mode: first retry of a retryable failure; doubles
     embed: EmbedConfig = field(default_factory=EmbedConfig)  # phase 2
+    ocr: OcrOptions = field(default_factory=OcrOptions)  # off unless the user switched it on
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,8 @@ class Progress:
     backlog_tokens: int = 0
     embedding: EmbedState = "idle"
     error: str = ""  # phase 2's last model error, until a batch succeeds
+    ocr_pages: int = 0  # pages read by OCR this run
+    ocr_pages_per_s: float = 0.0  # ... per second of wall time since the first one began
 
 
 @dataclass
@@ -108,8 +116,15 @@ class Summary:
     tokens: int = 0  # tokens embedded
     keyword_only: int = 0  # files phase 2 gave up on (still searchable by keyword)
     waiting: int = 0  # files still waiting for vectors at the end (paused, battery, cancel)
+    ocr_pages: int = 0  # pages read by OCR
+    ocr_seconds: float = 0.0  # wall time from the first OCR page's start to the last's end
     seconds: float = 0.0
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # path, status, reason
+
+    @property
+    def ocr_pages_per_s(self) -> float:
+        """OCR throughput of the run (all extraction workers together)."""
+        return self.ocr_pages / self.ocr_seconds if self.ocr_seconds > 0 else 0.0
 
     @property
     def new_failures(self) -> int:
@@ -177,6 +192,9 @@ class Indexer:
         self._embed_shown: tuple[EmbedState, str] = ("idle", "")  # phase 2 as last reported
         self._counted: tuple[float, int, int, int] = (-1e9, 0, 0, 0)  # time, jobs, keyword, meaning
         self._retry_at: dict[str, float] = {}  # watch mode: path -> monotonic retry time
+        self._ocr_lock = threading.Lock()
+        self._ocr_first: float | None = None  # monotonic start of the run's first OCR page
+        self._sinks: dict[int, MailboxSink] = {}  # job id -> an mbox's batches on their way
 
     # ---- controls (any thread) ------------------------------------------------------------
 
@@ -230,13 +248,18 @@ class Indexer:
         self._started = time.monotonic()
         self.store.requeue_claimed()
         self.store.ensure_fingerprint(self.fingerprint)
+        ocr = self.config.ocr
         extractor = ExtractorPool(
             self.config.workers if self.config.sandbox else 0,
             self.config.extract_timeout_s,
             self.config.max_file_bytes,
+            DEFAULT_MEMORY_LIMIT + (memory_needed(ocr.engine, ocr.languages) if ocr.enabled else 0),
+            ocr=ocr,
+            on_page=self._ocr_page,
         )
+        self._ocr_first = None
         self._preparer = Preparer(
-            self.store.path, self.chunker, extractor, self.config.max_file_bytes
+            self.store.path, self.chunker, extractor, self.config.max_file_bytes, ocr.enabled
         )
         preparers = ThreadPoolExecutor(self.config.workers, thread_name_prefix="prepare")
         preparing: dict[Future[Prepared], Job] = {}
@@ -255,6 +278,9 @@ class Indexer:
             for fut in preparing:
                 fut.cancel()
             extractor.close()  # first: kills busy workers, so the preparers return at once
+            for sink in self._sinks.values():
+                sink.close()  # an mbox's preparer waiting to hand over a batch stops
+            self._sinks.clear()
             preparers.shutdown(wait=True, cancel_futures=True)
             self.embedding.close()
             self.store.requeue_claimed()
@@ -267,6 +293,7 @@ class Indexer:
         self._drain_inbox()
         self._queue_due_retries()
         self._claim(preparers, preparing)
+        self._write_messages(preparing)
         self._collect(preparing)
         self._queued = self.store.has_queued_jobs()
         before = self.embedding.chunks
@@ -363,7 +390,8 @@ class Indexer:
                 self._count("failed", job.path, "gave up after repeated crashes", again=again)
             else:
                 record = self.store.get_file(job.path)
-                preparing[preparers.submit(self._preparer.prepare, job, record)] = job
+                sink = self._sinks[job.id] = MailboxSink()  # used if it is an mbox
+                preparing[preparers.submit(self._preparer.prepare, job, record, sink)] = job
 
     def _delete(self, job: Job) -> None:
         removed = self.store.delete_file(job.path)
@@ -380,7 +408,10 @@ class Indexer:
             except Exception as exc:  # a bug in our code: fail the file, keep going
                 log.exception("preparing %s failed", job.path)
                 work = Prepared(job, error=_Bug(f"internal error: {type(exc).__name__}: {exc}"))
-            if work.vanished:
+            sink = self._sinks.pop(job.id, None)
+            if work.mailbox and sink is not None:
+                self._finish_mailbox(work, sink)
+            elif work.vanished:
                 self._delete(job)
             elif work.error is not None:
                 self._record_error(work)
@@ -396,11 +427,46 @@ class Indexer:
             else:
                 self._write(work)
 
+    def _write_messages(self, preparing: dict[Future[Prepared], Job]) -> None:
+        """Phase 1 for mboxes being read: commit the batches of messages handed over."""
+        for job in preparing.values():
+            sink = self._sinks.get(job.id)
+            items = sink.drain() if sink is not None else []
+            if items:
+                self._summary.chunks += mailboxes.write(
+                    self.store, job.path, items, self.fingerprint
+                )
+                self.embedding.poke()
+                self._emit("running", current=job.path)
+
+    def _finish_mailbox(self, work: Prepared, sink: MailboxSink) -> None:
+        """The last batches of an mbox, then the file is ok (or failed, and read afresh)."""
+        items = sink.drain()
+        if work.error is None and items:
+            self._summary.chunks += mailboxes.write(self.store, work.job.path, items,
+                                                    self.fingerprint)  # fmt: skip
+        if work.error is not None:
+            self._record_error(work)
+        elif work.unchanged:
+            self.store.finish_jobs([work.job.id])
+            self._summary.unchanged += 1
+            self._count(None, work.job.path)
+        else:
+            self.store.finish_mailbox(work.job.path, size=work.size, mtime=work.mtime,
+                                      content_hash=work.digest)  # fmt: skip
+            self.store.finish_jobs([work.job.id])
+            self.embedding.poke()
+            self._count("ok", work.job.path)
+
     def _record_error(self, work: Prepared) -> None:
         assert work.error is not None
         err, path = work.error, work.job.path
-        mark = self.store.mark_skipped if err.status == SKIPPED else self.store.mark_failed
-        record = mark(path, err.reason, size=work.size, mtime=work.mtime, content_hash=work.digest)
+        if err.status == SKIPPED:
+            record = self.store.mark_skipped(path, err.reason, size=work.size, mtime=work.mtime,
+                                             content_hash=work.digest, needs_ocr=work.needs_ocr)  # fmt: skip
+        else:
+            record = self.store.mark_failed(path, err.reason, size=work.size, mtime=work.mtime,
+                                            content_hash=work.digest)  # fmt: skip
         self.store.finish_jobs([work.job.id])
         if err.status != SKIPPED and err.retryable:
             self._schedule_retry(record)
@@ -408,6 +474,7 @@ class Indexer:
 
     def _write(self, work: Prepared) -> None:
         """Chunks + keywords in one transaction; the file joins phase 2's backlog."""
+        self.store.save_ocr_pages(work.digest, work.ocr_new)  # kept even if the write fails
         self.store.write_file(
             work.job.path,
             size=work.size,
@@ -416,6 +483,8 @@ class Indexer:
             chunks=work.chunks,
             fingerprint=self.fingerprint,
             title=work.title,
+            documents=work.documents,
+            needs_ocr=work.needs_ocr,
         )
         self.store.finish_jobs([work.job.id])
         self.embedding.poke()
@@ -423,6 +492,15 @@ class Indexer:
         self._count("ok", work.job.path)
 
     # ---- progress -----------------------------------------------------------------------
+
+    def _ocr_page(self, page: int, seconds: float) -> None:
+        """An extraction worker read one page by OCR (called on preparer threads)."""
+        now = time.monotonic()
+        with self._ocr_lock:
+            if self._ocr_first is None:
+                self._ocr_first = now - seconds
+            self._summary.ocr_pages += 1
+            self._summary.ocr_seconds = now - self._ocr_first
 
     def _count(
         self, status: str | None, path: str, reason: str = "", *, again: bool = False
@@ -480,6 +558,8 @@ class Indexer:
                 backlog_tokens=waiting.tokens,
                 embedding=self.embedding.state(self._queued),
                 error=self.embedding.error,
+                ocr_pages=s.ocr_pages,
+                ocr_pages_per_s=s.ocr_pages_per_s,
             )
         )
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from app import power
 from app.chunker import Chunker, ChunkerConfig
+from app.extract.ocr.reader import OcrOptions
 from app.indexer import Indexer, IndexerConfig, Progress, Summary
 from app.power import PowerProbe
 from app.rebuild import RebuildCallback, run_rebuild
@@ -45,6 +46,11 @@ def chunker_for(embedder: Embedder, settings: Settings) -> Chunker:
     overlap = max(0, min(settings.chunk_overlap, target // 4))
     config = ChunkerConfig(target, overlap, settings.heading_prefix)
     return Chunker(embedder.tokenizer(), config)
+
+
+def ocr_options(settings: Settings) -> OcrOptions:
+    """The user's OCR choices as the extraction workers take them."""
+    return OcrOptions(settings.ocr_enabled, settings.ocr_engine, settings.ocr_languages)
 
 
 def path_filter(settings: Settings) -> PathFilter:
@@ -78,7 +84,9 @@ class Pipeline:
         self._cancelled = threading.Event()
         max_bytes = int(settings.max_file_mb * 1024 * 1024)
         base = config or IndexerConfig()
-        self.config = IndexerConfig(**{**base.__dict__, "max_file_bytes": max_bytes})
+        self.config = IndexerConfig(
+            **{**base.__dict__, "max_file_bytes": max_bytes, "ocr": ocr_options(settings)}
+        )
         if on_battery is None:
             on_battery = power.on_battery if settings.pause_embedding_on_battery else power.never
         self.indexer = Indexer(
@@ -110,6 +118,8 @@ class Pipeline:
         stamps = self.store.file_stamps(folder, self.config.max_attempts)
         changed, gone = reconcile(folder, self.filter, stamps.known)
         retry = stamps.retry + permission_restored(stamps.denied)
+        if self.config.ocr.enabled:  # scans and photos read while OCR was off
+            retry += self.store.files_needing_ocr(under=folder)
         if gone:
             self.store.enqueue(gone, "delete")
         fresh = set(changed)

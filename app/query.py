@@ -2,7 +2,10 @@
 
     "exact phrase"      passages must contain these words in this order
     -word, -"a phrase"  leave out files that contain it
-    type:pdf, ext:md    only files of these extensions (``type:pdf,docx`` for several)
+    type:pdf, ext:md    only files of these extensions (``type:pdf,docx`` for several);
+                        ``type:image`` every image format (photos, scans), ``type:mail``
+                        only mail messages
+    from:alice          only mail whose sender (name or address) contains this
     in:Projects         only files under a folder of that name (or an absolute folder)
     path:invoice        only files whose path contains this text
     after:2024-05       modified on or after (ISO dates, today, yesterday, last week, ...)
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
@@ -29,7 +33,7 @@ from typing import Literal
 from app.dates import LEADING_WORDS, parse_period
 from storage.models import SearchFilters
 
-Kind = Literal["type", "in", "path", "after", "before", "exclude"]
+Kind = Literal["type", "in", "path", "after", "before", "exclude", "from"]
 _NAMES: dict[str, Kind] = {
     "type": "type",
     "ext": "type",
@@ -39,7 +43,12 @@ _NAMES: dict[str, Kind] = {
     "after": "after",
     "since": "after",
     "before": "before",
+    "from": "from",
 }
+#: ``type:`` words that are no extension: ``mail`` keeps mail messages (Maildir files have
+#: no extension), ``image`` means every image format OCR reads.
+MAIL_TYPE = "mail"
+IMAGE_TYPE = "image"
 #: Extensions that mean the same kind of file (``type:html`` also finds ``.htm``).
 FAMILIES = {
     "html": ("html", "htm", "xhtml"),
@@ -89,6 +98,8 @@ class ParsedQuery:
     folders: tuple[str, ...] = ()  # absolute folders (in:/home/me/Projects)
     folder_names: tuple[str, ...] = ()  # folder names anywhere in the path (in:Projects)
     path_parts: tuple[str, ...] = ()
+    mail_only: bool = False
+    senders: tuple[str, ...] = ()
     after: float | None = None
     before: float | None = None
     operators: tuple[Operator, ...] = field(default=())
@@ -108,6 +119,8 @@ class ParsedQuery:
             path_parts=base.path_parts + self.path_parts,
             phrases=base.phrases + self.phrases,
             excluded=base.excluded + self.excluded,
+            mail_only=base.mail_only or self.mail_only,
+            senders=base.senders + self.senders,
         )
 
     def without(self, operator: Operator) -> str:
@@ -130,13 +143,49 @@ def _earliest(a: float | None, b: float | None) -> float | None:
 
 
 def extensions_of(value: str) -> tuple[str, ...] | None:
-    """``pdf,md`` -> ("pdf", "md", "markdown"); None when any part is no extension."""
+    """``pdf,md`` -> ("pdf", "md", "markdown"); None when any part is no extension.
+
+    ``image`` stands for every image format; ``mail`` is no extension and adds nothing
+    (``types_of`` reads it)."""
     out: list[str] = []
     for part in value.lower().split(","):
         if not _EXT.fullmatch(part):
             return None
-        out += FAMILIES.get(part.lstrip("."), (part.lstrip("."),))
+        word = part.lstrip(".")
+        if word == IMAGE_TYPE:
+            out += _image_extensions()
+        elif word != MAIL_TYPE:
+            out += FAMILIES.get(word, (word,))
     return tuple(dict.fromkeys(out)) or None
+
+
+def types_of(value: str) -> tuple[tuple[str, ...], bool] | None:
+    """A ``type:`` value (or ``--type`` words) as (extensions, mail only); None when any
+    part is no extension. ``type:mail`` alone restricts to messages, no extension."""
+    mail = MAIL_TYPE in [p.strip().lower().lstrip(".") for p in value.split(",")]
+    if mail and all(p.strip().lower().lstrip(".") == MAIL_TYPE for p in value.split(",")):
+        return (), True
+    exts = extensions_of(value)
+    return None if exts is None else (exts, mail)
+
+
+def type_words(words: Sequence[str]) -> tuple[tuple[str, ...], bool]:
+    """``--type`` words (CLI, servers) as (extensions, mail only): each word is an extension
+    as given, except ``image`` (every image format) and ``mail`` (messages only)."""
+    out: list[str] = []
+    mail = False
+    for word in (w.lower().lstrip(".") for w in words):
+        if word == MAIL_TYPE:
+            mail = True
+        else:
+            out += _image_extensions() if word == IMAGE_TYPE else [word]
+    return tuple(dict.fromkeys(out)), mail
+
+
+def _image_extensions() -> list[str]:
+    from app.extract.images import IMAGE_EXTS  # Pillow: only when type:image is asked
+
+    return [ext.lstrip(".") for ext in IMAGE_EXTS]
 
 
 @dataclass
@@ -166,6 +215,8 @@ class _Builder:
             folders=tuple(get("folders", [])),
             folder_names=tuple(get("folder_names", [])),
             path_parts=tuple(get("path_parts", [])),
+            mail_only=bool(get("mail_only")),
+            senders=tuple(get("senders", [])),
             after=self.dates.get("after"),
             before=self.dates.get("before"),
             operators=tuple(self.operators),
@@ -232,10 +283,14 @@ def _operator(
     if kind in ("after", "before"):
         return _date_operator(query, kind, value, start, end, out, now, quoted=op[2] is not None)
     if kind == "type":
-        exts = extensions_of(value)
-        if exts is None:
+        types = types_of(value)
+        if types is None:
             return None
-        out.add("extensions", *exts)
+        out.add("extensions", *types[0])
+        if types[1]:
+            out.add("mail_only", MAIL_TYPE)
+    elif kind == "from":
+        out.add("senders", value)
     elif kind == "in":
         absolute = value.startswith(("/", "~")) or re.match(r"[A-Za-z]:[\\/]", value)
         if absolute:

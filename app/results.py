@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from storage.models import Chunk
+from storage.models import Chunk, DocumentInfo
 
 Level = Literal["high", "medium", "low"]
 #: Most characters of one passage kept for its snippet, its rerank text and the JSON.
@@ -49,6 +49,7 @@ class Passage:
     spans: list[tuple[int, int]] = field(default_factory=list)
     coverage: float = 0.0  # share of the query's terms it holds (name and heading included)
     content_hash: str = ""  # of its best chunk
+    ocr: bool = False  # its text was recognised in an image (a scan, a photo)
 
     @property
     def chunk_id(self) -> int:
@@ -68,6 +69,7 @@ class Passage:
             "end": self.end,
             "heading": self.heading,
             "scores": dict(self.scores),
+            "ocr": self.ocr,
         }
 
 
@@ -90,6 +92,18 @@ class Result:
     weak: bool = False
     keyword_match: bool = False  # holds every query term, or the quoted phrase
     fused: float = 0.0  # the first-stage file score, kept when a rerank replaces ``score``
+    document: DocumentInfo | None = None  # the mail message this result is (one per message)
+
+    @property
+    def key(self) -> str:
+        """What identifies the result: its path, or path and message for a mail message
+        (an mbox holds many messages, each its own result)."""
+        return result_key(self.path, None if self.document is None else self.document.id)
+
+    @property
+    def ocr(self) -> bool:
+        """True when any passage's text was read by OCR."""
+        return any(p.ocr for p in self.passages)
 
     @property
     def best(self) -> Passage:
@@ -153,7 +167,30 @@ class Result:
             "keyword_match": self.keyword_match,
             "modified": self.mtime,
             "passages": [p.to_json() for p in self.passages],
+            "ocr": self.ocr,
+            **({} if self.document is None else {"mail": mail_json(self.document)}),
         }
+
+
+def mail_json(doc: DocumentInfo) -> dict[str, str]:
+    """A message's headers as the JSON ``mail`` object (subject is its title)."""
+    return {
+        "subject": doc.title,
+        "from": doc.sender,
+        "to": doc.recipients,
+        "date": doc.date,
+        "key": doc.key,
+    }
+
+
+def result_key(path: str, doc_id: int | None) -> str:
+    """A file's path, or ``path`` plus ``#message id`` for a mail message in it."""
+    return path if doc_id is None else f"{path}\x00{doc_id}"
+
+
+def chunk_key(chunk: Chunk) -> str:
+    """The result a chunk belongs to (``result_key``)."""
+    return result_key(chunk.path, chunk.doc_id)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from engine.registry import RelevanceCalibration
 from storage import lexical
 from storage.fts import DEFAULT_WEIGHTS, KeywordWeights
 from storage.fusion import rrf
-from storage.models import Chunk, Fingerprint, Hit, SearchFilters
+from storage.models import Chunk, DocumentInfo, Fingerprint, Hit, SearchFilters
 from storage.store import Store
 from storage.vectors import FloatArray
 
@@ -255,14 +255,14 @@ class SearchService:
         with self._lock:
             chunks = self.store.chunks_by_id({c for ids in found.lists.values() for c in ids})
         chunk_scores = dict(rrf(found.lists, opts.weights, opts.rrf_k))
-        file_of = {cid: chunk.path for cid, chunk in chunks.items()}
+        file_of = {cid: results.chunk_key(chunk) for cid, chunk in chunks.items()}
         file_scores = results.fuse_files(found.lists, file_of, opts.weights, opts.rrf_k)
         groups = _by_file(chunks.values(), chunk_scores)
         ranked = sorted(
             file_scores,
             key=lambda p: -results.with_bonus(file_scores[p], len(groups[p]), opts.passage_bonus),
         )[: 2 * opts.k]
-        hit_chunks = [c for path in ranked for run in groups[path] for c in run.chunks]
+        hit_chunks = [c for key in ranked for run in groups[key] for c in run.chunks]
         context = _Context(
             parsed.text,
             chunk_scores,
@@ -270,12 +270,20 @@ class SearchService:
             self._cosines(found.query_vector, hit_chunks),
             term_groups(parsed.text),
         )
+        docs = self._documents(hit_chunks)
         candidates = [
-            _file(path, groups[path], file_scores[path], context, opts.passage_bonus)
-            for path in ranked
+            _file(groups[key], file_scores[key], context, opts.passage_bonus, docs)
+            for key in ranked
         ]
         calibrated = opts.cutoff and found.query_vector is not None
         return self._judged(candidates, parsed, calibrated)[: opts.k]
+
+    def _documents(self, chunks: Sequence[Chunk]) -> dict[int, DocumentInfo]:
+        ids = {c.doc_id for c in chunks if c.doc_id is not None}
+        if not ids:
+            return {}
+        with self._lock:
+            return self.store.documents_by_id(ids)
 
     def _cosines(self, vector: FloatArray | None, chunks: Sequence[Chunk]) -> dict[int, float]:
         if vector is None or not chunks:
@@ -363,7 +371,7 @@ class SearchService:
         scored = self._cached_scores(text, opts.instruction, strong[:depth])
         if scored:
             on_update(_ordered(results_, scored, depth))
-        todo = [r for r in strong[:depth] if r.path not in scored]
+        todo = [r for r in strong[:depth] if r.key not in scored]
         for start in range(0, len(todo), max(1, opts.rerank_batch)):
             if is_cancelled() or generation != self._request:
                 break
@@ -372,7 +380,7 @@ class SearchService:
             if is_cancelled() or generation != self._request:
                 break
             for result, prob in zip(batch, probs, strict=True):
-                scored[result.path] = float(prob)
+                scored[result.key] = float(prob)
                 self._remember(text, opts.instruction, result.text, float(prob))
             on_update(_ordered(results_, scored, depth))
         return _ordered(results_, scored, depth)
@@ -390,7 +398,7 @@ class SearchService:
             key = self._key(query, instruction, r.text)
             if key in self._cache:
                 self._cache.move_to_end(key)
-                out[r.path] = self._cache[key]
+                out[r.key] = self._cache[key]
         return out
 
     def _remember(self, query: str, instruction: str | None, text: str, p: float) -> None:
@@ -406,10 +414,11 @@ def _unzip(hits: list[Hit]) -> tuple[list[int], dict[int, float]]:
 
 
 def _by_file(chunks: Iterable[Chunk], chunk_scores: dict[int, float]) -> dict[str, list[Run]]:
-    """Each file's hit chunks merged into runs, best run first (at most MAX_PASSAGES)."""
+    """Each file's (or mail message's) hit chunks merged into runs, best run first (at most
+    MAX_PASSAGES), by ``results.chunk_key``."""
     per_file: dict[str, list[Chunk]] = {}
     for chunk in chunks:
-        per_file.setdefault(chunk.path, []).append(chunk)
+        per_file.setdefault(results.chunk_key(chunk), []).append(chunk)
     out: dict[str, list[Run]] = {}
     for path, found in per_file.items():
         runs = results.merge_runs(found)
@@ -453,6 +462,7 @@ def _passage(run: Run, ctx: _Context) -> Passage:
         spans=snip.spans,
         coverage=coverage(fields, ctx.groups),
         content_hash=best.content_hash,
+        ocr=any(c.ocr for c in ordered),
     )
 
 
@@ -461,12 +471,15 @@ def _best(scores: dict[int, float], run: Sequence[Chunk]) -> float | None:
     return max(values) if values else None
 
 
-def _file(path: str, runs: list[Run], score: float, ctx: _Context, bonus: float) -> Result:
+def _file(
+    runs: list[Run], score: float, ctx: _Context, bonus: float, docs: dict[int, DocumentInfo]
+) -> Result:
     passages = tuple(_passage(run, ctx) for run in runs)
     file_score = results.with_bonus(score, len(passages), bonus)
     first = runs[0].chunks[0]
     return Result(
-        path=path,
+        path=first.path,
+        document=None if first.doc_id is None else docs.get(first.doc_id),
         score=file_score,
         passages=passages,
         mtime=first.mtime,
@@ -486,9 +499,9 @@ def _ordered(found: list[Result], scored: dict[str, float], depth: int) -> list[
     strong = [r for r in found if not r.weak]
     weak = [r for r in found if r.weak]
     head = strong[:depth]
-    done = sorted((r for r in head if r.path in scored), key=lambda r: -scored[r.path])
-    waiting = [r for r in head if r.path not in scored]
-    marked = [_reranked(r, scored[r.path]) for r in done]
+    done = sorted((r for r in head if r.key in scored), key=lambda r: -scored[r.key])
+    waiting = [r for r in head if r.key not in scored]
+    marked = [_reranked(r, scored[r.key]) for r in done]
     return [*marked, *waiting, *strong[depth:], *weak]
 
 

@@ -118,6 +118,24 @@ class Settings:
     keep_running_in_tray: bool = field(
         default=True, metadata=_doc("Closing the window keeps indexing in the tray.")
     )
+    ocr_enabled: bool = field(
+        default=False,
+        metadata=_doc(
+            "Read text in scanned PDF pages and images with OCR (needs the ocr extra or the"
+            " tesseract program; about 1-3 s per page on one core). Off: such files are"
+            " skipped and re-read once it is switched on."
+        ),
+    )
+    ocr_engine: str = field(
+        default="auto", metadata=_doc("OCR engine: auto, tesseract or rapidocr.")
+    )
+    ocr_languages: str = field(
+        default="",
+        metadata=_doc(
+            "Tesseract language packs joined by '+', e.g. 'eng+deu'; empty reads with every"
+            " installed pack."
+        ),
+    )
     first_run_done: bool = field(
         default=False, metadata=_doc("The welcome dialog has been completed.")
     )

@@ -23,11 +23,12 @@ from storage.models import Chunk, FileRecord, Fingerprint
 from storage.prefilter import BinaryIndex
 
 FILE_COLS = (
-    "id, path, size, mtime, content_hash, status, error, retries, indexed_at, folder_id, title"
+    "id, path, size, mtime, content_hash, status, error, retries, indexed_at, folder_id, title,"
+    " needs_ocr"
 )
 CHUNK_COLS = (
     'c.id, c.file_id, f.path, c.ordinal, c.text, c.start, c."end", c.content_hash,'
-    " c.token_count, c.page, c.heading, f.mtime, f.size"
+    " c.token_count, c.page, c.heading, f.mtime, f.size, c.ocr, c.doc_id"
 )
 
 
@@ -50,12 +51,16 @@ def file_record(row: Sequence[Any]) -> FileRecord:
         indexed_at=row[8],
         folder_id=row[9],
         title=row[10],
+        needs_ocr=row[11],
     )
 
 
 def chunk_record(row: Sequence[Any]) -> Chunk:
     """A ``CHUNK_COLS`` row as a Chunk."""
-    return Chunk(*row)
+    (cid, file_id, path, ordinal, text, start, end, content_hash, tokens, page, heading,
+     mtime, size, ocr, doc_id) = row  # fmt: skip
+    return Chunk(cid, file_id, path, ordinal, text, start, end, content_hash, tokens, page,
+                 heading, mtime, size, bool(ocr), doc_id)  # fmt: skip
 
 
 class StoreBase:

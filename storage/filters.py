@@ -48,6 +48,10 @@ def _folder_prefix(folder: str) -> str:
     return folder + ("\\" if "\\" in folder and "/" not in folder else "/")
 
 
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def filter_sql(filters: SearchFilters | None) -> tuple[str, list[object]]:
     """A predicate (``1`` when unrestricted) and its parameters, for ``WHERE ... AND <sql>``.
 
@@ -70,6 +74,7 @@ def filter_sql(filters: SearchFilters | None) -> tuple[str, list[object]]:
         parts.append(f"f.ext IN ({', '.join('?' * len(exts))})")
         params += exts
     _text_filters(filters, parts, params)
+    _mail_filters(filters, parts, params)
     for column, op, value in (
         ("f.mtime", ">=", filters.modified_after),
         ("f.mtime", "<", filters.modified_before),
@@ -99,3 +104,13 @@ def _text_filters(filters: SearchFilters, parts: list[str], params: list[object]
         sql, values = _chunks_matching(word)
         parts.append(f"f.id NOT IN (SELECT x.file_id FROM chunks x WHERE x.id IN ({sql}))")
         params += values
+
+
+def _mail_filters(filters: SearchFilters, parts: list[str], params: list[object]) -> None:
+    """Mail messages only, and messages whose From header holds one of ``senders``."""
+    if filters.mail_only:
+        parts.append("c.doc_id IS NOT NULL")
+    if filters.senders:
+        likes = " OR ".join("d.sender LIKE ? ESCAPE '\\'" for _ in filters.senders)
+        parts.append(f"c.doc_id IN (SELECT d.id FROM documents d WHERE {likes})")
+        params += [f"%{_escape_like(s)}%" for s in filters.senders]

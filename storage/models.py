@@ -43,6 +43,7 @@ class FileRecord:
     indexed_at: float | None = None
     folder_id: int | None = None
     title: str = ""  # the document's own title (HTML <title>, mail subject), if any
+    needs_ocr: int = 0  # pages (or images) left unread because OCR was off
 
     @property
     def extension(self) -> str:
@@ -66,6 +67,36 @@ class NewChunk:
     token_count: int = 0
     page: int | None = None  # page or slide number, 1-based
     heading: str | None = None  # heading path, e.g. "Intro > Setup"
+    ocr: bool = False  # recognised in an image by OCR
+    doc: int | None = None  # index of its document in the write's ``documents`` (mail)
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    """One message of a mail file, written with its chunks (``NewChunk.doc`` points here).
+
+    ``key`` identifies it inside its file (an mbox message's byte offset; "" for a file
+    that is one message); ``date`` is ISO 8601.
+    """
+
+    key: str
+    title: str = ""
+    sender: str = ""
+    recipients: str = ""
+    date: str = ""
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """A stored message: what a result row and the preview say about it."""
+
+    id: int
+    key: str
+    title: str
+    sender: str
+    recipients: str
+    date: str
 
 
 @dataclass(frozen=True)
@@ -85,6 +116,8 @@ class Chunk:
     heading: str | None = None
     mtime: float = 0.0
     size: int = 0
+    ocr: bool = False
+    doc_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +182,8 @@ class SearchFilters:
     ``folder_names`` match a whole folder name anywhere in the path and ``path_parts`` any
     text in it (ASCII case-insensitively). ``phrases`` must occur in a chunk (words in
     order); a file holding any of ``excluded`` is left out whole.
+    ``mail_only`` keeps mail messages; ``senders`` keeps messages whose From header
+    contains one of them (case-insensitive).
     """
 
     folders: tuple[str, ...] = ()
@@ -161,6 +196,8 @@ class SearchFilters:
     path_parts: tuple[str, ...] = ()
     phrases: tuple[str, ...] = ()
     excluded: tuple[str, ...] = ()
+    mail_only: bool = False
+    senders: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:
@@ -168,6 +205,8 @@ class SearchFilters:
         return bool(
             self.folders
             or self.extensions
+            or self.mail_only
+            or self.senders
             or self.modified_after is not None
             or self.modified_before is not None
             or self.size_min is not None

@@ -3,7 +3,7 @@
 ``MIGRATIONS[i]`` upgrades a database from version ``i`` to ``i + 1``; a fresh file runs
 them all. Each step runs inside the caller's transaction, so a failed upgrade changes nothing.
 
-Layout (v5):
+Layout (v6):
     meta(key, value)                   active/building index ids, measured embedding rate
     folders, files, chunks             the documents (files.title from the extractor);
                                        chunks.cjk marks text with CJK characters
@@ -23,6 +23,8 @@ Layout (v5):
     chunk_langs(lang, n)               chunks per detected language (picks query stemmers)
     chunks_fields(name, title, heading) FTS5: file name, title and heading path per chunk
     jobs                               persisted pipeline queue (phase 1)
+    ocr_pages(content_hash, page)      text OCR read, by file content (v6)
+    documents, mailboxes               the messages of mail files; how far an mbox was read (v6)
 
 The v3 triggers call ``quarry_stems``/``quarry_grams``/``quarry_lang``, Python functions that
 ``storage.fts.register_functions`` adds to every connection ``storage.connection`` opens.
@@ -250,6 +252,46 @@ _V5 = [
 ]
 
 
+# v6: OCR and mail. chunks.ocr marks text recognised in an image; files.needs_ocr counts the
+# pages left unread because OCR was off (switching it on re-reads exactly those files);
+# ocr_pages caches what OCR read, by file content hash, so a moved or re-added scan is never
+# read twice. documents: the messages of a mail file (one row per message, key = its byte
+# offset in an mbox), their chunks point at them; mailboxes: how far an mbox was read, and
+# the hash of the bytes before that point, so appended mail is read alone.
+_V6 = [
+    "ALTER TABLE chunks ADD COLUMN ocr INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE files ADD COLUMN needs_ocr INTEGER NOT NULL DEFAULT 0",
+    """CREATE TABLE ocr_pages (
+        content_hash TEXT NOT NULL,
+        page INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        PRIMARY KEY (content_hash, page)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE documents (
+        id INTEGER PRIMARY KEY,
+        file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        title TEXT NOT NULL DEFAULT '',
+        sender TEXT NOT NULL DEFAULT '',
+        recipients TEXT NOT NULL DEFAULT '',
+        date TEXT NOT NULL DEFAULT '',
+        meta TEXT NOT NULL DEFAULT '{}',
+        gen INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (file_id, key)
+    )""",
+    "CREATE INDEX documents_sender ON documents(sender)",
+    "ALTER TABLE chunks ADD COLUMN doc_id INTEGER REFERENCES documents(id) ON DELETE CASCADE",
+    "CREATE INDEX chunks_doc ON chunks(doc_id)",
+    """CREATE TABLE mailboxes (
+        file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
+        resume_at INTEGER NOT NULL DEFAULT 0,
+        prefix_hash TEXT NOT NULL DEFAULT '',
+        gen INTEGER NOT NULL DEFAULT 0,
+        complete INTEGER NOT NULL DEFAULT 0
+    )""",
+]
+
+
 def _steps(statements: list[str]) -> Callable[[Any], None]:
     def apply(conn: Any) -> None:
         for sql in statements:
@@ -264,6 +306,7 @@ MIGRATIONS: list[Callable[[Any], None]] = [
     _steps(_V3),
     _v4,
     _steps(_V5),
+    _steps(_V6),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -25,6 +25,7 @@ from storage import backlog, jobs, lexical, schema, vectors
 from storage.backlog import BacklogMixin
 from storage.base import CHUNK_COLS, FILE_COLS, chunk_record, file_record, has_cjk, translate
 from storage.connection import connect, database_errors
+from storage.documents import DocumentsMixin
 from storage.errors import DatabaseCorrupt, DatabaseLocked, StorageError
 from storage.maintenance import MaintenanceMixin
 from storage.models import (
@@ -36,6 +37,7 @@ from storage.models import (
     Job,
     JobKind,
     NewChunk,
+    NewDocument,
     Stamps,
     file_extension,
 )
@@ -56,10 +58,10 @@ def _check_analysis() -> None:
         ) from exc
 
 
-class Store(RetrievalMixin, BacklogMixin, RebuildMixin, MaintenanceMixin):
-    """The public storage API: files, chunks, jobs here; search, phase 2, rebuild and
-    maintenance in their mixins (``storage.retrieval``, ``storage.backlog``,
-    ``storage.rebuild``, ``storage.maintenance``)."""
+class Store(RetrievalMixin, BacklogMixin, RebuildMixin, MaintenanceMixin, DocumentsMixin):
+    """The public storage API: files, chunks, jobs here; search, phase 2, rebuild,
+    maintenance, mail documents and the OCR cache in their mixins (``storage.retrieval``,
+    ``storage.backlog``, ``storage.rebuild``, ``storage.maintenance``, ``storage.documents``)."""
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -218,6 +220,8 @@ class Store(RetrievalMixin, BacklogMixin, RebuildMixin, MaintenanceMixin):
         fingerprint: Fingerprint,
         vectors_by_hash: Mapping[str, FloatArray] | None = None,
         title: str = "",
+        documents: Sequence[NewDocument] = (),
+        needs_ocr: int = 0,
     ) -> FileRecord:
         """Phase 1: replace ``path``'s chunks (and keywords) in ONE transaction; status ok.
 
@@ -227,30 +231,17 @@ class Store(RetrievalMixin, BacklogMixin, RebuildMixin, MaintenanceMixin):
         one being rebuilt beside it. Any exception leaves the file's previous state intact.
         ``title`` (the document's own, e.g. HTML ``<title>``) is indexed as a keyword field.
         Raises FingerprintMismatch if the index was built under another fingerprint.
+        ``documents``: the messages of a mail file (chunks point at them by ``NewChunk.doc``);
+        ``needs_ocr``: pages left unread because OCR is off.
         """
         with self.transaction():
             index_id = self._ensure_active(fingerprint)
             file_id = self._upsert_file(path, size, mtime, content_hash, "ok", None, 0, title)
+            self.conn.execute("UPDATE files SET needs_ocr = ? WHERE id = ?", (needs_ocr, file_id))
             self.conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
-            self.conn.executemany(
-                'INSERT INTO chunks(file_id, ordinal, text, start, "end", page, heading,'
-                " token_count, content_hash, cjk) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        file_id,
-                        c.ordinal,
-                        c.text,
-                        c.start,
-                        c.end,
-                        c.page,
-                        c.heading,
-                        c.token_count,
-                        c.content_hash,
-                        int(has_cjk(c.text)),
-                    )
-                    for c in chunks
-                ],
-            )
+            self.conn.execute("DELETE FROM documents WHERE file_id = ?", (file_id,))
+            self.conn.execute("DELETE FROM mailboxes WHERE file_id = ?", (file_id,))
+            self.insert_chunks(file_id, chunks, self.insert_documents(file_id, documents))
             given = [c.content_hash for c in chunks if c.content_hash in (vectors_by_hash or {})]
             if given and vectors_by_hash is not None:
                 mat = np.stack([np.asarray(vectors_by_hash[h], dtype=np.float32) for h in given])
@@ -261,6 +252,25 @@ class Store(RetrievalMixin, BacklogMixin, RebuildMixin, MaintenanceMixin):
         record = self.get_file(path)
         assert record is not None
         return record
+
+    def insert_chunks(
+        self, file_id: int, chunks: Sequence[NewChunk], doc_ids: Sequence[int] = ()
+    ) -> None:
+        """Add chunks to a file (inside the caller's transaction); ``doc_ids[c.doc]`` is
+        the stored id of each chunk's document."""
+        self.conn.executemany(
+            'INSERT INTO chunks(file_id, ordinal, text, start, "end", page, heading,'
+            " token_count, content_hash, cjk, ocr, doc_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    file_id, c.ordinal, c.text, c.start, c.end, c.page, c.heading,
+                    c.token_count, c.content_hash, int(has_cjk(c.text)), int(c.ocr),
+                    None if c.doc is None else doc_ids[c.doc],
+                )
+                for c in chunks
+            ],
+        )  # fmt: skip
 
     def _upsert_file(
         self,
@@ -300,10 +310,27 @@ class Store(RetrievalMixin, BacklogMixin, RebuildMixin, MaintenanceMixin):
         return int(row[0])
 
     def mark_skipped(
-        self, path: str, reason: str, *, size: int = 0, mtime: float = 0.0, content_hash: str = ""
+        self,
+        path: str,
+        reason: str,
+        *,
+        size: int = 0,
+        mtime: float = 0.0,
+        content_hash: str = "",
+        needs_ocr: int = 0,
     ) -> FileRecord:
-        """Record a deliberate skip (binary, too big, excluded type); drops its chunks."""
-        return self._mark(path, "skipped", reason, size, mtime, content_hash, bump=False)
+        """Record a deliberate skip (binary, too big, excluded type); drops its chunks.
+
+        ``needs_ocr``: the file is a scan or photo skipped because OCR is off.
+        """
+        record = self._mark(path, "skipped", reason, size, mtime, content_hash, bump=False)
+        if needs_ocr:
+            with self.transaction():
+                self.conn.execute(
+                    "UPDATE files SET needs_ocr = ? WHERE path = ?", (needs_ocr, path)
+                )
+            record = self._require(path)
+        return record
 
     def mark_failed(
         self, path: str, reason: str, *, size: int = 0, mtime: float = 0.0, content_hash: str = ""
@@ -326,7 +353,10 @@ class Store(RetrievalMixin, BacklogMixin, RebuildMixin, MaintenanceMixin):
             old = self.get_file(path)
             retries = (old.retries if old else 0) + (1 if bump else 0)
             file_id = self._upsert_file(path, size, mtime, content_hash, status, reason, retries)
+            self.conn.execute("UPDATE files SET needs_ocr = 0 WHERE id = ?", (file_id,))
             self.conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
+            self.conn.execute("DELETE FROM documents WHERE file_id = ?", (file_id,))
+            self.conn.execute("DELETE FROM mailboxes WHERE file_id = ?", (file_id,))  # read afresh
             self.conn.execute("DELETE FROM embed_queue WHERE file_id = ?", (file_id,))
         return self._require(path)
 

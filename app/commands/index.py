@@ -40,6 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--download", action="store_true", help=DOWNLOAD_HELP)
     parser.add_argument("--workers", type=int, default=2, help="extraction processes")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument(
+        "--ocr", action=argparse.BooleanOptionalAction, default=None,
+        help="read scanned pages and images with OCR (default: the setting, off at first)",
+    )  # fmt: skip
 
 
 def notice(text: str) -> None:
@@ -56,6 +60,8 @@ def user_settings(args: argparse.Namespace, folders: list[str]) -> settings.Sett
     user = replace(settings.load(), folders=folders, allow_download=bool(args.download))
     if args.model:
         user = replace(user, embed_model=args.model)
+    if getattr(args, "ocr", None) is not None:
+        user = replace(user, ocr_enabled=bool(args.ocr))
     return user
 
 
@@ -86,7 +92,8 @@ def progress_line(p: Progress) -> str:
             p.files_total,
         )
     filled = int(30 * min(done, total) / max(total, 1))
-    return f"\r[{'#' * filled}{'.' * (30 - filled)}] {head}{describe(status)}"
+    ocr = f" · OCR {p.ocr_pages_per_s:.2f} pages/s" if p.ocr_pages else ""
+    return f"\r[{'#' * filled}{'.' * (30 - filled)}] {head}{describe(status)}{ocr}"
 
 
 def progress_printer(enabled: bool) -> Callable[[Progress], None]:
@@ -130,6 +137,8 @@ def summary_dict(summary: Summary) -> dict[str, object]:
         "embedded": summary.embedded,
         "keyword_only": summary.keyword_only,
         "waiting_for_vectors": summary.waiting,
+        "ocr_pages": summary.ocr_pages,
+        "ocr_pages_per_s": round(summary.ocr_pages_per_s, 3),
         "seconds": round(summary.seconds, 3),
         "problems": [{"path": p, "status": s, "reason": r} for p, s, r in summary.problems],
     }
@@ -155,6 +164,8 @@ def print_summary(summary: Summary, as_json: bool) -> None:
         f" {summary.failed} failed{_again(summary)}, {summary.deleted} removed;"
         f" {summary.chunks} chunks written, {summary.embedded} embedded in {summary.seconds:.1f}s"
     )
+    if summary.ocr_pages:
+        print(f"  OCR: {summary.ocr_pages} page(s) read, {summary.ocr_pages_per_s:.2f} pages/s")
     if summary.keyword_only:
         print(f"  {summary.keyword_only} file(s) searchable by keyword only (embedding failed)")
     if summary.waiting:

@@ -38,7 +38,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     group.add_argument("--preset", help="instruction preset name")
     group.add_argument("--instruction", help="custom query instruction")
     p.add_argument("--folder", action="append", default=[], help="only under this folder")
-    p.add_argument("--type", action="append", default=[], help="only this extension (pdf, md)")
+    p.add_argument(
+        "--type", action="append", default=[],
+        help="only this extension (pdf, md), or 'image' (photos, scans) or 'mail' (messages)",
+    )  # fmt: skip
+    p.add_argument("--from", dest="sender", action="append", default=[],
+                   help="only mail whose sender contains this (name or address)")  # fmt: skip
     p.add_argument("--after", help="modified on/after DATE (2024-05-17, 2024-05, today, last week)")
     p.add_argument("--before", help="modified before DATE (same forms as --after)")
     p.add_argument("--mode", choices=["hybrid", "vector", "keyword"], default="hybrid")
@@ -83,15 +88,20 @@ def _note(text: str) -> None:
 
 
 def filters_from(args: argparse.Namespace) -> Any:
-    """The ``--folder``/``--type``/``--after``/``--before`` options as SearchFilters."""
+    """The ``--folder``/``--type``/``--from``/``--after``/``--before`` options as
+    SearchFilters (``--type image`` is every image format, ``--type mail`` messages only)."""
     from app.dates import parse_date
+    from app.query import type_words
     from storage.models import SearchFilters
 
+    extensions, mail_only = type_words(args.type)
     return SearchFilters(
         folders=tuple(str(Path(f).expanduser().resolve()) for f in args.folder),
-        extensions=tuple(t.lower().lstrip(".") for t in args.type),
+        extensions=extensions,
         modified_after=None if args.after is None else parse_date(args.after),
         modified_before=None if args.before is None else parse_date(args.before),
+        mail_only=mail_only,
+        senders=tuple(args.sender),
     )
 
 
@@ -171,7 +181,15 @@ def _line(i: int, r: Result) -> str:
     weak = " (weaker match)" if r.weak else ""
     more = len(r.passages) - 1
     extra = f"\n    + {more} more match{'es' if more > 1 else ''} in this file" if more else ""
-    return f"{i:2}. {level}{r.path}{where}{weak}\n    {r.snippet.strip()[:200]}{extra}"
+    ocr = "  [OCR]" if r.ocr else ""
+    return (
+        f"{i:2}. {level}{r.path}{where}{ocr}{weak}{_mail(r)}\n    {r.snippet.strip()[:200]}{extra}"
+    )
+
+
+def _mail(r: Result) -> str:
+    doc = r.document
+    return "" if doc is None else f"\n    mail from {doc.sender} on {doc.date[:10]}: {doc.title}"
 
 
 def _print_passages(passages: list[Passage], as_json: bool) -> int:
@@ -182,5 +200,6 @@ def _print_passages(passages: list[Passage], as_json: bool) -> int:
         print("no results")
     for i, p in enumerate(passages, 1):
         where = f" p.{p.page}" if p.page else ""
-        print(f"{i:2}. {p.score:.3f}  {p.path}{where}\n    {p.snippet.strip()[:200]}")
+        ocr = "  [OCR]" if p.ocr else ""
+        print(f"{i:2}. {p.score:.3f}  {p.path}{where}{ocr}\n    {p.snippet.strip()[:200]}")
     return 0

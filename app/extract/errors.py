@@ -7,6 +7,7 @@
     ├── Unreadable               permission denied, vanished, not a regular file (skipped)
     ├── Encrypted                password-protected document (skipped)
     ├── UndecodableText          bytes that fit no text encoding (skipped)
+    ├── NeedsOcr                 a scan or photo, and OCR is off or not installed (skipped)
     ├── Corrupt                  truncated or malformed document (failed)
     ├── TooMuchMemory            parsing needed more than the per-worker memory limit (failed)
     └── ExtractionTimeout        the per-file time limit ran out, or the worker died (failed)
@@ -58,6 +59,13 @@ class UndecodableText(ExtractionError):
     """Looks like text but no encoding decodes it sensibly (e.g. invalid UTF-8 garbage)."""
 
 
+class NeedsOcr(ExtractionError):
+    """Text only in images (a scan, a photo) while OCR is off or has no engine.
+
+    The indexer remembers such files, so switching OCR on re-reads exactly these.
+    """
+
+
 class Corrupt(ExtractionError):
     """Truncated or malformed document; the library that parses it gave up."""
 
@@ -87,6 +95,7 @@ ERRORS: dict[str, type[ExtractionError]] = {
         Unreadable,
         Encrypted,
         UndecodableText,
+        NeedsOcr,
         Corrupt,
         TooMuchMemory,
         ExtractionTimeout,

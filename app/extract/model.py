@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.extract.ocr.reader import OcrReport
 
 # PDFium marks a word hyphenated across a line break with \x02 (and drops the hyphen);
 # the soft hyphen U+00AD is invisible where the word is whole. Both join the word halves.
@@ -37,6 +41,8 @@ class Section:
     page: int | None = None
     heading_path: tuple[str, ...] = ()
     kind: str = "text"
+    #: The text was recognised in an image (OCR), not read from the file's own text.
+    ocr: bool = False
 
 
 @dataclass
@@ -50,6 +56,8 @@ class Document:
     #: What ``Section.page`` counts: "page" (PDF), "slide" (PPTX), "sheet" (XLSX) or "".
     page_unit: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
+    #: What OCR did for this file (None when no page needed it).
+    ocr: OcrReport | None = None
 
 
 class DocumentBuilder:
@@ -72,6 +80,7 @@ class DocumentBuilder:
         page: int | None = None,
         heading_path: tuple[str, ...] = (),
         kind: str = "text",
+        ocr: bool = False,
     ) -> None:
         """Append one block; blank blocks are dropped (they carry nothing to search)."""
         text = clean_text(text).strip("\n")
@@ -90,11 +99,12 @@ class DocumentBuilder:
             and prev.page == page
             and prev.heading_path == heading_path
             and prev.kind == kind
+            and prev.ocr == ocr
             and prev.end + len(self._sep) == start
         ):
-            self._sections[-1] = Section(prev.start, self._pos, page, heading_path, kind)
+            self._sections[-1] = Section(prev.start, self._pos, page, heading_path, kind, ocr)
         else:
-            self._sections.append(Section(start, self._pos, page, heading_path, kind))
+            self._sections.append(Section(start, self._pos, page, heading_path, kind, ocr))
 
     @property
     def empty(self) -> bool:

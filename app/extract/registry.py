@@ -10,7 +10,7 @@ a container that inflates far beyond its file size cannot flood the indexing pro
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from app.extract.archive import InflateBudget, nul_heavy, open_archive
@@ -18,6 +18,7 @@ from app.extract.errors import (
     Corrupt,
     EmptyFile,
     Encrypted,
+    ExtractionError,
     TooLarge,
     TooMuchMemory,
     Unreadable,
@@ -25,8 +26,11 @@ from app.extract.errors import (
 )
 from app.extract.files import NotRegularFile, open_regular, special_kind
 from app.extract.html import extract_html
+from app.extract.images import IMAGE_EXTS, extract_image, heif_support, image_kind
 from app.extract.mail import extract_eml
+from app.extract.mbox import MailItem, iter_mbox, looks_like_mbox
 from app.extract.model import Document
+from app.extract.ocr.reader import PageReader
 from app.extract.office import extract_docx, extract_pptx, extract_xlsx
 from app.extract.opendoc import extract_epub, extract_odt
 from app.extract.pdf import extract_pdf
@@ -40,15 +44,18 @@ from app.extract.text import (
 )
 
 Extractor = Callable[[Path], Document]
+#: Formats whose pages may need OCR: their extractors take the file's ``PageReader``.
+OCR_FORMATS: dict[str, Callable[[Path, PageReader | None], Document]] = {
+    "pdf": extract_pdf,
+    "image": extract_image,
+}
 
 BY_FORMAT: dict[str, Extractor] = {
-    "pdf": extract_pdf,
     "docx": extract_docx,
     "pptx": extract_pptx,
     "xlsx": extract_xlsx,
     "odt": extract_odt,
     "epub": extract_epub,
-    "eml": extract_eml,
     "html": extract_html,
     "markdown": extract_markdown,
     "code": extract_code,
@@ -66,19 +73,19 @@ _EXT_FORMAT = {
     ".odt": "odt",
     ".epub": "epub",
     ".eml": "eml",
+    ".mbox": "mbox",
     ".html": "html",
     ".htm": "html",
     ".xhtml": "html",
     ".csv": "csv",
     ".tsv": "csv",
+    **dict.fromkeys(IMAGE_EXTS, "image"),
     **dict.fromkeys(MARKDOWN_EXTS, "markdown"),
     **dict.fromkeys(CODE_EXTS, "code"),
 }
 
 #: Leading bytes of formats we recognise as binary and never try to read as text.
 _BINARY_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"\x89PNG", "PNG image"),
-    (b"\xff\xd8\xff", "JPEG image"),
     (b"GIF8", "GIF image"),
     (b"\x7fELF", "executable (ELF)"),
     (b"MZ", "executable (Windows)"),
@@ -127,6 +134,13 @@ def sniff(path: Path, head: bytes) -> str | None:
         return "pdf"
     if head.startswith(b"PK\x03\x04"):
         return _sniff_zip(path)
+    if looks_like_mbox(head):
+        return "mbox"
+    kind = image_kind(head, path.suffix.lower())
+    if kind == "HEIF" and not heif_support():
+        raise Unsupported("HEIC image (install pillow-heif to read it)")
+    if kind is not None:
+        return "image"
     if head.startswith(_OLE_MAGIC):
         if path.suffix.lower() in {".docx", ".xlsx", ".pptx"}:
             raise Encrypted("password-protected Office document")
@@ -171,15 +185,24 @@ def _read_head(path: Path) -> bytes:
         raise Unreadable(f"cannot read: {exc.strerror or exc}") from exc
 
 
+def in_maildir(path: Path) -> bool:
+    """A message file of a Maildir folder (``cur/`` or ``new/`` beside ``tmp/``)."""
+    folder = path.parent
+    return folder.name in ("cur", "new") and (folder.parent / "tmp").is_dir()
+
+
 def choose_format(path: Path, head: bytes) -> str:
     """The extractor name for ``path``: sniffed content, else extension, else plain text."""
     sniffed = sniff(path, head)
     if sniffed:
         return sniffed
+    if in_maildir(path):
+        return "eml"
     by_ext = _EXT_FORMAT.get(path.suffix.lower())
-    if by_ext in {"pdf", "docx", "pptx", "xlsx", "odt", "epub"}:
+    if by_ext in {"pdf", "docx", "pptx", "xlsx", "odt", "epub", "image"}:
         # The extension promises a binary container but the bytes are not one.
-        raise Corrupt(f"not a valid {by_ext.upper()} file (truncated or mislabelled)")
+        what = path.suffix.lstrip(".").upper() if by_ext == "image" else by_ext.upper()
+        raise Corrupt(f"not a valid {what} file (truncated or mislabelled)")
     if b"\0" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
         from app.extract.text import utf16_without_bom
 
@@ -188,13 +211,41 @@ def choose_format(path: Path, head: bytes) -> str:
     return by_ext or "text"
 
 
-def extract_file(path: Path, max_bytes: int | None = None) -> Document:
-    """Extract ``path`` in this process; raises an ``ExtractionError`` subclass on any refusal."""
+def _attachment_reader(max_bytes: int | None, ocr: PageReader | None) -> Callable[[Path], Document]:
+    """Reads a mail attachment like a file, but never a mail's attachments in turn."""
+    return lambda path: extract_file(path, max_bytes, ocr, attachments=False)
+
+
+def _extract(
+    path: Path, fmt: str, max_bytes: int | None, ocr: PageReader | None, attachments: bool
+) -> Document:
+    if fmt in OCR_FORMATS:
+        return OCR_FORMATS[fmt](path, ocr)
+    if fmt == "eml":
+        return extract_eml(path, _attachment_reader(max_bytes, ocr) if attachments else None)
+    if fmt == "mbox":
+        raise Unsupported("mail archive (mbox): its messages are read one by one")
+    return BY_FORMAT[fmt](path)
+
+
+def extract_file(
+    path: Path,
+    max_bytes: int | None = None,
+    ocr: PageReader | None = None,
+    *,
+    attachments: bool = True,
+) -> Document:
+    """Extract ``path`` in this process; raises an ``ExtractionError`` subclass on any refusal.
+
+    ``ocr`` reads the pages that have no text of their own (scans, photos); without it
+    they are left unread and counted, as with OCR switched off. ``attachments``: read the
+    attached documents of a mail message too.
+    """
     path = Path(path)
     _check_file(path, max_bytes)
     fmt = choose_format(path, _read_head(path))
     try:
-        document = BY_FORMAT[fmt](path)
+        document = _extract(path, fmt, max_bytes, ocr, attachments)
     except PermissionError as exc:
         raise Unreadable("permission denied") from exc
     except FileNotFoundError as exc:
@@ -219,9 +270,40 @@ def _check_text(text: str, limit: int) -> None:
         raise EmptyFile("no text")
 
 
+def is_mailbox(path: Path) -> bool:
+    """An mbox file (by its first bytes), read message by message with ``extract_mailbox``."""
+    try:
+        _check_file(Path(path), None)
+        return looks_like_mbox(_read_head(Path(path)))
+    except ExtractionError:
+        return False
+
+
+def extract_mailbox(
+    path: Path, start: int = 0, max_bytes: int | None = None, ocr: PageReader | None = None
+) -> Iterator[MailItem]:
+    """The messages of an mbox from offset ``start``, parsed one at a time.
+
+    A mailbox is streamed, so the file-size limit applies to each message's attachments,
+    not to the archive (a 2 GB mbox is normal, and costs no more memory than a small one).
+    """
+    path = Path(path)
+    _check_file(path, None)
+    if not looks_like_mbox(_read_head(path)):
+        raise Unsupported("not an mbox mail archive")
+    try:
+        yield from iter_mbox(path, start, _attachment_reader(max_bytes, ocr))
+    except PermissionError as exc:
+        raise Unreadable("permission denied") from exc
+    except FileNotFoundError as exc:
+        raise Unreadable("file vanished") from exc
+    except MemoryError as exc:
+        raise TooMuchMemory("too much memory") from exc
+
+
 def supported_extensions() -> list[str]:
     """Extensions with a dedicated extractor (any other text file is read as plain text)."""
     return sorted(_EXT_FORMAT)
 
 
-__all__ = ["extract_file", "supported_extensions"]
+__all__ = ["extract_file", "extract_mailbox", "is_mailbox", "supported_extensions"]

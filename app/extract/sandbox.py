@@ -10,6 +10,12 @@ object, not done yet), so a document that would need gigabytes fails with ``Memo
 inside the worker and is recorded as "too much memory" instead of swapping the machine.
 Workers ignore SIGINT: Ctrl-C in a terminal reaches the whole process group, and the parent
 decides what happens to in-flight files; ``close`` kills busy workers at once.
+
+OCR runs in the same workers. A worker reports each page it has read (``("page", n, s)``)
+before its final answer, and the time limit counts from the last such report: a 300-page
+scan may take as long as it needs while no single page may stall it. Each page also has
+its own, shorter limit inside the worker (``OcrOptions.page_timeout_s``), which skips the
+page and goes on with the file.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import signal
 import sys
 import threading
 import traceback
+from collections.abc import Callable, Iterator, Mapping
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -33,8 +40,10 @@ from app.extract.errors import (
     ExtractionTimeout,
     TooMuchMemory,
 )
+from app.extract.mbox import MailItem
 from app.extract.model import Document
-from app.extract.registry import extract_file
+from app.extract.ocr.reader import OcrOptions, PageReader
+from app.extract.registry import extract_file, extract_mailbox
 
 log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_S = 120.0
@@ -60,8 +69,13 @@ def limit_memory(limit: int | None) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (capped, hard))
 
 
+#: One page read by OCR: (page number, seconds it took).
+PageCallback = Callable[[int, float], None]
+
+
 def _serve(conn: Connection, memory_limit: int | None = None) -> None:
-    """Worker loop: receive (path, max_bytes), send back a Document or an error tuple."""
+    """Worker loop: one request at a time, answered with page reports (OCR), then a Document
+    or an error tuple; a mailbox request streams its messages ("item") until "done"."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     limit_memory(memory_limit)
     while True:
@@ -71,8 +85,16 @@ def _serve(conn: Connection, memory_limit: int | None = None) -> None:
             return
         if request is None:
             return
-        path, max_bytes = request
-        reply = _extract_safely(Path(path), max_bytes, memory_limit)
+        kind, path, offset, max_bytes, options, cached = request
+
+        def report(page: int, seconds: float) -> None:
+            conn.send(("page", page, seconds))
+
+        reader = PageReader(options, cached, report)
+        if kind == "mailbox":
+            _stream_mailbox(conn, Path(path), offset, max_bytes, memory_limit, reader)
+            continue
+        reply = _extract_safely(Path(path), max_bytes, memory_limit, reader)
         if reply[0] == "error" and _reached(memory_limit):
             # Native parsers (lxml, PDFium) report a failed allocation as a parse error.
             reply = _memory_error(memory_limit)
@@ -80,6 +102,31 @@ def _serve(conn: Connection, memory_limit: int | None = None) -> None:
             conn.send(reply)
         except MemoryError:  # the document fits the limit, its pickled copy does not
             conn.send(_memory_error(memory_limit))
+
+
+def _stream_mailbox(
+    conn: Connection,
+    path: Path,
+    start: int,
+    max_bytes: int | None,
+    memory_limit: int | None,
+    reader: PageReader,
+) -> None:
+    """Send each message of a mailbox as it is parsed, then ("done", None, "")."""
+
+    def send(item: MailItem) -> None:
+        conn.send(("item", item, ""))
+
+    reply = _guarded(lambda: _send_all(extract_mailbox(path, start, max_bytes, reader), send),
+                     path, memory_limit)  # fmt: skip
+    if reply[0] == "error" and _reached(memory_limit):
+        reply = _memory_error(memory_limit)
+    conn.send(("done", None, "") if reply[0] == "ok" else reply)
+
+
+def _send_all(items: Iterator[MailItem], send: Callable[[MailItem], None]) -> None:
+    for item in items:
+        send(item)
 
 
 def _peak_bytes() -> int:
@@ -105,11 +152,19 @@ def _memory_error(limit: int | None) -> tuple[str, Any, str]:
 
 
 def _extract_safely(
-    path: Path, max_bytes: int | None, memory_limit: int | None = None
+    path: Path,
+    max_bytes: int | None,
+    memory_limit: int | None = None,
+    reader: PageReader | None = None,
 ) -> tuple[str, Any, str]:
     """Never raise: a bug in an extractor becomes ``Corrupt`` with the traceback logged."""
+    return _guarded(lambda: extract_file(path, max_bytes, reader), path, memory_limit)
+
+
+def _guarded(work: Callable[[], Any], path: Path, memory_limit: int | None) -> tuple[str, Any, str]:
+    """("ok", result, "") or ("error", error class name, message); never raises."""
     try:
-        return ("ok", extract_file(path, max_bytes), "")
+        return ("ok", work(), "")
     except (TooMuchMemory, MemoryError):
         return _memory_error(memory_limit)
     except ExtractionError as exc:
@@ -138,14 +193,31 @@ class _Worker:
         self.process.start()
         child.close()
 
-    def run(self, path: Path, max_bytes: int | None, timeout: float) -> Document:
-        self.conn.send((str(path), max_bytes))
+    def run(
+        self,
+        path: Path,
+        max_bytes: int | None,
+        timeout: float,
+        ocr: tuple[OcrOptions, Mapping[int, str]],
+        on_page: PageCallback | None,
+    ) -> Document:
+        self.conn.send(("file", str(path), 0, max_bytes, ocr[0], dict(ocr[1])))
+        while True:
+            reply = self.receive(timeout)
+            if reply[0] != "page":
+                return _unpack(reply)
+            if on_page is not None:
+                on_page(reply[1], reply[2])
+
+    def receive(self, timeout: float) -> tuple[str, Any, Any]:
+        """The worker's next message; the time limit counts from the previous one."""
         if not self.conn.poll(timeout):
             raise ExtractionTimeout(f"extraction took longer than {timeout:.0f} s")
         try:
-            return _unpack(self.conn.recv())
+            reply: tuple[str, Any, Any] = self.conn.recv()
         except (EOFError, OSError) as exc:
             raise ExtractionTimeout(f"extraction worker crashed{self._how()}") from exc
+        return reply
 
     def _how(self) -> str:
         """How the dead worker ended, for the reason shown to the user."""
@@ -185,11 +257,16 @@ class ExtractorPool:
         timeout: float = DEFAULT_TIMEOUT_S,
         max_bytes: int | None = None,
         memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
+        ocr: OcrOptions | None = None,
+        on_page: PageCallback | None = None,
     ) -> None:
+        """``ocr``: the run's OCR choices; ``on_page`` hears of every page OCR reads."""
         self.size = size
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.memory_limit = memory_limit
+        self.ocr = ocr or OcrOptions()
+        self.on_page = on_page
         self._ctx = mp.get_context("spawn")
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._started = 0
@@ -224,19 +301,60 @@ class ExtractorPool:
             self._all.append(fresh)
         return fresh
 
-    def extract(self, path: Path) -> Document:
-        """Extract one file; raises an ``ExtractionError`` subclass, never hangs past timeout."""
+    def extract(self, path: Path, ocr_cached: Mapping[int, str] | None = None) -> Document:
+        """Extract one file; raises an ``ExtractionError`` subclass, never hangs past timeout.
+
+        ``ocr_cached``: pages of this file's content already read by OCR (page -> text).
+        """
+        cached = ocr_cached or {}
         if self.size == 0:
-            return _unpack(_extract_safely(Path(path), self.max_bytes))
+            reader = PageReader(self.ocr, cached, self.on_page)
+            return _unpack(_extract_safely(Path(path), self.max_bytes, None, reader))
         worker = self._checkout()
         try:
-            return worker.run(Path(path), self.max_bytes, self.timeout)
+            return worker.run(
+                Path(path), self.max_bytes, self.timeout, (self.ocr, cached), self.on_page
+            )
         except (ExtractionTimeout, TooMuchMemory) as exc:
             worker = self._replace(worker)
             if self._closed:
                 raise _stopping() from exc
             raise
         finally:
+            with self._lock:
+                self._busy.discard(worker)
+            self._idle.put(worker)
+
+    def mailbox(self, path: Path, start: int = 0) -> Iterator[MailItem]:
+        """The messages of an mbox from offset ``start``, as the worker parses them.
+
+        The worker streams; the pipe's small buffer holds it back while the caller is busy,
+        so neither side holds more than a message or two. The time limit counts per
+        message. Abandoning the iteration kills the worker (it was mid-stream).
+        """
+        if self.size == 0:
+            reader = PageReader(self.ocr, {}, self.on_page)
+            yield from extract_mailbox(Path(path), start, self.max_bytes, reader)
+            return
+        worker = self._checkout()
+        done = False
+        try:
+            worker.conn.send(("mailbox", str(path), start, self.max_bytes, self.ocr, {}))
+            while True:
+                kind, payload, message = worker.receive(self.timeout)
+                if kind == "item":
+                    yield payload
+                elif kind == "page" and self.on_page is not None:
+                    self.on_page(payload, message)
+                elif kind == "done":
+                    done = True
+                    return
+                elif kind == "error":
+                    done = True
+                    raise ERRORS.get(payload, Corrupt)(message)
+        finally:
+            if not done:  # timed out, crashed, or the caller stopped reading mid-stream
+                worker = self._replace(worker)
             with self._lock:
                 self._busy.discard(worker)
             self._idle.put(worker)

@@ -199,6 +199,7 @@ class ReadApi:
             extensions=request.extensions(),
             modified_after=after,
             modified_before=before,
+            mail_only=request.mail_only(),
         )
         return SearchOptions(k=request.k, filters=filters, instruction=task, mode=request.mode)
 

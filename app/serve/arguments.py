@@ -113,10 +113,6 @@ def _folders(folder: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(str(Path(f).expanduser().resolve()) for f in folder)
 
 
-def _extensions(types: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(t.lower().lstrip(".") for t in types)
-
-
 @dataclass(frozen=True)
 class SearchRequest:
     """One search, with the CLI's options and meanings (``quarry search --help``)."""
@@ -157,8 +153,17 @@ class SearchRequest:
         return _folders(self.folder)
 
     def extensions(self) -> tuple[str, ...]:
-        """Type filters as the store compares them: lower case, no dot."""
-        return _extensions(self.type)
+        """Type filters as the store compares them: lower case, no dot; "image" is every
+        image format and "mail" no extension (``mail_only``), as in ``quarry search``."""
+        from app.query import type_words
+
+        return type_words(self.type)[0]
+
+    def mail_only(self) -> bool:
+        """True when ``type`` asks for mail messages."""
+        from app.query import type_words
+
+        return type_words(self.type)[1]
 
 
 @dataclass(frozen=True)
@@ -187,11 +192,15 @@ class SimilarRequest:
 
     def filters(self) -> SearchFilters:
         """The folder, type and date filters, read as ``/search`` reads them."""
+        from app.query import type_words
+
+        extensions, mail_only = type_words(self.type)
         return SearchFilters(
             folders=_folders(self.folder),
-            extensions=_extensions(self.type),
+            extensions=extensions,
             modified_after=_date("after", self.after),
             modified_before=_date("before", self.before),
+            mail_only=mail_only,
         )
 
 

@@ -49,7 +49,9 @@ with `spans` marking matched words), `page` and `heading` when known, `start`/`e
 (character offsets of the passage in the document) and `score` (higher is better;
 `scores` shows the vector, keyword and rerank parts). To read around a result, call
 `get` with its `path` and `at` = its `start`. Narrow with `folder` (path prefixes),
-`type` (extensions such as "pdf", "md") and `after`/`before` (dates, YYYY-MM-DD)."""
+`type` (extensions such as "pdf", "md"; "image" for photos and scans, "mail" for mail
+messages) and `after`/`before` (dates, YYYY-MM-DD). Text read by OCR has `ocr` true; a mail
+message is a result of its own with `mail` (subject, from, to, date)."""
 
 GET = """\
 Read an indexed document's text, exactly as Quarry extracted it for searching.

@@ -38,6 +38,9 @@ class Hit:
     level: str | None = None  # "high" | "medium" | "low" (None: not calibrated)
     weak: bool = False  # behind "Show weaker matches"
     chunk: int = 0  # the passage's chunk number in its file (for "more like this")
+    ocr: bool = False  # the text was recognised in a scan or photo
+    mail: str = ""  # for a mail message: "Subject · mail from Anna on 2024-03-02"
+    doc_id: int | None = None  # the mail message's stored id (its preview is the message)
 
     @property
     def key(self) -> str:
@@ -46,8 +49,9 @@ class Hit:
 
     @property
     def name(self) -> str:
-        """The file name, the first thing a person scans for."""
-        return os.path.basename(self.path)
+        """The file name (a mail message's subject and sender), the first thing a person
+        scans for."""
+        return self.mail or os.path.basename(self.path)
 
     @property
     def folder(self) -> str:
@@ -62,6 +66,8 @@ class Hit:
             parts.append(f"p. {self.page}")
         if self.heading:
             parts.append(self.heading)
+        if self.ocr:
+            parts.append("OCR")
         return " · ".join(parts)
 
 
@@ -127,6 +133,8 @@ class Progress:
     backlog_tokens: int = 0  # tokens phase 2 still has to embed
     embedding: str = "idle"  # running | paused | battery | waiting | backoff | idle
     error: str = ""  # phase 2's last model error
+    ocr_pages: int = 0  # pages read by OCR in this run
+    ocr_pages_per_s: float = 0.0
 
     @property
     def fraction(self) -> float:

@@ -167,9 +167,13 @@ class RealSearch:
 
         service = self.service()
         with service._lock:  # the service serialises use of its one connection
-            length = service.store.text_length(hit.path)
-            start, end = span or window(hit.start, hit.end, length)
-            chunks = service.store.chunks_between(hit.path, start, end)
+            if hit.doc_id is not None:  # a mail message: all of it, headers first, alone
+                chunks = service.store.document_chunks(hit.doc_id)
+                length = max((c.end for c in chunks), default=0)
+            else:
+                length = service.store.text_length(hit.path)
+                start, end = span or window(hit.start, hit.end, length)
+                chunks = service.store.chunks_between(hit.path, start, end)
         doc = document_text(chunks, (hit.start, hit.end), self._query, length, page_label(hit.path))
         return to_preview(hit, doc, monospace(hit.path))
 

@@ -10,20 +10,31 @@ from app.ui.backend import Hit, Preview, Problem, Progress
 
 def to_hit(result: Any) -> Hit:
     """``app.search.Result`` (a file) -> ``Hit``, its other passages as ``Hit.more``."""
-    best = _passage_hit(result.best, result.mtime)
+    doc_id = None if result.document is None else result.document.id
+    best = _passage_hit(result.best, result.mtime, doc_id)
     return replace(
         best,
         score=float(result.score),
         scores=_scores(result.scores),
-        more=tuple(_passage_hit(p, result.mtime) for p in result.passages[1:]),
+        more=tuple(_passage_hit(p, result.mtime, doc_id) for p in result.passages[1:]),
         relevance=result.relevance,
         level=result.level,
         weak=bool(result.weak),
+        mail=mail_label(result.document),
     )
 
 
-def _passage_hit(passage: Any, mtime: float) -> Hit:
-    """One ``app.results.Passage`` as a row."""
+def mail_label(document: Any) -> str:
+    """ "Subject · mail from Anna Berg on 2024-03-02" (empty for anything but mail)."""
+    if document is None:
+        return ""
+    sender = document.sender.split("<")[0].strip().strip('"') or document.sender
+    when = f" on {document.date[:10]}" if document.date else ""
+    return f"{document.title or '(no subject)'} · mail from {sender}{when}"
+
+
+def _passage_hit(passage: Any, mtime: float, doc_id: int | None) -> Hit:
+    """One ``app.results.Passage`` as a row (``doc_id``: the mail message it is in)."""
     return Hit(
         path=passage.path,
         score=float(passage.score),
@@ -37,6 +48,8 @@ def _passage_hit(passage: Any, mtime: float) -> Hit:
         scores=_scores(passage.scores),
         chunk_id=str(passage.chunk_id),
         chunk=int(passage.ordinal),
+        ocr=bool(passage.ocr),
+        doc_id=doc_id,
     )
 
 
@@ -59,6 +72,8 @@ def to_progress(progress: Any) -> Progress:
         backlog_tokens=progress.backlog_tokens,
         embedding=progress.embedding,
         error=progress.error,
+        ocr_pages=getattr(progress, "ocr_pages", 0),
+        ocr_pages_per_s=getattr(progress, "ocr_pages_per_s", 0.0),
     )
 
 

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from app.settings import Settings
 from app.ui.combo import current_data
 from app.ui.folders import FolderList
+from app.ui.ocr_settings import OcrSettings
 from app.ui.presets import default_presets
 
 if TYPE_CHECKING:
@@ -124,6 +125,7 @@ class SettingsDialog(QDialog):
         self.exclude = QPlainTextEdit("\n".join(s.exclude))
         self.max_file_mb = QDoubleSpinBox(minimum=0.1, maximum=100_000, value=s.max_file_mb)
         self.follow_symlinks = _checkbox("Follow symbolic links", s.follow_symlinks)
+        self.ocr = OcrSettings(s)
         page = QWidget()
         form = QFormLayout(page)
         form.addRow("Watched folders", self.folders)
@@ -132,6 +134,7 @@ class SettingsDialog(QDialog):
         form.addRow("Exclude (one glob a line)", self.exclude)
         form.addRow("Skip files larger than (MB)", self.max_file_mb)
         form.addRow("", self.follow_symlinks)
+        form.addRow("OCR", self.ocr)
         return page
 
     def _model_tab(self, s: Settings) -> QWidget:
@@ -375,7 +378,7 @@ class SettingsDialog(QDialog):
         """The edited settings; user presets are those that differ from the defaults."""
         defaults = default_presets()
         custom = {k: v for k, v in self._presets.items() if defaults.get(k) != v and v}
-        return replace(
+        edited = replace(
             self._original,
             folders=self.folder_list(),
             include=_lines(self.include.toPlainText()) or ["**/*"],
@@ -397,3 +400,4 @@ class SettingsDialog(QDialog):
             api_server=self.api_server.isChecked(),
             allow_download=self.allow_download.isChecked(),
         )
+        return self.ocr.apply(edited)

@@ -31,7 +31,10 @@ def describe(progress: Progress) -> str:
         return " · ".join(parts)
     line = phases.describe(progress.phases())
     if progress.phase in ("indexing", "scanning"):
-        return f"Reading {progress.files_done:,}/{progress.files_total:,} files · {line}"
+        ocr = ""
+        if progress.ocr_pages:
+            ocr = f" · OCR {progress.ocr_pages:,} pages at {progress.ocr_pages_per_s:.2f} pages/s"
+        return f"Reading {progress.files_done:,}/{progress.files_total:,} files{ocr} · {line}"
     return line
 
 

@@ -9,6 +9,7 @@ from dataclasses import replace
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QLabel,
@@ -18,8 +19,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.extract.ocr.engines import available
 from app.settings import Settings
 from app.ui.folders import FolderList
+from app.ui.ocr_settings import ocr_note
 from app.ui.suggest import ModelChoice, describe_download, model_choices, speed_note
 from engine.calibrate import Measurement
 
@@ -92,6 +95,12 @@ class WelcomeDialog(QDialog):
         layout.addWidget(self.measure_status)
         self._show_choices()
         layout.addWidget(self.download)
+        # OCR stays off unless chosen here: slow, and it may need an engine installed.
+        self.ocr = QCheckBox("Also read scanned PDFs and photos of documents (OCR)")
+        self.ocr.setChecked(settings.ocr_enabled)
+        self.ocr_note = QLabel(f"<small>{ocr_note(available())}</small>", wordWrap=True)
+        layout.addWidget(self.ocr)
+        layout.addWidget(self.ocr_note)
         self.buttons = QDialogButtonBox()
         self.start_button = self.buttons.addButton(
             "Start indexing", QDialogButtonBox.ButtonRole.AcceptRole
@@ -186,7 +195,8 @@ class WelcomeDialog(QDialog):
     def result_settings(self) -> Settings:
         """Settings with the chosen folders and model, marked as past the first run."""
         choice = self.choice()
-        updated = replace(self._settings, folders=self.folder_list(), first_run_done=True)
+        updated = replace(self._settings, folders=self.folder_list(), first_run_done=True,
+                          ocr_enabled=self.ocr.isChecked())  # fmt: skip
         if choice is not None:
             updated = replace(
                 updated,

@@ -33,6 +33,8 @@ def test_progress_text_names_both_phases() -> None:
         "Reading 3/10 files · 48,210 files searchable by keyword · 9,400 by meaning"
         " · embedding starts once new files are read"
     )
+    scans = replace(reading, ocr_pages=12, ocr_pages_per_s=0.84)
+    assert describe(scans).startswith("Reading 3/10 files · OCR 12 pages at 0.84 pages/s · 48,210")
     assert describe(replace(embedding, embedding="paused")).endswith("· embedding paused")
     assert describe(replace(embedding, embedding="battery")).endswith("paused on battery")
     done = replace(embedding, meaning_files=48_210, backlog_tokens=0, embedding="idle")

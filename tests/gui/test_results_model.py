@@ -44,3 +44,45 @@ def test_plan_moves_is_minimal_for_sorted_input() -> None:
     assert plan_moves(["a", "b", "c"], ["a", "b", "c"]) == []
     moves = plan_moves(["a", "b", "c"], ["c", "a", "b"])
     assert moves == [(2, 0)]
+
+
+def test_mail_and_ocr_rows_say_what_they_are(qtbot: QtBot) -> None:
+    from PySide6.QtCore import Qt
+
+    from app.results import Passage, Result
+    from app.ui.results_model import LocationRole
+    from app.ui.services_convert import to_hit
+    from storage.models import DocumentInfo
+
+    def result(path: str, *, ocr: bool = False, document: DocumentInfo | None = None) -> Result:
+        scores: dict[str, float | None] = {}
+        passage = Passage(path, (1,), 0, 0, 4, 3, None, "text", 0.5, scores, "text", ocr=ocr)
+        return Result(path, 0.5, (passage,), document=document)
+
+    anna = DocumentInfo(
+        7, "120", "Harbour fees", "Anna Berg <anna@example.org>", "", "2024-03-02T14:05"
+    )
+    model = ResultsModel()
+    model.set_hits([to_hit(result("/m/archive.mbox", document=anna)),
+                    to_hit(result("/s/scan.pdf", ocr=True))])  # fmt: skip
+    first, second = model.index(0), model.index(1)
+    assert first.data(Qt.ItemDataRole.DisplayRole) == (
+        "Harbour fees · mail from Anna Berg on 2024-03-02"
+    )
+    assert second.data(Qt.ItemDataRole.DisplayRole) == "scan.pdf"
+    assert second.data(LocationRole) == "p. 3 · OCR" and "OCR" not in first.data(LocationRole)
+
+
+def test_mail_preview_is_the_message_with_its_headers() -> None:
+    from app.preview import document_text
+    from storage.models import Chunk
+
+    parts = ["Subject: Harbour fees\nFrom: Anna", "Dear team,", "the berth costs", "forty crowns"]
+    chunks, at = [], 0
+    for i, text in enumerate(parts):
+        chunks.append(Chunk(i, 1, "/m/archive.mbox", i, text, at, at + len(text), "h", doc_id=7))
+        at += len(text) + 1
+    doc = document_text(chunks, (chunks[3].start, chunks[3].end), "forty", at)
+    assert doc.text.startswith("Subject: Harbour fees\nFrom: Anna")
+    start, end = doc.matches[0]
+    assert doc.text[start:end].lower() == "forty"

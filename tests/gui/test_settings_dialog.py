@@ -10,7 +10,9 @@ from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from app import settings as settings_mod
+from app.extract.ocr.engines import available
 from app.settings import Settings
+from app.ui.ocr_settings import ocr_note
 from app.ui.presets import default_presets
 from app.ui.settings_dialog import DIMENSION_NOTE, SettingsDialog
 from app.ui.suggest import ModelChoice, describe_download, model_choices
@@ -122,3 +124,36 @@ def test_dimension_box_offers_only_what_the_model_gives(
         assert dialog.result_settings().dimension == 0
     dialog.model.setCurrentText("Qwen/Qwen3-Embedding-0.6B")
     assert dialog.dimension.isEnabled() and dialog.dimension.maximum() == 1024
+
+
+def test_ocr_is_offered_off_with_its_cost(qtbot: QtBot, tmp_path: Path) -> None:
+    dialog = SettingsDialog(Settings())
+    qtbot.addWidget(dialog)
+    ocr = dialog.ocr
+    assert not ocr.enabled.isChecked()
+    installed = available()
+    assert ocr.note.text() == ocr_note(installed)
+    assert ("s a page" in ocr.note.text()) if installed else ("pip install" in ocr.note.text())
+    qtbot.mouseClick(
+        ocr.enabled, Qt.MouseButton.LeftButton, pos=QPoint(2, ocr.enabled.height() // 2)
+    )
+    ocr.engine.setCurrentText("rapidocr")
+    ocr.languages.setText(" eng+chi_sim ")
+    path = tmp_path / "settings.json"
+    settings_mod.save(dialog.result_settings(), path)
+    loaded = settings_mod.load(path)
+    assert (loaded.ocr_enabled, loaded.ocr_engine, loaded.ocr_languages) == (
+        True,
+        "rapidocr",
+        "eng+chi_sim",
+    )
+
+
+def test_welcome_offers_ocr_off_by_default(qtbot: QtBot) -> None:
+    dialog = WelcomeDialog(Settings(), model_choices(kind="cpu", info=CPU_NO_BF16, measured=[]))
+    qtbot.addWidget(dialog)
+    dialog.add_folder("/home/me/Scans")
+    assert not dialog.ocr.isChecked() and not dialog.result_settings().ocr_enabled
+    assert ocr_note(available()) in dialog.ocr_note.text()
+    qtbot.mouseClick(dialog.ocr, Qt.MouseButton.LeftButton, pos=QPoint(2, dialog.ocr.height() // 2))
+    assert dialog.result_settings().ocr_enabled

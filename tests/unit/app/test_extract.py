@@ -23,6 +23,7 @@ from app.extract.errors import (
     Encrypted,
     ExtractionError,
     ExtractionTimeout,
+    NeedsOcr,
     TooLarge,
     UndecodableText,
     Unreadable,
@@ -116,7 +117,7 @@ def test_wrong_extension_is_sniffed(tmp_path: Path) -> None:
 
 EXPECTED = {
     "empty.txt": EmptyFile,
-    "image.png": Unsupported,
+    "image.png": NeedsOcr,  # OCR is off: not even opened
     "blob.bin": Unsupported,
     "huge.txt": TooLarge,
     "fake.txt": Unsupported,

@@ -7,8 +7,11 @@ from datetime import datetime
 import pytest
 
 from app.dates import parse_date, parse_period
+from app.extract.images import IMAGE_EXTS
 from app.query import parse
 from storage.models import SearchFilters
+
+IMAGE_EXTENSIONS = tuple(e.lstrip(".") for e in IMAGE_EXTS)
 
 NOW = datetime(2026, 11, 27, 15, 30)  # a Friday
 
@@ -76,6 +79,9 @@ TABLE = [
     ('notes after:"last week"', "notes", {"modified_after": ts(2026, 11, 20, 15, 30)}),
     ("notes since:3 days ago", "notes", {"modified_after": ts(2026, 11, 24)}),
     ("notes AFTER:2024 draft", "notes draft", {"modified_after": ts(2024, 1, 1)}),
+    ("fees type:mail", "fees", {"mail_only": True, "extensions": ()}),
+    ("fees from:anna@example.org", "fees", {"senders": ("anna@example.org",)}),
+    ("scan type:image", "scan", {"extensions": IMAGE_EXTENSIONS}),
 ]
 
 MALFORMED = [
@@ -129,3 +135,11 @@ def test_query_filters_narrow_the_dropdown_filters() -> None:
     assert narrowed.extensions == ("pdf",)  # the query's choice wins
     assert narrowed.modified_after == ts(2024, 1, 1)  # the later of the two
     assert narrowed.folders == ("/b",)  # the query's folder, not either of the two
+
+
+def test_type_mail_and_from_narrow_the_cli_filters() -> None:
+    base = SearchFilters(senders=("bob",), extensions=("mbox",))
+    narrowed = parse("fees type:pdf,mail from:Anna", NOW).filters(base)
+    assert narrowed.mail_only and narrowed.extensions == ("pdf",)
+    assert narrowed.senders == ("bob", "Anna")
+    assert [op.label for op in parse("fees from:Anna", NOW).operators] == ["from: Anna"]

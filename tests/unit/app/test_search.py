@@ -105,6 +105,7 @@ def test_hybrid_search_fuses_and_snippets(db: Path) -> None:
     assert old <= set(shape) and {"passages", "relevance", "level", "weak"} <= set(shape)
     assert set(shape["scores"]) == {"vector", "keyword", "rerank", "fused"}
     assert [p["path"] for p in shape["passages"]] == [results[0].path]
+    assert shape["ocr"] is False and "mail" not in shape  # a mail message adds "mail"
 
 
 def test_foreign_embedder_is_refused(db: Path) -> None:

@@ -33,6 +33,27 @@ def test_upgrade_from_v1_keeps_data(db: Path) -> None:
         assert s.job_counts() == {"queued": 1}
 
 
+def test_upgrade_from_v5_adds_ocr_and_mail(db: Path) -> None:
+    """A database made by the release before OCR and mail (v5: keyword fields) upgrades
+    in place: its chunks stay found, the new columns start empty, mail can be stored."""
+    conn = connect(db)
+    schema.migrate(conn, target=5)
+    conn.execute("INSERT INTO files(path, status, title) VALUES ('/d/a.txt', 'ok', 'Harbour')")
+    conn.execute(
+        'INSERT INTO chunks(file_id, ordinal, text, start, "end", content_hash)'
+        " VALUES (1, 0, 'berth fees for the harbour', 0, 26, 'h0')"
+    )
+    conn.close()
+    with Store.open(db) as s:
+        assert schema.version(s.conn) == schema.SCHEMA_VERSION == 6
+        assert [h.chunk_id for h in s.keyword_search("berth", 5)] == [1]
+        record = s.get_file("/d/a.txt")
+        assert record is not None and record.title == "Harbour" and record.needs_ocr == 0
+        assert s.conn.execute("SELECT ocr, doc_id FROM chunks").fetchall() == [(0, None)]
+        assert s.conn.execute("SELECT count(*) FROM documents").fetchone()[0] == 0
+        assert s.integrity_check() == []
+
+
 def test_upgrade_from_v2_backfills_stems_bigrams_and_languages(db: Path) -> None:
     conn = connect(db)
     schema.migrate(conn, target=2)
