@@ -195,7 +195,7 @@ class MainWindow(QMainWindow):
             self.preview.previous_match,
         )
         self._action(find, "More &like this", QKeySequence("Ctrl+L"), self.more_like_this)
-        self._action(find, "Show &weaker matches", QKeySequence("Ctrl+W"), self.show_weaker)
+        self._action(find, "Show &weaker matches", QKeySequence("Ctrl+Shift+A"), self.show_weaker)
 
     def _action(
         self,

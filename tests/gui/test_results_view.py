@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
 from pytestqt.qtbot import QtBot
 
 from app.ui.backend import Hit
@@ -94,6 +95,22 @@ def test_weaker_matches_wait_behind_the_last_row(
     qtbot.keyClick(window.search_field, Qt.Key.Key_Return)
     assert [h.name for h in window.model.hits()][-1] == "notes.txt"
     assert window.model.weak_count == 0
+
+
+def test_weaker_matches_shortcut_is_not_the_close_window_key(
+    qtbot: QtBot, shown: tuple[MainWindow, FakeSearchBackend]
+) -> None:
+    """Ctrl+W closes windows everywhere else; the Find menu's entry uses Ctrl+Shift+A ("all")."""
+    window, _ = shown
+    search(qtbot, window, "cats")
+    action = next(a for a in window.findChildren(QAction) if "weaker" in a.text())
+    assert action.shortcut().toString() == "Ctrl+Shift+A"
+    qtbot.keyClick(
+        window.search_field,
+        Qt.Key.Key_A,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    assert [h.name for h in window.model.hits()][-1] == "notes.txt"
 
 
 def test_more_matches_open_with_the_keyboard(
