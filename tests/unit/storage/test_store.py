@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -78,14 +77,6 @@ def test_upgrade_from_v2_backfills_stems_bigrams_and_languages(db: Path) -> None
         assert s.integrity_check() == []
         s.delete_file("/d/a.txt")
         assert s.conn.execute("SELECT sum(n) FROM chunk_langs").fetchone()[0] == 0
-
-
-def test_storage_never_imports_qt() -> None:
-    sys.modules["PySide6"] = None  # type: ignore[assignment]
-    try:
-        import storage.store  # noqa: F401
-    finally:
-        del sys.modules["PySide6"]
 
 
 def test_fingerprint_set_on_first_use_and_refused_after(store: Store) -> None:
