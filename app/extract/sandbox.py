@@ -233,7 +233,7 @@ class _Worker:
     def kill(self) -> None:
         self.process.kill()
         self.process.join(5)
-        self.conn.close()
+        self._close_conn()
 
     def stop(self) -> None:
         with contextlib.suppress(OSError):
@@ -241,7 +241,14 @@ class _Worker:
         self.process.join(2)
         if self.process.is_alive():
             self.process.kill()
-        self.conn.close()
+        self._close_conn()
+
+    def _close_conn(self) -> None:
+        # Ctrl-C closes the pool (killing busy workers) while the thread that used a
+        # worker replaces it: both close the pipe, and Connection.close is not safe
+        # against that race (EBADF ended the run with a traceback instead of exit 130).
+        with contextlib.suppress(OSError):
+            self.conn.close()
 
 
 class ExtractorPool:
