@@ -158,22 +158,20 @@ class SearchService:
 
     def search(self, query: str, options: SearchOptions | None = None) -> list[Result]:
         """Files, strong ones first (raises FingerprintMismatch for a foreign embedder)."""
-        self._request += 1
         opts = options or SearchOptions()
-        parsed = self._parse(query, opts)
-        if not parsed.text.strip():
+        started = self._start(query, opts)
+        if started is None:
             return []
-        found = self._retrieve(parsed, opts)
+        parsed, found = started
         return self._files(parsed, found, opts)
 
     def passages(self, query: str, options: SearchOptions | None = None) -> list[Passage]:
         """The flat list of fused chunks, best first (``quarry search --passages``)."""
-        self._request += 1
         opts = options or SearchOptions()
-        parsed = self._parse(query, opts)
-        if not parsed.text.strip():
+        started = self._start(query, opts)
+        if started is None:
             return []
-        found = self._retrieve(parsed, opts)
+        parsed, found = started
         fused = rrf(found.lists, opts.weights, opts.rrf_k)[: opts.k]
         with self._lock:
             chunks = self.store.chunks_by_id(cid for cid, _ in fused)
@@ -183,6 +181,15 @@ class SearchService:
             for cid, _ in fused
             if cid in chunks
         ]
+
+    def _start(self, query: str, opts: SearchOptions) -> tuple[ParsedQuery, _Found] | None:
+        """A new request (outdating running reranks): the parsed query and both sources'
+        hits, or None when nothing is left to search for once operators are taken out."""
+        self._request += 1
+        parsed = self._parse(query, opts)
+        if not parsed.text.strip():
+            return None
+        return parsed, self._retrieve(parsed, opts)
 
     def _parse(self, query: str, opts: SearchOptions) -> ParsedQuery:
         return parse(query) if opts.parse else ParsedQuery(source=query, text=query)
