@@ -3,39 +3,18 @@ subject, sender and body, filtered with ``--type mail`` and ``--from``; appended
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.fixtures import mail
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fixtures.cli import json_runner
 
 
 @pytest.fixture
 def quarry(tmp_path: Path, starter_model_dir: Path, quarry_home: Path) -> Any:
-    exe = shutil.which("quarry", path=str(Path(sys.executable).parent))
-    assert exe is not None
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "QUARRY_HOME": str(quarry_home)}
-    db = tmp_path / "index.sqlite3"
-
-    def run(*argv: str) -> Any:
-        extra = ["--db", str(db)]
-        if argv[0] == "index":
-            extra += ["--model", str(starter_model_dir), "--workers", "1"]
-        done = subprocess.run([exe, *argv, *extra, "--json"], env=env, capture_output=True,
-                              text=True, timeout=300, check=False)  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout.strip().splitlines()[-1] if argv[0] == "index"
-                          else done.stdout)  # fmt: skip
-
-    return run
+    return json_runner(tmp_path / "index.sqlite3", starter_model_dir)
 
 
 def test_mail_messages_are_results_filtered_by_type_and_sender(tmp_path: Path, quarry: Any) -> None:

@@ -3,11 +3,7 @@ it on (page numbers kept, marked OCR), only files that need it re-read, nothing 
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +11,10 @@ import pytest
 
 from app.extract.ocr import load_engine
 from app.extract.ocr.engines import OcrUnavailable
+from tests.fixtures.cli import json_runner
 from tests.fixtures.pages import ENGLISH, image_pdf, mixed_pdf, small_page
 
 pytestmark = pytest.mark.ocr
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -27,22 +23,7 @@ def quarry(tmp_path: Path, starter_model_dir: Path, quarry_home: Path) -> Any:
         load_engine("auto")
     except OcrUnavailable as exc:
         pytest.skip(f"no OCR engine: {exc}")
-    exe = shutil.which("quarry", path=str(Path(sys.executable).parent))
-    assert exe is not None
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "QUARRY_HOME": str(quarry_home)}
-    db = tmp_path / "index.sqlite3"
-
-    def run(*argv: str) -> Any:
-        extra = ["--db", str(db)]
-        if argv[0] == "index":
-            extra += ["--model", str(starter_model_dir), "--workers", "1"]
-        done = subprocess.run([exe, *argv, *extra, "--json"], env=env, capture_output=True,
-                              text=True, timeout=300, check=False)  # fmt: skip
-        assert done.returncode in (0, 1), done.stderr
-        return json.loads(done.stdout.strip().splitlines()[-1] if argv[0] == "index"
-                          else done.stdout)  # fmt: skip
-
-    return run
+    return json_runner(tmp_path / "index.sqlite3", starter_model_dir, ok=(0, 1))
 
 
 def test_scans_skipped_with_ocr_off_then_found_with_it_on(tmp_path: Path, quarry: Any) -> None:
