@@ -97,7 +97,7 @@ def prepare_models(
 
 def check_loads(settings: Settings) -> None:
     """Load the configured models once (fresh downloads only) so a bad one fails here."""
-    from app.context import make_embedder, make_reranker
+    from app.loaders import make_embedder, make_reranker
 
     offline = replace(settings, allow_download=False)
     for kind, make in (("embedding", make_embedder), ("reranker", make_reranker)):

@@ -127,7 +127,7 @@ def rebuild_database(
     cancelled: Callable[[], bool] = lambda: False,
 ) -> bool:
     """Load the settings' model at ``dimension`` and rebuild the index at ``db_path``."""
-    from app.context import make_embedder, open_store
+    from app.loaders import make_embedder, open_store
 
     target = replace(settings, dimension=dimension)
     embedder = make_embedder(target)

@@ -32,11 +32,11 @@ from PySide6.QtWidgets import QApplication
 from app.search import SearchOptions as ServiceOptions
 from app.search import SearchService
 from app.settings import Settings
-from app.ui.backend import SearchOptions
+from app.ui.adapters import RealSearch
 from app.ui.controller import AppController
 from app.ui.main_window import DEBOUNCE_MS, MainWindow
 from app.ui.presets import all_presets
-from app.ui.services import RealSearch
+from app.ui.protocols import SearchOptions
 from engine.config import EmbedderConfig
 from engine.factory import load_embedder
 from storage.models import SearchFilters

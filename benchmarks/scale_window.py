@@ -77,8 +77,8 @@ def launch(db: Path, folder: Path, url: str, t0: float) -> dict[str, Any]:
     from PySide6.QtWidgets import QApplication
     from scale_build import STUB_MODEL, bench_settings
 
+    from app.ui.adapters import RealIndexing, RealSearch
     from app.ui.controller import AppController
-    from app.ui.services import RealIndexing, RealSearch
 
     app = QApplication.instance() or QApplication([])
     settings = bench_settings(folder, embed_backend="remote", remote_url=url,

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from app.commands._common import add_model_arguments, add_source_arguments, model_config, report
+from app.commands.model_args import add_model_arguments, add_source_arguments, model_config, report
 from engine.config import EmbedderConfig
 from engine.errors import EngineError
 from engine.instructions import merged_presets, resolve_instruction

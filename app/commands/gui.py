@@ -52,10 +52,10 @@ def _run_window(args: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app import settings as settings_mod
+    from app.ui.adapters import build_backends
     from app.ui.controller import AppController
     from app.ui.download import ModelDownloader
     from app.ui.icon import app_icon
-    from app.ui.services import build_backends
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     existing = QApplication.instance()

@@ -183,8 +183,8 @@ def _again(summary: Summary) -> str:
 
 def build_pipeline(args: argparse.Namespace, folders: list[str]) -> Pipeline:
     """Settings with the command-line folders, the embedder, and the pipeline around them."""
-    from app.context import make_embedder, open_store, settings_model_notice
     from app.indexer import IndexerConfig
+    from app.loaders import make_embedder, open_store, settings_model_notice
 
     user = user_settings(args, folders)
     if user.embed_model and not args.model:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from app.commands._common import add_model_arguments, add_source_arguments, model_config, report
+from app.commands.model_args import add_model_arguments, add_source_arguments, model_config, report
 from engine.config import RerankerConfig
 from engine.errors import EngineError, ModelNotFound
 

@@ -69,7 +69,7 @@ NO_RERANKER = (
 
 def _embedder_or_none(conf: Settings, mode: str) -> Embedder | None:
     """The query embedder; None (keyword search only, said on stderr) when it cannot load."""
-    from app.context import make_embedder, settings_model_notice
+    from app.loaders import make_embedder, settings_model_notice
     from engine.errors import EngineError
 
     try:
@@ -108,7 +108,7 @@ def filters_from(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Run one search and print the results."""
     from app import paths, settings
-    from app.context import make_reranker, rerank_depth
+    from app.loaders import make_reranker, rerank_depth
     from app.search import (
         SearchError,
         SearchOptions,

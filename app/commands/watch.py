@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     """Watch until SIGINT/SIGTERM; stops cleanly (in-flight files finish or requeue).
 
     Settings, ``--model`` and ``--db`` are read as ``quarry index`` reads them (through
-    ``app.context``); failures that may pass are retried with backoff while watching.
+    ``app.loaders``); failures that may pass are retried with backoff while watching.
     """
     folders, files = index_command.split_targets(args.paths)
     if files:

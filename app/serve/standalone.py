@@ -21,7 +21,7 @@ def load_api(command: str, db: Path | None, rerank: bool | None, workers: int = 
     ``rerank`` None follows the settings, as ``quarry search`` does. Raises EngineError
     when no model can be loaded.
     """
-    from app.context import make_embedder, make_reranker, rerank_depth
+    from app.loaders import make_embedder, make_reranker, rerank_depth
 
     conf = replace(settings.load(), allow_download=False)
     if rerank is not None:

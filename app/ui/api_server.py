@@ -20,8 +20,8 @@ from app import paths
 from app.serve.api import Models, ModelSource, ReadApi
 from app.serve.arguments import Refusal
 from app.settings import Settings
-from app.ui.backend import SearchBackend
-from app.ui.services import RealSearch, ServiceUnavailable
+from app.ui.adapters import RealSearch, ServiceUnavailable
+from app.ui.protocols import SearchBackend
 
 if TYPE_CHECKING:
     from app.serve.web import HttpServer
@@ -89,7 +89,7 @@ class WindowApi:
         return current.db_path if isinstance(current, RealSearch) else paths.database_path()
 
     def _start(self, settings: Settings) -> Running:
-        from app.context import rerank_depth
+        from app.loaders import rerank_depth
         from app.serve.security import load_token
         from app.serve.web import HttpServer, build_app
 

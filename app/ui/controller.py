@@ -20,11 +20,11 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from app import settings as settings_mod
 from app.download import ModelUnavailable, Prepared, describe_size, fallback_settings, is_starter
 from app.settings import Settings
-from app.ui.backend import Hit, IndexingBackend, Problem, SearchBackend
 from app.ui.download import ModelDownloader
 from app.ui.main_window import MainWindow
 from app.ui.opener import Opener
 from app.ui.problems import ProblemsDialog
+from app.ui.protocols import Hit, IndexingBackend, Problem, SearchBackend
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.tray import Tray
 from app.ui.welcome import WelcomeDialog
@@ -325,7 +325,7 @@ class AppController(QObject):
         self.window.status.showMessage(f"Downloading {name}… {describe_size(done, total)}")
 
     def _pause_search(self, reason: str) -> None:
-        from app.ui.services import UnavailableSearch
+        from app.ui.adapters import UnavailableSearch
 
         self.search_worker.backend = UnavailableSearch(reason, self.settings)
 

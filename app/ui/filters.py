@@ -17,8 +17,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
 from app.dates import parse_period
-from app.ui.backend import SearchOptions
 from app.ui.combo import current_data, item_data
+from app.ui.protocols import SearchOptions
 
 FILE_TYPES = ("pdf", "md", "txt", "docx", "pptx", "xlsx", "html", "py", "csv", "odt", "epub", "eml")
 PRESET_TIP = "Instruction for this search (Qwen3 models use it; others ignore it)"

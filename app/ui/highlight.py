@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from PySide6.QtGui import QColor
 
-from app.ui.backend import Span
+from app.ui.protocols import Span
 
 
 def blend(a: QColor, b: QColor, share: float) -> QColor:

@@ -38,13 +38,13 @@ from PySide6.QtWidgets import (
 
 from app.query import Kind, Operator, parse, with_operator
 from app.settings import Settings
-from app.ui.backend import Hit, Preview
 from app.ui.chips import ChipBar
 from app.ui.filters import FilterBar
 from app.ui.nonekeeper import keep_none_alive
 from app.ui.opener import DesktopOpener, Opener, OpenFailed
 from app.ui.presets import all_presets
 from app.ui.preview import PreviewPane
+from app.ui.protocols import Hit, Preview
 from app.ui.result_delegate import ResultDelegate
 from app.ui.results_model import ResultsModel
 from app.ui.status_bar import IndexStatusBar

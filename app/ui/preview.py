@@ -37,8 +37,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ui.backend import Hit, Preview, Span
 from app.ui.highlight import blend, merge_spans
+from app.ui.protocols import Hit, Preview, Span
 
 
 class ElidedLabel(QLabel):

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ui.backend import Problem
+from app.ui.protocols import Problem
 
 COLUMNS = ("File", "Status", "Reason", "Retries")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from app.rebuild import RebuildCallback, RebuildProgress, rebuild_database
 from app.settings import Settings
-from app.ui.backend import Progress, ProgressCallback
+from app.ui.protocols import Progress, ProgressCallback
 
 
 def to_progress(progress: RebuildProgress) -> Progress:

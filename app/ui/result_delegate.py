@@ -30,8 +30,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from app.ui.backend import Hit
 from app.ui.highlight import blend, highlight_html
+from app.ui.protocols import Hit
 from app.ui.results_model import HitRole, KindRole, ModifiedRole
 
 AnyIndex = QModelIndex | QPersistentModelIndex

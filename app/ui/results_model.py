@@ -25,7 +25,7 @@ from PySide6.QtCore import (
     Signal,
 )
 
-from app.ui.backend import Hit
+from app.ui.protocols import Hit
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 

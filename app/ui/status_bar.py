@@ -15,7 +15,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
 
 from app import phases
-from app.ui.backend import Progress
+from app.ui.protocols import Progress
 
 format_eta = phases.format_duration
 

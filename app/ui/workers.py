@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from app.ui.backend import Hit, IndexingBackend, SearchBackend, SearchOptions, Span
+from app.ui.protocols import Hit, IndexingBackend, SearchBackend, SearchOptions, Span
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
-from app.ui.backend import (
+from app.ui.protocols import (
     CancelCheck,
     Hit,
     Preview,

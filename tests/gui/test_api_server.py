@@ -14,9 +14,9 @@ from pytestqt.qtbot import QtBot
 
 from app.serve.security import load_token
 from app.settings import Settings
-from app.ui.backend import SearchOptions
+from app.ui.adapters import RealSearch
 from app.ui.controller import AppController
-from app.ui.services import RealSearch
+from app.ui.protocols import SearchOptions
 from tests.gui.test_real_services import starter_index  # noqa: F401 (a fixture)
 
 pytest.importorskip("uvicorn")

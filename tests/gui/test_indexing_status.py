@@ -8,8 +8,8 @@ from dataclasses import replace
 
 from pytestqt.qtbot import QtBot
 
-from app.ui.backend import Progress
 from app.ui.problems import ProblemsDialog
+from app.ui.protocols import Progress
 from app.ui.status_bar import IndexStatusBar, describe, format_eta
 from app.ui.workers import IndexingWorker
 from tests.gui.fakes import FakeIndexer

@@ -10,10 +10,10 @@ from PySide6.QtWidgets import QPushButton, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.settings import Settings
+from app.ui.adapters import RealSearch
 from app.ui.controller import AppController
 from app.ui.filters import NO_INSTRUCTION_TIP
 from app.ui.main_window import MainWindow
-from app.ui.services import RealSearch
 from app.ui.settings_dialog import SettingsDialog
 from tests.gui.test_real_services import build_index, write_corpus
 

@@ -6,8 +6,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
-from app.ui.backend import Hit, Progress
 from app.ui.main_window import MainWindow
+from app.ui.protocols import Hit, Progress
 from tests.gui.fakes import FakeSearchBackend, RecordingOpener
 
 

@@ -13,10 +13,10 @@ from PySide6.QtWidgets import QApplication, QStyleOptionViewItem
 from pytestqt.qtbot import QtBot
 
 from app.settings import Settings
-from app.ui.backend import Hit
+from app.ui.adapters import RealSearch
 from app.ui.main_window import MainWindow
+from app.ui.protocols import Hit
 from app.ui.result_delegate import SNIPPET_LINES, line_height
-from app.ui.services import RealSearch
 from app.ui.workers import SearchWorker
 from tests.gui.fakes import RecordingOpener
 

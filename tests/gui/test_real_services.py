@@ -13,10 +13,10 @@ from pytestqt.qtbot import QtBot
 from app.indexer import IndexerConfig
 from app.pipeline import Pipeline
 from app.settings import Settings
-from app.ui.backend import Hit, Progress
+from app.ui.adapters import RealIndexing, RealSearch
 from app.ui.controller import AppController
 from app.ui.main_window import MainWindow
-from app.ui.services import RealIndexing, RealSearch
+from app.ui.protocols import Hit, Progress
 from app.ui.workers import SearchWorker
 from engine.config import EmbedderConfig
 from engine.factory import load_embedder

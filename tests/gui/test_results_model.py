@@ -5,7 +5,7 @@ from __future__ import annotations
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from app.ui.backend import Hit
+from app.ui.protocols import Hit
 from app.ui.results_model import PathRole, ResultsModel, plan_moves
 
 
@@ -51,7 +51,7 @@ def test_mail_and_ocr_rows_say_what_they_are(qtbot: QtBot) -> None:
 
     from app.results import Passage, Result
     from app.ui.results_model import LocationRole
-    from app.ui.services_convert import to_hit
+    from app.ui.rows import to_hit
     from storage.models import DocumentInfo
 
     def result(path: str, *, ocr: bool = False, document: DocumentInfo | None = None) -> Result:

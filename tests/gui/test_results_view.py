@@ -15,8 +15,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from pytestqt.qtbot import QtBot
 
-from app.ui.backend import Hit
 from app.ui.main_window import MainWindow
+from app.ui.protocols import Hit
 from app.ui.results_model import format_modified
 from app.ui.workers import SearchWorker
 from tests.gui.fakes import FakeSearchBackend, RecordingOpener

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
+from app.ui.adapters import RealSearch
 from app.ui.controller import AppController
-from app.ui.services import RealSearch
 from engine.resolve import STARTER_NOTICE
 from tests.gui.test_real_services import build_index, write_corpus
 

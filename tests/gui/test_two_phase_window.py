@@ -9,9 +9,9 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from app.settings import Settings
-from app.ui.backend import Progress
+from app.ui.adapters import RealIndexing, RealSearch
 from app.ui.controller import AppController
-from app.ui.services import RealIndexing, RealSearch
+from app.ui.protocols import Progress
 from app.watcher import normalise
 from storage.store import Store
 from tests.gui.fakes import RecordingOpener

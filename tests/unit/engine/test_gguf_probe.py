@@ -62,7 +62,7 @@ def test_healthy_model_keeps_the_fast_settings(
 
 def test_the_app_tells_the_user_about_a_fallback(tiny_embedding_gguf: Path) -> None:
     """A fallback found earlier reaches the CLI/window through make_embedder's notice."""
-    from app.context import make_embedder
+    from app.loaders import make_embedder
     from app.settings import Settings
 
     safe_runtime(tiny_embedding_gguf, Runtime(threads=1), target=crash_with_extra_bufts)

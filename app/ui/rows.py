@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from app.ui.backend import Hit, Preview, Problem, Progress
+from app.ui.protocols import Hit, Preview, Problem, Progress
 
 
 def to_hit(result: Any) -> Hit:

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from app import paths
 from app.settings import Settings
-from app.ui.backend import (
+from app.ui.presets import all_presets
+from app.ui.protocols import (
     CancelCheck,
     Hit,
     IndexingBackend,
@@ -25,9 +26,8 @@ from app.ui.backend import (
     SearchOptions,
     UpdateCallback,
 )
-from app.ui.presets import all_presets
 from app.ui.rebuild import rebuild_index, reporter
-from app.ui.services_convert import problems_from_stats, to_hit, to_preview, to_progress
+from app.ui.rows import problems_from_stats, to_hit, to_preview, to_progress
 
 if TYPE_CHECKING:
     from app.pipeline import Pipeline
@@ -61,7 +61,7 @@ class RealSearch:
             return self._service
 
     def _load(self) -> SearchService:
-        from app.context import make_embedder, make_reranker, rerank_depth
+        from app.loaders import make_embedder, make_reranker, rerank_depth
         from app.search import SearchService
         from engine.errors import EngineError
 
@@ -226,8 +226,8 @@ class RealIndexing:
 
     def run(self, on_progress: Any) -> None:
         """Finish an interrupted rebuild, reconcile, index and keep watching until cancelled."""
-        from app.context import make_embedder
         from app.indexer import IndexerConfig
+        from app.loaders import make_embedder
         from app.pipeline import Pipeline
 
         self._cancel.clear()

@@ -1,4 +1,4 @@
-"""``app.context`` model loading: consent to download reaches the resolver, on real caches."""
+"""``app.loaders`` model loading: consent to download reaches the resolver, on real caches."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.context import make_embedder
+from app.loaders import make_embedder
 from app.settings import Settings
 from engine.errors import ModelNotFound
 from tests.unit.engine.test_resolve import make_cache
