@@ -61,13 +61,25 @@ def time_limit(seconds: float | None, message: str = "") -> Iterator[None]:
         yield
         return
 
+    text = message or f"OCR took longer than {seconds:g} s"
+    fired: list[bool] = []
+
     def on_alarm(signum: int, frame: object) -> None:
-        raise PageTimeout(message or f"OCR took longer than {seconds:g} s")
+        fired.append(True)
+        raise PageTimeout(text)
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, float(seconds or 0))
     try:
         yield
+    except PageTimeout:
+        raise
+    except Exception as exc:
+        # The alarm can land inside an engine's own clean-up (pytesseract's ``finally``
+        # then fails with UnboundLocalError): that is still this page running out of time.
+        if fired:
+            raise PageTimeout(text) from exc
+        raise
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

@@ -236,3 +236,22 @@ def test_60_megapixel_image_within_the_time_and_memory_limits(tmp_path: Path) ->
     with ExtractorPool(1, timeout=120, ocr=ON) as pool:  # the default 1 GB per worker
         doc = pool.extract(path)
     assert {"marmalade", "lisbon"} <= words(doc.text)
+
+
+def test_alarm_inside_an_engines_clean_up_is_still_a_timeout() -> None:
+    """The alarm can fire inside pytesseract's ``finally``, which then fails with an
+    UnboundLocalError of its own (seen in CI): the page still ran out of time."""
+    import time
+
+    from app.extract.ocr.page import PageTimeout, time_limit
+
+    def engine_with_clean_up() -> None:
+        try:
+            time.sleep(2)
+        finally:
+            raise UnboundLocalError("cannot access local variable 'f'")
+
+    with pytest.raises(PageTimeout, match="too slow"), time_limit(0.01, "too slow"):
+        engine_with_clean_up()
+    with pytest.raises(UnboundLocalError), time_limit(5.0, "too slow"):  # no alarm: a bug
+        raise UnboundLocalError("x")
