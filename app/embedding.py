@@ -28,11 +28,12 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from app.chunker import content_hash, embedded_text
+from app.phases import EmbedState
 from app.power import PowerProbe, never
 from engine.protocols import Embedder
 from storage.models import EmbedWork, Fingerprint
@@ -40,7 +41,6 @@ from storage.store import Store
 
 log = logging.getLogger(__name__)
 
-EmbedState = Literal["running", "paused", "battery", "waiting", "backoff", "idle"]
 EMBED_NICE = 10  # how much lower the embed thread's CPU priority is than the window's
 
 

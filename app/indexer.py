@@ -39,13 +39,14 @@ from typing import Any
 
 from app import mailboxes
 from app.chunker import Chunker
-from app.embedding import EmbedConfig, Embedding, EmbedState
+from app.embedding import EmbedConfig, Embedding
 from app.extract import ExtractorPool
 from app.extract.errors import SKIPPED, ExtractionError
 from app.extract.ocr.engines import memory_needed
 from app.extract.ocr.reader import OcrOptions
 from app.extract.sandbox import DEFAULT_MEMORY_LIMIT
 from app.mailboxes import MailboxSink
+from app.phases import EmbedState, Progress, RunState
 from app.power import PowerProbe, never
 from app.prepare import Prepared, Preparer
 from app.watcher import Change
@@ -68,37 +69,6 @@ class IndexerConfig:
     retry_backoff_s: float = 30.0  # watch mode: first retry of a retryable failure; doubles
     embed: EmbedConfig = field(default_factory=EmbedConfig)  # phase 2
     ocr: OcrOptions = field(default_factory=OcrOptions)  # off unless the user switched it on
-
-
-@dataclass(frozen=True)
-class Progress:
-    """A snapshot for progress bars; Qt-free (the window turns it into a signal).
-
-    ``state`` is the run: "running" (phase 1 has files to read), "idle" (waiting for
-    changes; phase 2 may still be embedding), "cancelled" or "done". ``embedding`` is
-    phase 2 on its own: "running", "paused", "battery" (paused on battery power),
-    "waiting" (phase 1 first), "backoff" (after a model error) or "idle" (nothing left).
-    """
-
-    state: str
-    files_done: int
-    files_total: int
-    ok: int
-    skipped: int
-    failed: int
-    chunks: int  # chunks written this run (phase 1)
-    embedded: int  # chunks embedded this run (phase 2)
-    tokens_per_s: float  # phase 2's measured speed
-    eta_s: float | None  # phase 1: until the queued files are read
-    current: str = ""
-    keyword_files: int = 0  # index totals: files searchable by keyword
-    meaning_files: int = 0  # ... and by meaning (every vector committed)
-    backlog_chunks: int = 0  # chunks still waiting for vectors
-    backlog_tokens: int = 0
-    embedding: EmbedState = "idle"
-    error: str = ""  # phase 2's last model error, until a batch succeeds
-    ocr_pages: int = 0  # pages read by OCR this run
-    ocr_pages_per_s: float = 0.0  # ... per second of wall time since the first one began
 
 
 @dataclass
@@ -527,7 +497,7 @@ class Indexer:
             self._counted = (now, jobs, keyword, meaning)
         return jobs, keyword, meaning
 
-    def _emit(self, state: str, *, current: str = "", force: bool = False) -> None:
+    def _emit(self, state: RunState, *, current: str = "", force: bool = False) -> None:
         now = time.monotonic()
         if self._on_progress is None or (not force and now - self._last_emit < 0.1):
             return

@@ -10,6 +10,14 @@ Qt-free and I/O-free: callers pass the counts they already have.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+#: What phase 2 is doing (see ``app.embedding``).
+EmbedState = Literal["running", "paused", "battery", "waiting", "backoff", "idle"]
+#: The run as a whole: "running" (phase 1 has files to read), "rebuilding" (a new index
+#: at another dimension is being built), "idle" (waiting for changes; phase 2 may still be
+#: embedding), "cancelled" or "done".
+RunState = Literal["running", "rebuilding", "idle", "cancelled", "done"]
 
 
 def format_duration(seconds: float | None) -> str:
@@ -44,6 +52,60 @@ class PhaseStatus:
         if self.tokens_per_s <= 0 or not self.backlog_tokens:
             return None
         return self.backlog_tokens / self.tokens_per_s
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot of both indexing phases: the CLI's progress line and the window's status
+    bar both read this one type (the window receives it through a Qt signal as is).
+
+    ``files_*``/``eta_s`` are phase 1's (or, while ``rebuilding``, the rebuild's chunks);
+    ``keyword_files``/``meaning_files``/``backlog_*`` are index totals, so the idle line
+    stays honest; ``embedding`` is phase 2 on its own.
+    """
+
+    state: RunState = "idle"
+    files_done: int = 0
+    files_total: int = 0
+    ok: int = 0
+    skipped: int = 0
+    failed: int = 0
+    chunks: int = 0  # chunks written this run (phase 1)
+    embedded: int = 0  # chunks embedded this run (phase 2)
+    tokens_per_s: float = 0.0  # phase 2's measured speed
+    eta_s: float | None = None  # phase 1: until the queued files are read
+    current: str = ""
+    keyword_files: int = 0  # index totals: files searchable by keyword
+    meaning_files: int = 0  # ... and by meaning (every vector committed)
+    backlog_chunks: int = 0  # chunks still waiting for vectors
+    backlog_tokens: int = 0
+    embedding: EmbedState = "idle"
+    error: str = ""  # phase 2's last model error, until a batch succeeds
+    ocr_pages: int = 0  # pages read by OCR this run
+    ocr_pages_per_s: float = 0.0  # ... per second of wall time since the first one began
+
+    @property
+    def fraction(self) -> float:
+        """Done fraction in [0, 1]: files read while reading, else files embedded."""
+        if self.state == "idle" and self.keyword_files:
+            return min(1.0, self.meaning_files / self.keyword_files)
+        return min(1.0, self.files_done / self.files_total) if self.files_total else 0.0
+
+    @property
+    def embedding_left(self) -> bool:
+        """True while some searchable file still waits for its vectors."""
+        return self.meaning_files < self.keyword_files
+
+    def phases(self) -> PhaseStatus:
+        """The counts in the form ``describe`` words them."""
+        return PhaseStatus(
+            self.keyword_files,
+            self.meaning_files,
+            self.backlog_tokens,
+            self.tokens_per_s,
+            self.embedding,
+            self.error,
+        )
 
 
 def _meaning(status: PhaseStatus) -> str:

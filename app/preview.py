@@ -26,17 +26,13 @@ PREVIEW_CHARS = 60_000
 MONOSPACE_EXTS = CODE_EXTS | {".txt", ".log", ".csv", ".tsv", ".text", ".conf", ".cfg", ".ini"}
 
 
-@dataclass(frozen=True)
-class DocumentText:
-    """A stretch of a document as the preview shows it, with spans in the shown text."""
+class Loaded:
+    """A loaded stretch ``start:end`` of a document ``length`` characters long: the preview
+    offers the text before and after it."""
 
-    text: str
-    start: int  # file offset of the first loaded character
-    end: int  # file offset after the last loaded character
-    length: int  # where the document's last chunk ends
-    passage: Span  # the passage, in the shown text
-    matches: tuple[Span, ...]  # every match of the query's terms, in the shown text
-    pages: tuple[tuple[int, int], ...]  # (position in the shown text, page number)
+    start: int
+    end: int
+    length: int
 
     @property
     def more_before(self) -> bool:
@@ -47,6 +43,19 @@ class DocumentText:
     def more_after(self) -> bool:
         """True when the document goes on after the loaded text."""
         return self.end < self.length
+
+
+@dataclass(frozen=True)
+class DocumentText(Loaded):
+    """A stretch of a document as the preview shows it, with spans in the shown text."""
+
+    text: str
+    start: int  # file offset of the first loaded character
+    end: int  # file offset after the last loaded character
+    length: int  # where the document's last chunk ends
+    passage: Span  # the passage, in the shown text
+    matches: tuple[Span, ...]  # every match of the query's terms, in the shown text
+    pages: tuple[tuple[int, int], ...]  # (position in the shown text, page number)
 
 
 @dataclass(frozen=True)

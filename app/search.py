@@ -26,7 +26,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from app import relevance, results
+from app import preview, relevance, results
+from app.preview import DocumentText
 from app.query import ParsedQuery, parse
 from app.results import Passage, Result, Run
 from app.snippets import best_snippet, coverage, term_groups
@@ -72,7 +73,7 @@ class SearchOptions:
     keyword: KeywordWeights = DEFAULT_WEIGHTS
     cutoff: bool = True  # flag weak files (False: every file is shown, as before)
     parse: bool = True  # read the query language (False: search the text as it is)
-    rerank_depth: int | None = None  # None = the service's default (CPU small, GPU larger)
+    rerank_depth: int | None = None  # None: the service's default (CPU small, GPU larger); 0: off
     rerank_batch: int = 4
 
 
@@ -153,6 +154,33 @@ class SearchService:
         """Load the vector index into memory ahead of the first search; returns its rows."""
         with self._lock:
             return self.store.load_vector_index()
+
+    def active_fingerprint(self) -> Fingerprint | None:
+        """The embedding space the index answers in now (a rebuild may have swapped it)."""
+        with self._lock:
+            return self.store.fingerprint()
+
+    def context(
+        self,
+        path: str,
+        passage: tuple[int, int],
+        query: str,
+        *,
+        span: tuple[int, int] | None = None,
+        doc_id: int | None = None,
+    ) -> DocumentText:
+        """The document around ``passage`` (or the file span ``span``) as the preview shows
+        it: chunks joined without their overlap, every match of ``query`` marked. A mail
+        message (``doc_id``) comes whole, headers first, without its neighbours."""
+        with self._lock:
+            if doc_id is not None:
+                chunks = self.store.document_chunks(doc_id)
+                length = max((c.end for c in chunks), default=0)
+            else:
+                length = self.store.text_length(path)
+                start, end = span or preview.window(*passage, length)
+                chunks = self.store.chunks_between(path, start, end)
+        return preview.document_text(chunks, passage, query, length, preview.page_label(path))
 
     # ---- first stage -------------------------------------------------------------------
 
@@ -374,7 +402,8 @@ class SearchService:
         text = self._parse(query, opts).text
         generation = self._request
         strong = [r for r in results_ if not r.weak]
-        depth = min(len(strong), opts.rerank_depth or self.rerank_depth)
+        wanted = self.rerank_depth if opts.rerank_depth is None else opts.rerank_depth
+        depth = min(len(strong), wanted)
         scored = self._cached_scores(text, opts.instruction, strong[:depth])
         if scored:
             on_update(_ordered(results_, scored, depth))

@@ -29,14 +29,13 @@ from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from app.search import SearchOptions as ServiceOptions
-from app.search import SearchService
+from app.search import SearchOptions, SearchService
 from app.settings import Settings
 from app.ui.adapters import RealSearch
 from app.ui.controller import AppController
+from app.ui.filters import ROWS
 from app.ui.main_window import DEBOUNCE_MS, MainWindow
 from app.ui.presets import all_presets
-from app.ui.protocols import SearchOptions
 from engine.config import EmbedderConfig
 from engine.factory import load_embedder
 from storage.models import SearchFilters
@@ -96,10 +95,10 @@ class Probe:
         return self.started - pressed, self.shown - self.started, self.shown - pressed
 
 
-def service_options(settings: Settings) -> ServiceOptions:
+def service_options(settings: Settings) -> SearchOptions:
     """What ``RealSearch`` asks the service for when no filter is set."""
     instruction = all_presets(settings).get(settings.query_preset)
-    return ServiceOptions(k=SearchOptions().k, filters=SearchFilters(), instruction=instruction)
+    return SearchOptions(k=ROWS, filters=SearchFilters(), instruction=instruction)
 
 
 def load_queries(count: int) -> list[str]:

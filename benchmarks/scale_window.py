@@ -125,7 +125,7 @@ def _settle(ctl: Any, app: Any) -> dict[str, Any]:
     from PySide6.QtTest import QTest
 
     idle = [False]
-    ctl.indexing.progress_changed.connect(lambda p: idle.__setitem__(0, p.phase == "idle"))
+    ctl.indexing.progress_changed.connect(lambda p: idle.__setitem__(0, p.state == "idle"))
     deadline = time.monotonic() + 300
     while not idle[0] and time.monotonic() < deadline:
         app.processEvents()

@@ -12,27 +12,29 @@ import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from app import paths
 from app.settings import Settings
 from app.ui.presets import all_presets
 from app.ui.protocols import (
     CancelCheck,
-    Hit,
     IndexingBackend,
     Preview,
+    ProgressCallback,
+    ResultRow,
     SearchBackend,
     SearchOptions,
     UpdateCallback,
 )
 from app.ui.rebuild import rebuild_index, reporter
-from app.ui.rows import problems_from_stats, to_hit, to_preview, to_progress
+from app.ui.rows import to_preview, to_row
 
 if TYPE_CHECKING:
     from app.pipeline import Pipeline
     from app.search import SearchService
     from engine.protocols import Embedder
+    from storage.models import ProblemFile
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,6 @@ class RealSearch:
         self.db_path = db_path or paths.database_path()
         self._service: SearchService | None = None
         self._lock = threading.Lock()
-        self._results: dict[str, Any] = {}  # path -> Result, for reranking
         self._query = ""  # the last query, whose matches the preview highlights
         self._notice: str | None = None
 
@@ -80,52 +81,36 @@ class RealSearch:
         log.info("%s", text)
         self._notice = text
 
-    def _options(self, options: SearchOptions) -> Any:
-        from app.search import SearchOptions as ServiceOptions
-        from storage.models import SearchFilters
-
-        filters = SearchFilters(
-            folders=(options.folder,) if options.folder else (),
-            extensions=(options.file_type,) if options.file_type else (),
-            modified_after=options.modified_after,
-        )
-        preset = options.preset or self.settings.query_preset
-        instruction = all_presets(self.settings).get(preset)
-        return ServiceOptions(k=options.k, filters=filters, instruction=instruction)
-
-    def search(self, query: str, options: SearchOptions) -> list[Hit]:
+    def search(self, query: str, options: SearchOptions) -> list[ResultRow]:
         """Files found, strong first, converted for the window."""
         from storage.errors import FingerprintMismatch
 
         try:
-            results = self.service().search(query, self._options(options))
+            results = self.service().search(query, options)
         except FingerprintMismatch:
             # A rebuild swapped in (or, after a restart, has not yet swapped in) an index at
             # another dimension: follow the active index rather than refuse to search.
             if not self._follow_active_dimension():
                 raise
-            results = self.service().search(query, self._options(options))
+            results = self.service().search(query, options)
         from app.query import parse
 
-        self._results = {r.path: r for r in results}
         self._query = parse(query).text  # the words, not the operators
-        return [to_hit(r) for r in results]
+        return [to_row(r) for r in results]
 
-    def similar(self, hit: Hit, passage: bool = False) -> list[Hit]:
+    def similar(self, hit: ResultRow, passage: bool = False) -> list[ResultRow]:
         """Files like ``hit``'s (or its passage's), from stored vectors; no model call."""
         from app.search import SearchOptions as ServiceOptions
 
         service = self.service()
         found = service.similar(hit.path, hit.chunk if passage else None, ServiceOptions(k=50))
-        self._results = {r.path: r for r in found}
         self._query = ""
-        return [to_hit(r) for r in found]
+        return [to_row(r) for r in found]
 
     def _follow_active_dimension(self) -> bool:
         """Reload the embedder at the active index's dimension; False if that cannot help."""
         service = self.service()
-        with service._lock:
-            active = service.store.fingerprint()
+        active = service.active_fingerprint()
         embedder = service.embedder
         if active is None or embedder is None or active.model_id != embedder.info.model_id:
             return False
@@ -141,40 +126,33 @@ class RealSearch:
     def rerank(
         self,
         query: str,
-        hits: Sequence[Hit],
+        hits: Sequence[ResultRow],
         options: SearchOptions,
         on_update: UpdateCallback,
         is_cancelled: CancelCheck,
-    ) -> list[Hit]:
+    ) -> list[ResultRow]:
         """Progressive rerank; each improved order is converted and published."""
         service = self.service()
         if service.reranker is None:
             return list(hits)
-        results = [self._results[h.path] for h in hits if h.path in self._results]
+        results = [h.result for h in hits if h.result is not None]
         final = service.rerank(
             query,
             results,
-            self._options(options),
-            lambda improved: on_update([to_hit(r) for r in improved]),
+            options,
+            lambda improved: on_update([to_row(r) for r in improved]),
             is_cancelled,
         )
-        return [to_hit(r) for r in final]
+        return [to_row(r) for r in final]
 
-    def preview(self, hit: Hit, span: tuple[int, int] | None = None) -> Preview:
-        """The document around the hit's passage (or the file span ``span``), read through
-        the service's store: chunks joined without overlap, every match of the query."""
-        from app.preview import document_text, monospace, page_label, window
+    def preview(self, hit: ResultRow, span: tuple[int, int] | None = None) -> Preview:
+        """The document around the hit's passage (or the file span ``span``), with every
+        match of the last query."""
+        from app.preview import monospace
 
-        service = self.service()
-        with service._lock:  # the service serialises use of its one connection
-            if hit.doc_id is not None:  # a mail message: all of it, headers first, alone
-                chunks = service.store.document_chunks(hit.doc_id)
-                length = max((c.end for c in chunks), default=0)
-            else:
-                length = service.store.text_length(hit.path)
-                start, end = span or window(hit.start, hit.end, length)
-                chunks = service.store.chunks_between(hit.path, start, end)
-        doc = document_text(chunks, (hit.start, hit.end), self._query, length, page_label(hit.path))
+        doc = self.service().context(
+            hit.path, (hit.start, hit.end), self._query, span=span, doc_id=hit.doc_id
+        )
         return to_preview(hit, doc, monospace(hit.path))
 
     def presets(self) -> dict[str, str]:
@@ -224,7 +202,7 @@ class RealIndexing:
         self._cancel = threading.Event()
         self._paused = False
 
-    def run(self, on_progress: Any) -> None:
+    def run(self, on_progress: ProgressCallback) -> None:
         """Finish an interrupted rebuild, reconcile, index and keep watching until cancelled."""
         from app.indexer import IndexerConfig
         from app.loaders import make_embedder
@@ -237,7 +215,7 @@ class RealIndexing:
             self.db_path,
             embedder,
             self.settings,
-            on_progress=lambda progress: on_progress(to_progress(progress)),
+            on_progress=on_progress,
             on_rebuild=reporter(on_progress),  # an interrupted rebuild resumes first
             config=config,
         )
@@ -277,14 +255,14 @@ class RealIndexing:
         if self.pipeline is not None:
             self.pipeline.cancel()
 
-    def problems(self) -> list[Any]:
+    def problems(self) -> list[ProblemFile]:
         """Skipped and failed files from the store."""
         from storage.store import Store
 
         if not self.db_path.exists():
             return []
         with Store.open(self.db_path, readonly=True) as store:
-            return problems_from_stats(store.stats())
+            return store.stats().problems
 
     def retry(self, paths_: Sequence[str]) -> None:
         """Queue problem files again (a short write transaction; the next run picks them up)."""
@@ -293,7 +271,7 @@ class RealIndexing:
         with Store.open(self.db_path) as store:
             store.enqueue(list(paths_), "index")
 
-    def rebuild(self, dimension: int, on_progress: Any) -> None:
+    def rebuild(self, dimension: int, on_progress: ProgressCallback) -> None:
         """Build the index at ``dimension`` beside the active one, then swap atomically."""
         rebuild_index(
             replace(self.settings, dimension=dimension), self.db_path, on_progress, self._cancel
@@ -307,23 +285,23 @@ class UnavailableSearch:
         self.reason = reason
         self._presets = all_presets(settings)
 
-    def search(self, query: str, options: SearchOptions) -> list[Hit]:
+    def search(self, query: str, options: SearchOptions) -> list[ResultRow]:
         raise ServiceUnavailable(self.reason)
 
     def rerank(
         self,
         query: str,
-        hits: Sequence[Hit],
+        hits: Sequence[ResultRow],
         options: SearchOptions,
         on_update: UpdateCallback,
         is_cancelled: CancelCheck,
-    ) -> list[Hit]:
+    ) -> list[ResultRow]:
         return list(hits)
 
-    def preview(self, hit: Hit, span: tuple[int, int] | None = None) -> Preview:
+    def preview(self, hit: ResultRow, span: tuple[int, int] | None = None) -> Preview:
         return Preview(text=hit.snippet, spans=hit.spans)
 
-    def similar(self, hit: Hit, passage: bool = False) -> list[Hit]:
+    def similar(self, hit: ResultRow, passage: bool = False) -> list[ResultRow]:
         raise ServiceUnavailable(self.reason)
 
     def presets(self) -> dict[str, str]:
@@ -339,6 +317,9 @@ class UnavailableSearch:
     def model_notice(self) -> str | None:
         """No model is loaded."""
         return None
+
+    def close(self) -> None:
+        """Nothing to free."""
 
 
 def build_backends(settings: Settings) -> tuple[SearchBackend, IndexingBackend | None]:

@@ -24,12 +24,12 @@ from app.ui.download import ModelDownloader
 from app.ui.main_window import MainWindow
 from app.ui.opener import Opener
 from app.ui.problems import ProblemsDialog
-from app.ui.protocols import Hit, IndexingBackend, Problem, SearchBackend
+from app.ui.protocols import IndexingBackend, ResultRow, SearchBackend
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.tray import Tray
 from app.ui.welcome import WelcomeDialog
 from app.ui.workers import IndexingWorker, SearchWorker
-from storage.models import BAND_OPENED, BAND_SEARCHED
+from storage.models import BAND_OPENED, BAND_SEARCHED, ProblemFile
 
 if TYPE_CHECKING:
     from app.ui.api_server import WindowApi
@@ -53,7 +53,7 @@ class AppController(QObject):
     """Owns the window and workers; the window never sees settings files or threads."""
 
     settings_changed = Signal(object)  # Settings
-    problems_loaded = Signal(list)  # list[Problem]
+    problems_loaded = Signal(list)  # list[ProblemFile]
     quitting = Signal()
 
     def __init__(
@@ -187,7 +187,7 @@ class AppController(QObject):
         if self.indexing is not None:
             self.indexing.promote(paths, band)
 
-    def _promote_results(self, request: int, hits: list[Hit]) -> None:
+    def _promote_results(self, request: int, hits: list[ResultRow]) -> None:
         """Files found by keyword alone (no vector yet) that match the current search."""
         if self.window.request == request:
             paths = [h.path for h in hits if "vector" not in h.scores]
@@ -252,9 +252,7 @@ class AppController(QObject):
         engine_keys = ("embed_model", "embed_backend", "device", "precision", "remote_url")
         rerank_keys = ("rerank_model", "rerank_depth", "query_preset", "custom_presets")
         if self.factory is not None and changed(old, new, engine_keys + rerank_keys):
-            search, indexing = self.factory(new)
-            self.search_worker.backend = search
-            self.set_indexing(indexing)
+            self._swap_backends()
             self.prepare_models()
             return
         if self.factory is not None and changed(old, new, POWER_KEYS):
@@ -275,10 +273,16 @@ class AppController(QObject):
             return
         self.window.status.showMessage(f"Index rebuilt at {dimension or 'full'} dimensions", 5000)
         if self.factory is not None:
-            search, indexing = self.factory(self.settings)
-            self.search_worker.backend = search
-            self.set_indexing(indexing)
+            self._swap_backends()
             self.start_indexing()
+
+    def _swap_backends(self) -> None:
+        """New search and indexing backends for the current settings; the old ones stop
+        and free their models (the search one once its last task has finished)."""
+        assert self.factory is not None
+        search, indexing = self.factory(self.settings)
+        self.search_worker.replace_backend(search)
+        self.set_indexing(indexing)
 
     # -- the API for assistants and scripts -------------------------------------------
     def apply_api(self) -> None:
@@ -327,7 +331,7 @@ class AppController(QObject):
     def _pause_search(self, reason: str) -> None:
         from app.ui.adapters import UnavailableSearch
 
-        self.search_worker.backend = UnavailableSearch(reason, self.settings)
+        self.search_worker.replace_backend(UnavailableSearch(reason, self.settings))
 
     def _on_models_ready(self, prepared: Prepared) -> None:
         if self._quitting:
@@ -336,9 +340,7 @@ class AppController(QObject):
             self._downloading = False
             self.window.status.showMessage(f"Downloaded {', '.join(prepared.downloaded)}", 8000)
             if self.factory is not None:  # the search paused for the download resumes
-                search, indexing = self.factory(self.settings)
-                self.search_worker.backend = search
-                self.set_indexing(indexing)
+                self._swap_backends()
         self.start_indexing()
 
     def _on_models_failed(self, failure: ModelUnavailable) -> None:
@@ -402,7 +404,7 @@ class AppController(QObject):
         self.window.status.showMessage(f"Retrying {len(paths)} file(s)…", 4000)
         self.start_indexing()
 
-    def _on_problems(self, problems: list[Problem]) -> None:
+    def _on_problems(self, problems: list[ProblemFile]) -> None:
         self.window.status.set_problem_count(len(problems))
         if self.problems_dialog is not None:
             self.problems_dialog.set_problems(problems)

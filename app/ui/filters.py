@@ -17,9 +17,12 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
 from app.dates import parse_period
+from app.search import SearchOptions
 from app.ui.combo import current_data, item_data
-from app.ui.protocols import SearchOptions
+from storage.models import SearchFilters
 
+TASK_ROLE = 3  # Qt.ToolTipRole: a preset entry's task text, shown on hover and searched with
+ROWS = 50  # files asked for per search (the list scrolls; weak ones wait behind a toggle)
 FILE_TYPES = ("pdf", "md", "txt", "docx", "pptx", "xlsx", "html", "py", "csv", "odt", "epub", "eml")
 PRESET_TIP = "Instruction for this search (Qwen3 models use it; others ignore it)"
 NO_INSTRUCTION_TIP = (
@@ -130,7 +133,7 @@ class FilterBar(QWidget):
         self.preset.clear()
         for name, task in presets.items():
             self.preset.addItem(name.replace("_", " "), name)
-            self.preset.setItemData(self.preset.count() - 1, task, 3)  # Qt.ToolTipRole
+            self.preset.setItemData(self.preset.count() - 1, task, TASK_ROLE)
         index = self.preset.findData(selected)
         self.preset.setCurrentIndex(max(0, index))
         self.preset.blockSignals(False)
@@ -172,13 +175,20 @@ class FilterBar(QWidget):
         return None if data is None else str(data)
 
     def options(self, rerank: bool = True) -> SearchOptions:
-        """The current filters as search options."""
+        """The current filters and instruction as the search service's options (the
+        preset's task text travels, so the service needs no preset table of its own)."""
         words = self._own(self.modified)
         period = parse_period(words) if words else None
-        return SearchOptions(
-            folder=self._own(self.folder),
-            file_type=self._own(self.file_type),
+        folder, file_type = self._own(self.folder), self._own(self.file_type)
+        filters = SearchFilters(
+            folders=(folder,) if folder else (),
+            extensions=(file_type,) if file_type else (),
             modified_after=period.start if period else None,
-            preset=current_data(self.preset),
-            rerank=rerank,
+        )
+        task = current_data(self.preset, TASK_ROLE)
+        return SearchOptions(
+            k=ROWS,
+            filters=filters,
+            instruction=None if task is None else str(task),
+            rerank_depth=None if rerank else 0,
         )

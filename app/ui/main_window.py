@@ -44,7 +44,7 @@ from app.ui.nonekeeper import keep_none_alive
 from app.ui.opener import DesktopOpener, Opener, OpenFailed
 from app.ui.presets import all_presets
 from app.ui.preview import PreviewPane
-from app.ui.protocols import Hit, Preview
+from app.ui.protocols import Preview, ResultRow
 from app.ui.result_delegate import ResultDelegate
 from app.ui.results_model import ResultsModel
 from app.ui.status_bar import IndexStatusBar
@@ -81,7 +81,7 @@ class MainWindow(QMainWindow):
         self.rerank_enabled = True
         self._request = 0
         self._preview_key = ""
-        self._preview_hit: Hit | None = None
+        self._preview_hit: ResultRow | None = None
         self._build_widgets()
         self._debounce = QTimer(self, singleShot=True, interval=debounce_ms)
         self._debounce.timeout.connect(self.search_now)
@@ -261,7 +261,7 @@ class MainWindow(QMainWindow):
         options = self.filters.options(rerank=self.rerank_enabled)
         self._request = self.worker.search(query, options)
 
-    def more_like_this(self, hit: Hit | None = None, passage: bool = False) -> None:
+    def more_like_this(self, hit: ResultRow | None = None, passage: bool = False) -> None:
         """List files similar to ``hit`` (default: the selected file), no model needed."""
         target = hit or self.current_file()
         if target is None:
@@ -280,7 +280,7 @@ class MainWindow(QMainWindow):
         self.status.set_result_count(None)
         self.results_shown.emit(0)
 
-    def _on_results(self, request: int, hits: list[Hit]) -> None:
+    def _on_results(self, request: int, hits: list[ResultRow]) -> None:
         if request != self._request:
             return  # stale: the user typed since
         self.model.set_hits(hits)
@@ -303,7 +303,7 @@ class MainWindow(QMainWindow):
         if request == self._request:
             self.status.set_reranking(True)
 
-    def _on_reranked(self, request: int, hits: list[Hit]) -> None:
+    def _on_reranked(self, request: int, hits: list[ResultRow]) -> None:
         if request == self._request:
             self.model.reorder(hits, animate=True)
 
@@ -317,11 +317,11 @@ class MainWindow(QMainWindow):
             self.status.showMessage(f"Search failed: {message}", 8000)
 
     # -- selection and preview ----------------------------------------------------------
-    def current_hit(self) -> Hit | None:
+    def current_hit(self) -> ResultRow | None:
         """The selected row: a file, or one of its passages."""
         return self.model.hit_at(self.results.currentIndex())
 
-    def current_file(self) -> Hit | None:
+    def current_file(self) -> ResultRow | None:
         """The selected file (a passage row's file)."""
         index = self.results.currentIndex()
         parent = self.model.parent(index)

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.highlight import blend, merge_spans
-from app.ui.protocols import Hit, Preview, Span
+from app.ui.protocols import Preview, ResultRow, Span
 
 
 class ElidedLabel(QLabel):
@@ -154,7 +154,7 @@ class PreviewPane(QWidget):
         """The document shown, once loaded."""
         return self._preview
 
-    def show_hit(self, hit: Hit | None) -> None:
+    def show_hit(self, hit: ResultRow | None) -> None:
         """Show a hit's header and snippet at once; the document follows (``show_preview``)."""
         self._path = hit.path if hit else ""
         self._preview = None

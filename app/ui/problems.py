@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ui.protocols import Problem
+from storage.models import ProblemFile
 
 COLUMNS = ("File", "Status", "Reason", "Retries")
 
@@ -50,12 +50,17 @@ class ProblemsDialog(QDialog):
         layout.addWidget(self.table, 1)
         layout.addWidget(buttons)
 
-    def set_problems(self, problems: Sequence[Problem]) -> None:
+    def set_problems(self, problems: Sequence[ProblemFile]) -> None:
         """Fill the table; sorted by path so the list is stable between refreshes."""
         rows = sorted(problems, key=lambda p: p.path)
         self.table.setRowCount(len(rows))
         for r, problem in enumerate(rows):
-            cells = (problem.path, problem.status, problem.reason, str(problem.retries))
+            cells = (
+                problem.path,
+                problem.status,
+                problem.error or "unknown reason",
+                str(problem.retries),
+            )
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)

@@ -12,15 +12,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from app.phases import PhaseStatus
+from app.phases import Progress
+from app.preview import Loaded
+from app.results import Result
+from app.search import SearchOptions
+from storage.models import ProblemFile
 
 Span = tuple[int, int]
 
 
 @dataclass(frozen=True)
-class Hit:
+class ResultRow:
     """One result row as the window shows it (a view of ``app.search.Result``): a file and
-    its best passage; ``more`` holds the file's other matching passages, as Hits too."""
+    its best passage; ``more`` holds the file's other matching passages, as ResultRows too."""
 
     path: str
     score: float
@@ -33,7 +37,7 @@ class Hit:
     modified: float | None = None  # mtime, seconds since the epoch
     scores: dict[str, float] = field(default_factory=dict)
     chunk_id: str = ""  # identity that survives re-ordering; falls back to path+start
-    more: tuple[Hit, ...] = ()  # the file's other matching passages, best first
+    more: tuple[ResultRow, ...] = ()  # the file's other matching passages, best first
     relevance: float | None = None  # calibrated P(relevant), or the reranker's P(yes)
     level: str | None = None  # "high" | "medium" | "low" (None: not calibrated)
     weak: bool = False  # behind "Show weaker matches"
@@ -41,6 +45,7 @@ class Hit:
     ocr: bool = False  # the text was recognised in a scan or photo
     mail: str = ""  # for a mail message: "Subject · mail from Anna on 2024-03-02"
     doc_id: int | None = None  # the mail message's stored id (its preview is the message)
+    result: Result | None = field(default=None, compare=False, repr=False)  # what it shows
 
     @property
     def key(self) -> str:
@@ -72,7 +77,7 @@ class Hit:
 
 
 @dataclass(frozen=True)
-class Preview:
+class Preview(Loaded):
     """The document around a passage: every match, the passage, page marks, what is loaded.
 
     ``start``/``end`` are the file offsets of the loaded text and ``length`` the document's,
@@ -90,87 +95,8 @@ class Preview:
     end: int = 0
     length: int = 0
 
-    @property
-    def more_before(self) -> bool:
-        """True when the document goes on before the loaded text."""
-        return self.start > 0
 
-    @property
-    def more_after(self) -> bool:
-        """True when the document goes on after the loaded text."""
-        return self.end < self.length
-
-
-@dataclass(frozen=True)
-class SearchOptions:
-    """Per-search filters and instruction; ``None`` means "no restriction"."""
-
-    folder: str | None = None
-    file_type: str | None = None  # extension without dot, e.g. "pdf"
-    modified_after: float | None = None  # epoch seconds
-    preset: str | None = None  # instruction preset name
-    k: int = 50
-    rerank: bool = True
-
-
-@dataclass(frozen=True)
-class Progress:
-    """A snapshot of both indexing phases, for the status bar.
-
-    ``phase`` is phase 1 (reading files) or a rebuild; ``embedding`` is phase 2 (see
-    ``app.indexer.Progress``). The counts are index totals, so the idle line stays honest.
-    """
-
-    phase: str = "idle"  # "idle" | "scanning" | "indexing" | "rebuilding"
-    files_done: int = 0
-    files_total: int = 0
-    chunks: int = 0
-    tokens_per_s: float = 0.0
-    eta_s: float | None = None
-    current: str = ""
-    keyword_files: int = 0  # files searchable by keyword
-    meaning_files: int = 0  # ... and by meaning
-    backlog_tokens: int = 0  # tokens phase 2 still has to embed
-    embedding: str = "idle"  # running | paused | battery | waiting | backoff | idle
-    error: str = ""  # phase 2's last model error
-    ocr_pages: int = 0  # pages read by OCR in this run
-    ocr_pages_per_s: float = 0.0
-
-    @property
-    def fraction(self) -> float:
-        """Done fraction in [0, 1]: files read while reading, else files embedded."""
-        if self.phase == "idle" and self.keyword_files:
-            return min(1.0, self.meaning_files / self.keyword_files)
-        return min(1.0, self.files_done / self.files_total) if self.files_total else 0.0
-
-    @property
-    def embedding_left(self) -> bool:
-        """True while some searchable file still waits for its vectors."""
-        return self.meaning_files < self.keyword_files
-
-    def phases(self) -> PhaseStatus:
-        """The counts in the form ``app.phases.describe`` words them."""
-        return PhaseStatus(
-            self.keyword_files,
-            self.meaning_files,
-            self.backlog_tokens,
-            self.tokens_per_s,
-            self.embedding,
-            self.error,
-        )
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A file that was skipped or failed, with the reason the user sees."""
-
-    path: str
-    reason: str
-    status: str = "failed"  # "failed" | "skipped"
-    retries: int = 0
-
-
-UpdateCallback = Callable[[list[Hit]], None]
+UpdateCallback = Callable[[list[ResultRow]], None]
 CancelCheck = Callable[[], bool]
 ProgressCallback = Callable[[Progress], None]
 
@@ -179,26 +105,26 @@ ProgressCallback = Callable[[Progress], None]
 class SearchBackend(Protocol):
     """Search as the window sees it: fast fused hits first, then reranked improvements."""
 
-    def search(self, query: str, options: SearchOptions) -> list[Hit]:
+    def search(self, query: str, options: SearchOptions) -> list[ResultRow]:
         """Fused hits, best first; quick enough to run on every keystroke (debounced)."""
         ...
 
     def rerank(
         self,
         query: str,
-        hits: Sequence[Hit],
+        hits: Sequence[ResultRow],
         options: SearchOptions,
         on_update: UpdateCallback,
         is_cancelled: CancelCheck,
-    ) -> list[Hit]:
+    ) -> list[ResultRow]:
         """Re-order ``hits``; call ``on_update`` with each improved order; stop when cancelled."""
         ...
 
-    def preview(self, hit: Hit, span: Span | None = None) -> Preview:
+    def preview(self, hit: ResultRow, span: Span | None = None) -> Preview:
         """The document around the hit's passage, or the file span ``span`` when given."""
         ...
 
-    def similar(self, hit: Hit, passage: bool = False) -> list[Hit]:
+    def similar(self, hit: ResultRow, passage: bool = False) -> list[ResultRow]:
         """Files like the hit's file, or like its passage alone (``passage``)."""
         ...
 
@@ -216,6 +142,10 @@ class SearchBackend(Protocol):
 
     def model_notice(self) -> str | None:
         """What loading the model said (e.g. the starter model is in use); None if nothing."""
+        ...
+
+    def close(self) -> None:
+        """Free the models and the index connection (the backend is being replaced)."""
         ...
 
 
@@ -243,7 +173,7 @@ class IndexingBackend(Protocol):
         """Stop soon; work already committed stays, the rest resumes next start."""
         ...
 
-    def problems(self) -> list[Problem]:
+    def problems(self) -> list[ProblemFile]:
         """Files that were skipped or failed, with reasons."""
         ...
 

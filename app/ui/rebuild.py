@@ -8,9 +8,10 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from app.phases import Progress
 from app.rebuild import RebuildCallback, RebuildProgress, rebuild_database
 from app.settings import Settings
-from app.ui.protocols import Progress, ProgressCallback
+from app.ui.protocols import ProgressCallback
 
 
 def to_progress(progress: RebuildProgress) -> Progress:
@@ -19,9 +20,9 @@ def to_progress(progress: RebuildProgress) -> Progress:
         "rebuilding",
         progress.done,
         progress.total,
-        progress.done,
-        progress.chunks_per_s,
-        progress.eta_s,
+        chunks=progress.done,
+        tokens_per_s=progress.chunks_per_s,
+        eta_s=progress.eta_s,
     )
 
 

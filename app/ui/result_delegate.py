@@ -31,8 +31,8 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from app.ui.highlight import blend, highlight_html
-from app.ui.protocols import Hit
-from app.ui.results_model import HitRole, KindRole, ModifiedRole
+from app.ui.protocols import ResultRow
+from app.ui.results_model import KindRole, ModifiedRole, RowRole
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 PADDING = 8
@@ -84,8 +84,8 @@ class ResultDelegate(QStyledItemDelegate):
             return QSize(400, ui + 2 * PADDING)
         if kind == "passage":
             return QSize(400, ui + snippet + 2 * PADDING)
-        hit = index.data(HitRole)
-        more = ui if isinstance(hit, Hit) and hit.more else 0
+        hit = index.data(RowRole)
+        more = ui if isinstance(hit, ResultRow) and hit.more else 0
         return QSize(400, 2 * ui + snippet + more + 2 * PADDING + 4)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
@@ -95,12 +95,12 @@ class ResultDelegate(QStyledItemDelegate):
             style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter)
         rect: QRect = option.rect.adjusted(PADDING, PADDING, -PADDING, -PADDING)  # type: ignore[attr-defined]
         kind = index.data(KindRole)
-        hit = index.data(HitRole)
+        hit = index.data(RowRole)
         if kind == "weaker":
             self._paint_weaker(painter, option, rect, str(index.data()))
-        elif isinstance(hit, Hit) and kind == "passage":
+        elif isinstance(hit, ResultRow) and kind == "passage":
             self._paint_passage(painter, option, rect, hit)
-        elif isinstance(hit, Hit):
+        elif isinstance(hit, ResultRow):
             self._paint_file(painter, option, rect, hit, str(index.data(ModifiedRole) or ""))
         painter.restore()
 
@@ -113,7 +113,7 @@ class ResultDelegate(QStyledItemDelegate):
         painter.drawText(rect, Qt.AlignmentFlag.AlignVCenter, f"▾ {text}")
 
     def _paint_passage(
-        self, painter: QPainter, option: QStyleOptionViewItem, rect: QRect, hit: Hit
+        self, painter: QPainter, option: QStyleOptionViewItem, rect: QRect, hit: ResultRow
     ) -> None:
         font: QFont = option.font  # type: ignore[attr-defined]
         metrics = QFontMetrics(font)
@@ -127,7 +127,12 @@ class ResultDelegate(QStyledItemDelegate):
         self._paint_snippet(painter, option, rect, hit, rect.top() + line)
 
     def _paint_file(
-        self, painter: QPainter, option: QStyleOptionViewItem, rect: QRect, hit: Hit, date: str
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        rect: QRect,
+        hit: ResultRow,
+        date: str,
     ) -> None:
         font: QFont = QFont(option.font)  # type: ignore[attr-defined]
         metrics = QFontMetrics(font)
@@ -160,7 +165,7 @@ class ResultDelegate(QStyledItemDelegate):
             painter.drawText(QRect(rect.left(), top, rect.width(), line), 0, text)
 
     @staticmethod
-    def _paint_place(painter: QPainter, metrics: QFontMetrics, box: QRect, hit: Hit) -> None:
+    def _paint_place(painter: QPainter, metrics: QFontMetrics, box: QRect, hit: ResultRow) -> None:
         """Folder on the left (elided at its start), page/heading on the right (elided in
         the middle), each given at most its share of the width."""
         loc = hit.location
@@ -174,7 +179,7 @@ class ResultDelegate(QStyledItemDelegate):
 
     @staticmethod
     def _paint_level(
-        painter: QPainter, palette: QPalette, left: int, top: int, height: int, hit: Hit
+        painter: QPainter, palette: QPalette, left: int, top: int, height: int, hit: ResultRow
     ) -> None:
         """Three small steps, as many filled as the level (none for an uncalibrated model)."""
         filled = LEVELS.get(hit.level or "", 0)
@@ -193,7 +198,7 @@ class ResultDelegate(QStyledItemDelegate):
             painter.fillRect(box, on if i < filled else off)
 
     def _paint_snippet(
-        self, painter: QPainter, option: QStyleOptionViewItem, rect: QRect, hit: Hit, top: int
+        self, painter: QPainter, option: QStyleOptionViewItem, rect: QRect, hit: ResultRow, top: int
     ) -> None:
         font: QFont = option.font  # type: ignore[attr-defined]
         palette: QPalette = option.palette  # type: ignore[attr-defined]
@@ -216,11 +221,11 @@ class ResultDelegate(QStyledItemDelegate):
             and isinstance(event, QMouseEvent)
             and index.data(KindRole) == "file"
         ):
-            hit = index.data(HitRole)
+            hit = index.data(RowRole)
             rect: QRect = option.rect  # type: ignore[attr-defined]
             line = QFontMetrics(option.font).lineSpacing()  # type: ignore[attr-defined]
             if (
-                isinstance(hit, Hit)
+                isinstance(hit, ResultRow)
                 and hit.more
                 and event.position().y() > rect.bottom() - line - PADDING
             ):
@@ -230,7 +235,7 @@ class ResultDelegate(QStyledItemDelegate):
 
 
 def snippet_document(
-    hit: Hit, font: QFont, width: int, palette: QPalette, color: QColor
+    hit: ResultRow, font: QFont, width: int, palette: QPalette, color: QColor
 ) -> QTextDocument:
     """The snippet as laid-out rich text, matches highlighted (what a row paints)."""
     doc = QTextDocument()

@@ -25,11 +25,11 @@ from PySide6.QtCore import (
     Signal,
 )
 
-from app.ui.protocols import Hit
+from app.ui.protocols import ResultRow
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
-HitRole = Qt.ItemDataRole.UserRole + 1
+RowRole = Qt.ItemDataRole.UserRole + 1
 PathRole = Qt.ItemDataRole.UserRole + 2
 FolderRole = Qt.ItemDataRole.UserRole + 3
 SnippetRole = Qt.ItemDataRole.UserRole + 4
@@ -53,7 +53,7 @@ def format_modified(mtime: float | None, today: dt.date | None = None) -> str:
     return when.strftime("%Y-%m-%d")
 
 
-def relevance_text(hit: Hit) -> str:
+def relevance_text(hit: ResultRow) -> str:
     """Tooltip words for a row's relevance: the level and where its number comes from."""
     if hit.level is None:
         return "Relevance not calibrated for this model"
@@ -85,12 +85,12 @@ class ResultsModel(QAbstractItemModel):
 
     def __init__(self, parent: QObject | None = None, step_ms: int = 40) -> None:
         super().__init__(parent)
-        self._hits: list[Hit] = []
+        self._hits: list[ResultRow] = []
         self._serials: list[int] = []  # a stable number per file row (children point to it)
         self._next = 1
-        self._weak: list[Hit] = []  # held back until "Show weaker matches"
+        self._weak: list[ResultRow] = []  # held back until "Show weaker matches"
         self._pending: list[tuple[int, int]] = []
-        self._target: list[Hit] = []
+        self._target: list[ResultRow] = []
         self._timer = QTimer(self)
         self._timer.setInterval(step_ms)
         self._timer.timeout.connect(self._step)
@@ -152,13 +152,13 @@ class ResultsModel(QAbstractItemModel):
         }.get(role)
 
     @staticmethod
-    def _role_value(hit: Hit, kind: str, role: int) -> Any:
+    def _role_value(hit: ResultRow, kind: str, role: int) -> Any:
         values: dict[int, Any] = {
             Qt.ItemDataRole.DisplayRole: hit.name if kind == "file" else hit.snippet,
             Qt.ItemDataRole.ToolTipRole: f"{hit.path}\n{relevance_text(hit)}"
             if kind == "file"
             else hit.path,
-            HitRole: hit,
+            RowRole: hit,
             PathRole: hit.path,
             FolderRole: hit.folder,
             SnippetRole: hit.snippet,
@@ -172,15 +172,15 @@ class ResultsModel(QAbstractItemModel):
         return values.get(role)
 
     # -- our API ------------------------------------------------------------------------
-    def hits(self) -> list[Hit]:
+    def hits(self) -> list[ResultRow]:
         """The file rows in display order (a copy; weak files once shown)."""
         return list(self._hits)
 
-    def hit(self, row: int) -> Hit | None:
+    def hit(self, row: int) -> ResultRow | None:
         """The file at top-level ``row``, or None outside the files."""
         return self._hits[row] if 0 <= row < len(self._hits) else None
 
-    def hit_at(self, index: AnyIndex) -> Hit | None:
+    def hit_at(self, index: AnyIndex) -> ResultRow | None:
         """The file or passage at ``index`` (None for the "weaker" row)."""
         if not index.isValid():
             return None
@@ -201,7 +201,7 @@ class ResultsModel(QAbstractItemModel):
         """True for the "Show N weaker matches" row."""
         return index.isValid() and index.data(KindRole) == "weaker"
 
-    def set_hits(self, hits: Sequence[Hit]) -> None:
+    def set_hits(self, hits: Sequence[ResultRow]) -> None:
         """Replace everything (a new query); weak files wait behind the last row."""
         self._stop_animation()
         self.beginResetModel()
@@ -233,7 +233,7 @@ class ResultsModel(QAbstractItemModel):
         self._next += 1
         return self._next
 
-    def reorder(self, hits: Sequence[Hit], animate: bool = True) -> None:
+    def reorder(self, hits: Sequence[ResultRow], animate: bool = True) -> None:
         """Show ``hits`` (the same files re-ranked) by moving rows, optionally step by step.
 
         Weak files are not reranked: they stay where they are. When the set of files

@@ -15,14 +15,14 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
 
 from app import phases
-from app.ui.protocols import Progress
+from app.phases import Progress
 
 format_eta = phases.format_duration
 
 
 def describe(progress: Progress) -> str:
     """One line a person can read at a glance."""
-    if progress.phase == "rebuilding":
+    if progress.state == "rebuilding":
         parts = [f"Rebuilding index {progress.files_done:,}/{progress.files_total:,} chunks"]
         if progress.tokens_per_s > 0:
             parts.append(f"{progress.tokens_per_s:,.0f} chunks/s")
@@ -30,7 +30,7 @@ def describe(progress: Progress) -> str:
             parts.append(f"ETA {eta}")
         return " · ".join(parts)
     line = phases.describe(progress.phases())
-    if progress.phase in ("indexing", "scanning"):
+    if progress.state == "running":
         ocr = ""
         if progress.ocr_pages:
             ocr = f" · OCR {progress.ocr_pages:,} pages at {progress.ocr_pages_per_s:.2f} pages/s"
@@ -76,9 +76,9 @@ class IndexStatusBar(QStatusBar):
 
     def show_progress(self, progress: Progress) -> None:
         """Update from a progress snapshot (called via a queued signal)."""
-        reading = progress.phase in ("indexing", "rebuilding", "scanning")
+        reading = progress.state in ("running", "rebuilding")
         embedding = progress.embedding == "running" and progress.embedding_left
-        if progress.phase != "rebuilding":  # a rebuild counts chunks, not files
+        if progress.state != "rebuilding":  # a rebuild counts chunks, not files
             running = progress.embedding == "running"
             shown = self._rate.update(progress.meaning_files, progress.tokens_per_s, running)
             progress = replace(progress, tokens_per_s=shown)

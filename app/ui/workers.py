@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from app.ui.protocols import Hit, IndexingBackend, SearchBackend, SearchOptions, Span
+from app.search import SearchOptions
+from app.ui.protocols import IndexingBackend, ResultRow, SearchBackend, Span
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +56,9 @@ class _SearchRelay(QObject):
 class SearchWorker(QObject):
     """Runs searches, reranks and previews in a pool; answers arrive tagged by request."""
 
-    results_ready = Signal(int, object)  # request, list[Hit]
+    results_ready = Signal(int, object)  # request, list[ResultRow]
     rerank_started = Signal(int)
-    rerank_updated = Signal(int, object)  # request, list[Hit] in the improved order
+    rerank_updated = Signal(int, object)  # request, list[ResultRow] in the improved order
     rerank_finished = Signal(int)
     preview_ready = Signal(int, object)  # request, Preview
     search_failed = Signal(int, str)
@@ -65,7 +66,10 @@ class SearchWorker(QObject):
 
     def __init__(self, backend: SearchBackend, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.backend = backend
+        self._backend = backend
+        self._users: dict[int, int] = {}  # id(backend) -> tasks using it now
+        self._retired: dict[int, SearchBackend] = {}  # replaced, closed when unused
+        self._users_lock = threading.Lock()
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(2)  # one search + one preview; the machine is shared
         self._latest = 0
@@ -74,6 +78,45 @@ class SearchWorker(QObject):
         for name in ("results_ready", "rerank_started", "rerank_updated", "rerank_finished",
                      "preview_ready", "search_failed", "prepared"):  # fmt: skip
             getattr(self._relay, name).connect(getattr(self, name))
+
+    @property
+    def backend(self) -> SearchBackend:
+        """The backend new searches use."""
+        return self._backend
+
+    def replace_backend(self, backend: SearchBackend) -> None:
+        """Search with ``backend`` from now on; the old one (its models, its connection) is
+        closed on the pool as soon as no running task uses it any more."""
+        old, self._backend = self._backend, backend
+        if old is backend:
+            return
+        with self._users_lock:
+            self._retired[id(old)] = old
+        self._release(old, 0)
+
+    def _use(self, fn: Callable[[SearchBackend], None]) -> Callable[[], None]:
+        """``fn`` bound to the current backend, counted as its user from now (it is queued)
+        until it has run."""
+        backend = self._backend
+        with self._users_lock:
+            self._users[id(backend)] = self._users.get(id(backend), 0) + 1
+
+        def run() -> None:
+            try:
+                fn(backend)
+            finally:
+                self._release(backend, 1)
+
+        return run
+
+    def _release(self, backend: SearchBackend, count: int) -> None:
+        with self._users_lock:
+            left = self._users.pop(id(backend), 0) - count
+            if left > 0:
+                self._users[id(backend)] = left
+            retired = left <= 0 and self._retired.pop(id(backend), None) is not None
+        if retired:
+            self.pool.start(_Task(backend.close, lambda m: log.warning("close: %s", m)))
 
     def is_current(self, request: int) -> bool:
         """True while ``request`` is the newest search (read from any thread)."""
@@ -87,38 +130,39 @@ class SearchWorker(QObject):
     def search(self, query: str, options: SearchOptions) -> int:
         """Start a search (and its rerank when asked); returns its request number."""
         request = self.cancel()
-        self.pool.start(_Task(lambda: self._search(request, query, options), self._failed(request)))
+        search = self._use(lambda backend: self._search(backend, request, query, options))
+        self.pool.start(_Task(search, self._failed(request)))
         return request
 
     def prepare(self) -> None:
         """Warm the backend up (models, vector index) on the pool; ``prepared`` follows."""
-        backend, relay = self.backend, self._relay
+        relay = self._relay
 
-        def warm() -> None:
+        def warm(backend: SearchBackend) -> None:
             try:
                 backend.prepare()
             finally:
                 relay.prepared.emit()
 
-        self.pool.start(_Task(warm, lambda message: log.info("warm-up: %s", message)))
+        self.pool.start(_Task(self._use(warm), lambda message: log.info("warm-up: %s", message)))
 
-    def preview(self, hit: Hit, span: Span | None = None) -> int:
+    def preview(self, hit: ResultRow, span: Span | None = None) -> int:
         """Load a hit's document (around it, or ``span``); only the newest is shown."""
         self._latest_preview += 1
         request = self._latest_preview
-        task = _Task(lambda: self._preview(request, hit, span), self._failed(request))
-        self.pool.start(task)
+        preview = self._use(lambda backend: self._preview(backend, request, hit, span))
+        self.pool.start(_Task(preview, self._failed(request)))
         return request
 
-    def similar(self, hit: Hit, passage: bool = False) -> int:
+    def similar(self, hit: ResultRow, passage: bool = False) -> int:
         """Find files like ``hit``'s; the answer arrives as ``results_ready``, like a search."""
         request = self.cancel()
-        task = _Task(lambda: self._similar(request, hit, passage), self._failed(request))
-        self.pool.start(task)
+        similar = self._use(lambda backend: self._similar(backend, request, hit, passage))
+        self.pool.start(_Task(similar, self._failed(request)))
         return request
 
-    def _similar(self, request: int, hit: Hit, passage: bool) -> None:
-        hits = self.backend.similar(hit, passage)
+    def _similar(self, backend: SearchBackend, request: int, hit: ResultRow, passage: bool) -> None:
+        hits = backend.similar(hit, passage)
         if self.is_current(request):
             self._relay.results_ready.emit(request, hits)
 
@@ -129,22 +173,29 @@ class SearchWorker(QObject):
     def _failed(self, request: int) -> Callable[[str], None]:
         return lambda message: self._relay.search_failed.emit(request, message)
 
-    def _search(self, request: int, query: str, options: SearchOptions) -> None:
+    def _search(
+        self, backend: SearchBackend, request: int, query: str, options: SearchOptions
+    ) -> None:
         if not self.is_current(request):
             return
-        hits = self.backend.search(query, options)
+        hits = backend.search(query, options)
         if not self.is_current(request):
             return
         self._relay.results_ready.emit(request, hits)
-        if options.rerank and sum(not h.weak for h in hits) > 1:
-            self._rerank(request, query, hits, options)
+        if options.rerank_depth != 0 and sum(not h.weak for h in hits) > 1:
+            self._rerank(backend, request, query, hits, options)
 
     def _rerank(
-        self, request: int, query: str, hits: Sequence[Hit], options: SearchOptions
+        self,
+        backend: SearchBackend,
+        request: int,
+        query: str,
+        hits: Sequence[ResultRow],
+        options: SearchOptions,
     ) -> None:
         self._relay.rerank_started.emit(request)
         try:
-            self.backend.rerank(
+            backend.rerank(
                 query,
                 hits,
                 options,
@@ -154,13 +205,15 @@ class SearchWorker(QObject):
         finally:
             self._relay.rerank_finished.emit(request)
 
-    def _publish(self, request: int, hits: list[Hit]) -> None:
+    def _publish(self, request: int, hits: list[ResultRow]) -> None:
         if self.is_current(request):
             self._relay.rerank_updated.emit(request, list(hits))
 
-    def _preview(self, request: int, hit: Hit, span: Span | None) -> None:
+    def _preview(
+        self, backend: SearchBackend, request: int, hit: ResultRow, span: Span | None
+    ) -> None:
         if self.is_current_preview(request):
-            self._relay.preview_ready.emit(request, self.backend.preview(hit, span))
+            self._relay.preview_ready.emit(request, backend.preview(hit, span))
 
     def shutdown(self, wait_ms: int = 1000) -> None:
         """Outdate all work and give running tasks a moment to notice."""

@@ -11,16 +11,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
+from app.phases import Progress
+from app.search import SearchOptions
 from app.ui.protocols import (
     CancelCheck,
-    Hit,
     Preview,
-    Problem,
-    Progress,
     ProgressCallback,
-    SearchOptions,
+    ResultRow,
     UpdateCallback,
 )
+from storage.models import ProblemFile
 
 CORPUS = {
     "/docs/cats.md": "Cats are small domesticated carnivores that sleep most of the day.",
@@ -51,8 +51,9 @@ class FakeSearchBackend:
         self.block = threading.Event()
         self.block.set()
         self.prepared = False
+        self.closed = 0
 
-    def search(self, query: str, options: SearchOptions) -> list[Hit]:
+    def search(self, query: str, options: SearchOptions) -> list[ResultRow]:
         self.block.wait(5)
         self.queries.append(query)
         self.options.append(options)
@@ -61,9 +62,13 @@ class FakeSearchBackend:
         for path, text in self.corpus.items():
             low = text.lower()
             spans = [(low.find(w), low.find(w) + len(w)) for w in words if w in low]
-            if spans and (options.file_type is None or path.endswith("." + options.file_type)):
+            if spans and (
+                not options.filters
+                or not options.filters.extensions
+                or path.endswith("." + options.filters.extensions[0])
+            ):
                 hits.append(
-                    Hit(
+                    ResultRow(
                         path=path,
                         score=len(spans) / len(words) - len(hits) * 0.01,
                         snippet=text,
@@ -75,7 +80,9 @@ class FakeSearchBackend:
                         modified=1_700_000_000.0,
                         weak=path in self.weak,
                         more=tuple(
-                            Hit(path=path, score=0.1, snippet=t, start=100 * (i + 1), chunk=i + 1)
+                            ResultRow(
+                                path=path, score=0.1, snippet=t, start=100 * (i + 1), chunk=i + 1
+                            )
                             for i, t in enumerate(self.more.get(path, []))
                         ),
                         level="high",
@@ -86,11 +93,11 @@ class FakeSearchBackend:
     def rerank(
         self,
         query: str,
-        hits: Sequence[Hit],
+        hits: Sequence[ResultRow],
         options: SearchOptions,
         on_update: UpdateCallback,
         is_cancelled: CancelCheck,
-    ) -> list[Hit]:
+    ) -> list[ResultRow]:
         time.sleep(self.rerank_delay)
         if is_cancelled():
             return list(hits)
@@ -102,18 +109,18 @@ class FakeSearchBackend:
         on_update(ranked)
         return ranked
 
-    def preview(self, hit: Hit, span: tuple[int, int] | None = None) -> Preview:
+    def preview(self, hit: ResultRow, span: tuple[int, int] | None = None) -> Preview:
         text = "Before the chunk.\n\n" + self.corpus[hit.path] + "\n\nAfter the chunk."
         offset = len("Before the chunk.\n\n")
         spans = tuple((s + offset, e + offset) for s, e in hit.spans)
         body = (offset, offset + len(self.corpus[hit.path]))
         return Preview(text=text, spans=spans, page=hit.page, heading=hit.heading, passage=body)
 
-    def similar(self, hit: Hit, passage: bool = False) -> list[Hit]:
+    def similar(self, hit: ResultRow, passage: bool = False) -> list[ResultRow]:
         """Every other file, as "similar" (the window's plumbing is what is tested)."""
         self.similar_to.append((hit.path, passage))
         return [
-            Hit(path=p, score=0.5, snippet=t, modified=1_700_000_000.0)
+            ResultRow(path=p, score=0.5, snippet=t, modified=1_700_000_000.0)
             for p, t in self.corpus.items()
             if p != hit.path
         ]
@@ -130,6 +137,9 @@ class FakeSearchBackend:
     def model_notice(self) -> str | None:
         return None
 
+    def close(self) -> None:
+        self.closed += 1
+
 
 class FakeIndexer:
     """Reports ``steps`` progress events; honours pause/resume/cancel like the real one."""
@@ -144,9 +154,9 @@ class FakeIndexer:
         self.rebuilt: list[int] = []
         self.promoted: list[tuple[str, int]] = []
         self._problems = [
-            Problem("/docs/broken.pdf", "PDF is encrypted", "skipped"),
-            Problem("/docs/huge.bin", "binary file", "skipped"),
-            Problem("/docs/locked.docx", "Permission denied", "failed", retries=1),
+            ProblemFile("/docs/broken.pdf", "skipped", "PDF is encrypted", 0),
+            ProblemFile("/docs/huge.bin", "skipped", "binary file", 0),
+            ProblemFile("/docs/locked.docx", "failed", "Permission denied", 1),
         ]
 
     def run(self, on_progress: ProgressCallback) -> None:
@@ -159,8 +169,8 @@ class FakeIndexer:
             time.sleep(self.delay)
             on_progress(
                 Progress(
-                    "indexing", i, self.steps, i * 10, 1500.0, (self.steps - i) * 0.1,
-                    keyword_files=i, meaning_files=i - 1, backlog_tokens=300, embedding="waiting",
+                    "running", i, self.steps, chunks=i * 10, tokens_per_s=1500.0,
+                    eta_s=(self.steps - i) * 0.1, keyword_files=i, meaning_files=i - 1, backlog_tokens=300, embedding="waiting",
                 )
             )  # fmt: skip
         on_progress(Progress("idle", keyword_files=self.steps, meaning_files=self.steps))
@@ -178,7 +188,7 @@ class FakeIndexer:
     def promote(self, paths: Sequence[str], band: int) -> None:
         self.promoted.extend((p, band) for p in paths)
 
-    def problems(self) -> list[Problem]:
+    def problems(self) -> list[ProblemFile]:
         return list(self._problems)
 
     def retry(self, paths: Sequence[str]) -> None:

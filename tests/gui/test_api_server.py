@@ -12,11 +12,11 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
+from app.search import SearchOptions
 from app.serve.security import load_token
 from app.settings import Settings
 from app.ui.adapters import RealSearch
 from app.ui.controller import AppController
-from app.ui.protocols import SearchOptions
 from tests.gui.test_real_services import starter_index  # noqa: F401 (a fixture)
 
 pytest.importorskip("uvicorn")

@@ -33,4 +33,4 @@ def test_folder_filter_offers_subfolders(qtbot: QtBot, window: MainWindow, tmp_p
                 root / "notes"]  # fmt: skip
     assert offered == [None, *map(str, expected)]
     combo.setCurrentIndex(offered.index(str(root / "invoices")))
-    assert window.filters.options().folder == str(root / "invoices")
+    assert window.filters.options().filters.folders == (str(root / "invoices"),)

@@ -8,8 +8,8 @@ from dataclasses import replace
 
 from pytestqt.qtbot import QtBot
 
+from app.phases import Progress
 from app.ui.problems import ProblemsDialog
-from app.ui.protocols import Progress
 from app.ui.status_bar import IndexStatusBar, describe, format_eta
 from app.ui.workers import IndexingWorker
 from tests.gui.fakes import FakeIndexer
@@ -26,9 +26,7 @@ def test_progress_text_names_both_phases() -> None:
     assert describe(embedding) == (
         "48,210 files searchable by keyword · 9,400 by meaning · about 3 h left at 1,900 tokens/s"
     )
-    reading = replace(
-        embedding, phase="indexing", files_done=3, files_total=10, embedding="waiting"
-    )
+    reading = replace(embedding, state="running", files_done=3, files_total=10, embedding="waiting")
     assert describe(reading) == (
         "Reading 3/10 files · 48,210 files searchable by keyword · 9,400 by meaning"
         " · embedding starts once new files are read"
@@ -85,7 +83,7 @@ def test_pause_and_resume(qtbot: QtBot) -> None:
     assert worker.running
     with qtbot.waitSignal(worker.indexing_finished, timeout=5000):
         worker.toggle_pause()
-    assert seen[-1].phase == "idle"
+    assert seen[-1].state == "idle"
 
 
 def test_shutdown_is_fast_mid_indexing(qtbot: QtBot) -> None:

@@ -6,12 +6,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
+from app.phases import Progress
 from app.ui.main_window import MainWindow
-from app.ui.protocols import Hit, Progress
+from app.ui.protocols import ResultRow
 from tests.gui.fakes import FakeSearchBackend, RecordingOpener
 
 
-def type_query(qtbot: QtBot, window: MainWindow, text: str) -> list[Hit]:
+def type_query(qtbot: QtBot, window: MainWindow, text: str) -> list[ResultRow]:
     """Type like a user and wait for the (debounced) results."""
     with qtbot.waitSignal(window.worker.results_ready, timeout=5000) as blocker:
         qtbot.keyClicks(window.search_field, text)
@@ -128,7 +129,7 @@ def test_file_type_filter_reaches_backend(
     type_query(qtbot, window, "cats")
     with qtbot.waitSignal(window.worker.results_ready, timeout=5000):
         window.filters.file_type.setCurrentIndex(window.filters.file_type.findData("pdf"))
-    assert fake_backend.options[-1].file_type == "pdf"
+    assert fake_backend.options[-1].filters.extensions == ("pdf",)
     qtbot.waitUntil(lambda: [h.name for h in window.model.hits()] == ["report.pdf"])
 
 

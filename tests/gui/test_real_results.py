@@ -15,7 +15,7 @@ from pytestqt.qtbot import QtBot
 from app.settings import Settings
 from app.ui.adapters import RealSearch
 from app.ui.main_window import MainWindow
-from app.ui.protocols import Hit
+from app.ui.protocols import ResultRow
 from app.ui.result_delegate import SNIPPET_LINES, line_height
 from app.ui.workers import SearchWorker
 from tests.gui.fakes import RecordingOpener
@@ -41,7 +41,7 @@ def window(qtbot: QtBot, document_index: Path, starter_model_dir: Path) -> Itera
     backend.close()
 
 
-def search(qtbot: QtBot, window: MainWindow, text: str) -> list[Hit]:
+def search(qtbot: QtBot, window: MainWindow, text: str) -> list[ResultRow]:
     with qtbot.waitSignal(window.worker.results_ready, timeout=60000) as got:
         if text.isascii():
             qtbot.keyClicks(window.search_field, text)
@@ -107,7 +107,7 @@ def test_pdf_preview_marks_pages(qtbot: QtBot, window: MainWindow) -> None:
     assert pane.page_at(storm) == 2
 
 
-def _render(window: MainWindow, hit: Hit) -> QImage:
+def _render(window: MainWindow, hit: ResultRow) -> QImage:
     """One row of the list as the delegate paints it."""
     index = window.model.index(0)
     option = QStyleOptionViewItem()

@@ -11,12 +11,13 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from app.indexer import IndexerConfig
+from app.phases import Progress
 from app.pipeline import Pipeline
 from app.settings import Settings
 from app.ui.adapters import RealIndexing, RealSearch
 from app.ui.controller import AppController
 from app.ui.main_window import MainWindow
-from app.ui.protocols import Hit, Progress
+from app.ui.protocols import ResultRow
 from app.ui.workers import SearchWorker
 from engine.config import EmbedderConfig
 from engine.factory import load_embedder
@@ -60,7 +61,7 @@ def build_index(folder: Path, db: Path, model: Path) -> Settings:
 
 def _settled(p: Progress) -> bool:
     """Both phases done: every file searchable by keyword and by meaning."""
-    return p.phase == "idle" and 0 < p.keyword_files == p.meaning_files and p.embedding == "idle"
+    return p.state == "idle" and 0 < p.keyword_files == p.meaning_files and p.embedding == "idle"
 
 
 def index_in_window(
@@ -121,7 +122,7 @@ def test_real_indexing_reports_progress_and_problems(
     db = tmp_path / "index.sqlite3"
     settings = corpus_settings(folder, starter_model_dir)
     ctl, seen = index_in_window(qtbot, settings, db)
-    assert any(p.phase == "indexing" for p in seen)
+    assert any(p.state == "running" for p in seen)
     dialog = ctl.show_problems()
     qtbot.waitUntil(lambda: dialog.table.rowCount() == 1, timeout=5000)
     assert dialog.paths()[0].endswith("blob.txt")
@@ -139,7 +140,7 @@ def test_rerank_reorders_real_results(
     settings = build_index(write_corpus(tmp_path / "docs"), db, tiny_embedding_dir)
     settings = replace(settings, rerank_enabled=True, rerank_model=str(tiny_reranker_dir))
     with real_window(qtbot, RealSearch(settings, db)) as window:
-        updates: list[list[Hit]] = []
+        updates: list[list[ResultRow]] = []
         window.worker.rerank_updated.connect(lambda _r, hits: updates.append(hits))
         with qtbot.waitSignal(window.worker.rerank_finished, timeout=60000):
             qtbot.keyClicks(window.search_field, "garden tomatoes bread")
@@ -206,7 +207,7 @@ def test_interrupted_rebuild_resumes_at_next_start(
     finally:
         half.close()
     ctl, seen = index_in_window(qtbot, settings, db)
-    assert any(p.phase == "rebuilding" for p in seen)
+    assert any(p.state == "rebuilding" for p in seen)
     with Store.open(db, readonly=True) as store:
         active = store.fingerprint()
         assert store.rebuilding() is None and active is not None and active.dim == 32

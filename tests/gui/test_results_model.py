@@ -5,12 +5,14 @@ from __future__ import annotations
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from app.ui.protocols import Hit
+from app.ui.protocols import ResultRow
 from app.ui.results_model import PathRole, ResultsModel, plan_moves
 
 
-def make_hits(n: int) -> list[Hit]:
-    return [Hit(path=f"/d/f{i}.txt", score=1.0 - i / 10, snippet=f"text {i}") for i in range(n)]
+def make_hits(n: int) -> list[ResultRow]:
+    return [
+        ResultRow(path=f"/d/f{i}.txt", score=1.0 - i / 10, snippet=f"text {i}") for i in range(n)
+    ]
 
 
 def test_model_tester_on_reset_and_moves(qtmodeltester: ModelTester) -> None:
@@ -51,7 +53,7 @@ def test_mail_and_ocr_rows_say_what_they_are(qtbot: QtBot) -> None:
 
     from app.results import Passage, Result
     from app.ui.results_model import LocationRole
-    from app.ui.rows import to_hit
+    from app.ui.rows import to_row
     from storage.models import DocumentInfo
 
     def result(path: str, *, ocr: bool = False, document: DocumentInfo | None = None) -> Result:
@@ -63,8 +65,8 @@ def test_mail_and_ocr_rows_say_what_they_are(qtbot: QtBot) -> None:
         7, "120", "Harbour fees", "Anna Berg <anna@example.org>", "", "2024-03-02T14:05"
     )
     model = ResultsModel()
-    model.set_hits([to_hit(result("/m/archive.mbox", document=anna)),
-                    to_hit(result("/s/scan.pdf", ocr=True))])  # fmt: skip
+    model.set_hits([to_row(result("/m/archive.mbox", document=anna)),
+                    to_row(result("/s/scan.pdf", ocr=True))])  # fmt: skip
     first, second = model.index(0), model.index(1)
     assert first.data(Qt.ItemDataRole.DisplayRole) == (
         "Harbour fees · mail from Anna Berg on 2024-03-02"

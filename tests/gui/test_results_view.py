@@ -16,7 +16,7 @@ from PySide6.QtGui import QAction
 from pytestqt.qtbot import QtBot
 
 from app.ui.main_window import MainWindow
-from app.ui.protocols import Hit
+from app.ui.protocols import ResultRow
 from app.ui.results_model import format_modified
 from app.ui.workers import SearchWorker
 from tests.gui.fakes import FakeSearchBackend, RecordingOpener
@@ -41,7 +41,7 @@ def shown(qtbot: QtBot) -> Iterator[tuple[MainWindow, FakeSearchBackend]]:
     window.worker.shutdown()
 
 
-def search(qtbot: QtBot, window: MainWindow, text: str) -> list[Hit]:
+def search(qtbot: QtBot, window: MainWindow, text: str) -> list[ResultRow]:
     with qtbot.waitSignal(window.worker.results_ready, timeout=5000) as got:
         qtbot.keyClicks(window.search_field, text)
     return list(got.args[1])
@@ -77,7 +77,7 @@ def test_a_dropdown_choice_rewrites_the_operator_in_the_query(
     combo.setCurrentIndex(0)
     combo.activated.emit(0)
     assert window.search_field.text() == "cats in:Projects"
-    assert window.filters.options().folder is None  # the name filter travels in the query
+    assert window.filters.options().filters.folders == ()  # the name filter travels in the query
 
 
 def test_weaker_matches_wait_behind_the_last_row(

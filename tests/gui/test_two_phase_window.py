@@ -8,10 +8,10 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from app.phases import Progress
 from app.settings import Settings
 from app.ui.adapters import RealIndexing, RealSearch
 from app.ui.controller import AppController
-from app.ui.protocols import Progress
 from app.watcher import normalise
 from storage.store import Store
 from tests.gui.fakes import RecordingOpener
