@@ -206,10 +206,33 @@ print("typed")
 
 def test_thousands_of_keystrokes_never_abort_the_interpreter() -> None:
     """PySide6 6.12 on Python 3.11 loses a reference to None per void call; without
-    ``app.ui.nonekeeper`` this aborted after ~1,000 keystrokes (fresh process: the
+    ``app.ui.immortal`` this aborted after ~1,000 keystrokes (fresh process: the
     abort kills it)."""
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     done = subprocess.run(
         [sys.executable, "-c", TYPING], capture_output=True, text=True, timeout=120, env=env
     )
     assert done.returncode == 0 and "typed" in done.stdout, done.stderr[-2000:]
+
+
+EMITTING = """
+import app.ui
+from PySide6.QtCore import QCoreApplication, QObject, Signal
+class Progress(QObject):
+    changed = Signal(int)
+app = QCoreApplication([])
+progress = Progress()
+for i in range(50_000):  # an indexing run's progress signals; each loses a reference to True
+    progress.changed.emit(i)
+print("emitted")
+"""
+
+
+def test_an_indexing_runs_worth_of_signals_never_aborts_the_interpreter() -> None:
+    """PySide6 6.12 on Python 3.11 loses a reference to True on every ``Signal.emit``: a
+    few thousand progress signals aborted the app, often at quit ("bool_dealloc")."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run(
+        [sys.executable, "-c", EMITTING], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0 and "emitted" in done.stdout, done.stderr[-2000:]
