@@ -94,12 +94,13 @@ def leave(controller: AppController, code: int) -> int:
     and the indexing threads; whatever still runs after that is cut off with ``os._exit``.
     """
     deadline = time.monotonic() + LEAVE_WAIT_S
-    controller.search_worker.pool.waitForDone(int(LEAVE_WAIT_S * 1000))
+    for runner in (controller.search_worker.tasks, controller.tasks):
+        runner.pool.waitForDone(max(0, int((deadline - time.monotonic()) * 1000)))
     for thread in threading.enumerate():
         if thread is not threading.current_thread() and thread.name.startswith("quarry-"):
             thread.join(max(0.0, deadline - time.monotonic()))
     busy = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
-    if busy or not controller.search_worker.idle():
+    if busy or not (controller.search_worker.idle() and controller.tasks.idle()):
         logging.getLogger(__name__).info("quit with work in flight (%s)", ", ".join(busy))
         logging.shutdown()
         sys.stdout.flush()

@@ -8,7 +8,6 @@ which saves, emits ``settings_changed`` and applies what can change without a re
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +25,7 @@ from app.ui.opener import Opener
 from app.ui.problems import ProblemsDialog
 from app.ui.protocols import IndexingBackend, ResultRow, SearchBackend
 from app.ui.settings_dialog import SettingsDialog
+from app.ui.tasks import TaskRunner
 from app.ui.tray import Tray
 from app.ui.welcome import WelcomeDialog
 from app.ui.workers import IndexingWorker, SearchWorker
@@ -53,7 +53,6 @@ class AppController(QObject):
     """Owns the window and workers; the window never sees settings files or threads."""
 
     settings_changed = Signal(object)  # Settings
-    problems_loaded = Signal(list)  # list[ProblemFile]
     quitting = Signal()
 
     def __init__(
@@ -76,6 +75,7 @@ class AppController(QObject):
         self.model_message: QMessageBox | None = None  # the last "model unavailable" notice
         self.api: WindowApi | None = None  # the HTTP API server, made when first switched on
         self.api_message: QMessageBox | None = None  # the last "API could not start" notice
+        self.tasks = TaskRunner(self)  # the controller's own background reads
         self.search_worker = SearchWorker(search, self)
         self.window = MainWindow(self.search_worker, opener=opener)
         self.window.apply_settings(settings)
@@ -102,7 +102,6 @@ class AppController(QObject):
         w.status.pause_toggled.connect(self.toggle_pause)
         w.file_opened.connect(lambda path: self.promote([path], BAND_OPENED))
         self.search_worker.results_ready.connect(self._promote_results)
-        self.problems_loaded.connect(self._on_problems)
 
     def _wire_tray(self) -> None:
         if self.tray is None:
@@ -207,6 +206,7 @@ class AppController(QObject):
         self._quitting = True
         self.quitting.emit()
         self.search_worker.shutdown(wait_ms=500)
+        self.tasks.shutdown(wait_ms=200)
         if self.api is not None:
             self.api.stop()
         if self.downloader is not None:
@@ -377,15 +377,10 @@ class AppController(QObject):
         """Read the problem list off the main thread; the count shows in the status bar."""
         if self.indexing is None:
             return
-        backend = self.indexing.backend
+        self.tasks.call(self.indexing.backend.problems, self._on_problems, self._problems_failed)
 
-        def work() -> None:
-            try:
-                self.problems_loaded.emit(backend.problems())
-            except Exception:
-                log.exception("could not list problem files")
-
-        threading.Thread(target=work, name="quarry-problems", daemon=True).start()
+    def _problems_failed(self, message: str) -> None:
+        self.window.status.showMessage(f"Could not list the problem files: {message}", 10000)
 
     def show_problems(self) -> ProblemsDialog:
         """Open the problem files dialog; Retry queues the files and restarts indexing."""

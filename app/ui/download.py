@@ -13,7 +13,7 @@ from app.settings import Settings
 log = logging.getLogger(__name__)
 
 
-class _Relay(QObject):
+class _DownloadSignals(QObject):
     """Parentless signal source shared with the threads (they may outlive the downloader).
 
     Its answers carry the run number; the downloader drops any from a cancelled run, even
@@ -37,7 +37,7 @@ class ModelDownloader(QObject):
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
         self._run = 0  # answers from an older (cancelled) run are dropped
-        self._relay = _Relay()
+        self._relay = _DownloadSignals()
         self._relay.progress.connect(self._on_progress)
         self._relay.ready.connect(self._on_ready)
         self._relay.failed.connect(self._on_failed)

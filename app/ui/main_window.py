@@ -40,7 +40,7 @@ from app.query import Kind, Operator, parse, with_operator
 from app.settings import Settings
 from app.ui.chips import ChipBar
 from app.ui.filters import FilterBar
-from app.ui.nonekeeper import keep_none_alive
+from app.ui.immortal import keep_singletons_alive
 from app.ui.opener import DesktopOpener, Opener, OpenFailed
 from app.ui.presets import all_presets
 from app.ui.preview import PreviewPane
@@ -71,7 +71,7 @@ class MainWindow(QMainWindow):
         parent: QWidget | None = None,
         debounce_ms: int = DEBOUNCE_MS,
     ) -> None:
-        keep_none_alive()  # before any PySide6 call can lose a reference to None
+        keep_singletons_alive()  # idempotent; app.ui already did it on import
         super().__init__(parent)
         self.setWindowTitle("Quarry")
         self.resize(1100, 700)
@@ -79,7 +79,6 @@ class MainWindow(QMainWindow):
         self.opener: Opener = opener or DesktopOpener()
         self.keep_in_tray = False
         self.rerank_enabled = True
-        self._request = 0
         self._preview_key = ""
         self._preview_hit: ResultRow | None = None
         self._build_widgets()
@@ -226,7 +225,7 @@ class MainWindow(QMainWindow):
     @property
     def request(self) -> int:
         """The request number of the search whose results are (or will be) shown."""
-        return self._request
+        return self.worker.latest
 
     def _on_text_changed(self, text: str) -> None:
         parsed = parse(text)
@@ -259,7 +258,7 @@ class MainWindow(QMainWindow):
             self._show_empty()
             return
         options = self.filters.options(rerank=self.rerank_enabled)
-        self._request = self.worker.search(query, options)
+        self.worker.search(query, options)
 
     def more_like_this(self, hit: ResultRow | None = None, passage: bool = False) -> None:
         """List files similar to ``hit`` (default: the selected file), no model needed."""
@@ -267,12 +266,12 @@ class MainWindow(QMainWindow):
         if target is None:
             return
         self._debounce.stop()
-        self._request = self.worker.similar(target, passage)
+        self.worker.similar(target, passage)
         self.similar_label.setText(f"Files like {target.name}")
         self.similar_banner.setVisible(True)
 
     def _show_empty(self) -> None:
-        self._request = self.worker.cancel()
+        self.worker.cancel()
         self.model.clear()
         self._preview_key = ""
         self.preview.show_hit(None)
@@ -281,7 +280,7 @@ class MainWindow(QMainWindow):
         self.results_shown.emit(0)
 
     def _on_results(self, request: int, hits: list[ResultRow]) -> None:
-        if request != self._request:
+        if not self.worker.is_current(request):
             return  # stale: the user typed since
         self.model.set_hits(hits)
         shown = self.model.hits()
@@ -300,19 +299,19 @@ class MainWindow(QMainWindow):
         self.model.show_weaker()
 
     def _on_rerank_started(self, request: int) -> None:
-        if request == self._request:
+        if self.worker.is_current(request):
             self.status.set_reranking(True)
 
     def _on_reranked(self, request: int, hits: list[ResultRow]) -> None:
-        if request == self._request:
+        if self.worker.is_current(request):
             self.model.reorder(hits, animate=True)
 
     def _on_rerank_finished(self, request: int) -> None:
-        if request == self._request:
+        if self.worker.is_current(request):
             self.status.set_reranking(False)
 
     def _on_failed(self, request: int, message: str) -> None:
-        if request == self._request:
+        if self.worker.is_current(request):
             self.status.set_reranking(False)
             self.status.showMessage(f"Search failed: {message}", 8000)
 

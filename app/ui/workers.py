@@ -12,32 +12,17 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 
 from app.search import SearchOptions
 from app.ui.protocols import IndexingBackend, ResultRow, SearchBackend, Span
+from app.ui.tasks import TaskRunner
 
 log = logging.getLogger(__name__)
 
 
-class _Task(QRunnable):
-    """A QRunnable around a plain callable; exceptions are reported, never lost."""
-
-    def __init__(self, fn: Callable[[], None], on_error: Callable[[str], None]) -> None:
-        super().__init__()
-        self._fn = fn
-        self._on_error = on_error
-
-    def run(self) -> None:
-        try:
-            self._fn()
-        except Exception as exc:  # a worker must not die silently
-            log.exception("background task failed")
-            self._on_error(f"{type(exc).__name__}: {exc}")
-
-
-class _SearchRelay(QObject):
-    """Parentless signal source for the pool's tasks (see ``_Relay`` below for why).
+class _SearchSignals(QObject):
+    """Parentless signal source for the pool's tasks (see ``_IndexingSignals`` for why).
 
     A warm-up or search may still run when the app quits; it must never emit on a
     SearchWorker that Qt already deleted ("Signal source has been deleted", or worse, a
@@ -49,7 +34,6 @@ class _SearchRelay(QObject):
     rerank_updated = Signal(int, object)
     rerank_finished = Signal(int)
     preview_ready = Signal(int, object)
-    search_failed = Signal(int, str)
     prepared = Signal()
 
 
@@ -70,13 +54,12 @@ class SearchWorker(QObject):
         self._users: dict[int, int] = {}  # id(backend) -> tasks using it now
         self._retired: dict[int, SearchBackend] = {}  # replaced, closed when unused
         self._users_lock = threading.Lock()
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(2)  # one search + one preview; the machine is shared
+        self.tasks = TaskRunner(self, threads=2)  # one search + one preview; a shared machine
         self._latest = 0
         self._latest_preview = 0
-        self._relay = _SearchRelay()
+        self._relay = _SearchSignals()
         for name in ("results_ready", "rerank_started", "rerank_updated", "rerank_finished",
-                     "preview_ready", "search_failed", "prepared"):  # fmt: skip
+                     "preview_ready", "prepared"):  # fmt: skip
             getattr(self._relay, name).connect(getattr(self, name))
 
     @property
@@ -116,7 +99,12 @@ class SearchWorker(QObject):
                 self._users[id(backend)] = left
             retired = left <= 0 and self._retired.pop(id(backend), None) is not None
         if retired:
-            self.pool.start(_Task(backend.close, lambda m: log.warning("close: %s", m)))
+            self.tasks.start(backend.close, lambda m: log.warning("closing a backend: %s", m))
+
+    @property
+    def latest(self) -> int:
+        """The newest search's request number: the one whose answers are shown."""
+        return self._latest
 
     def is_current(self, request: int) -> bool:
         """True while ``request`` is the newest search (read from any thread)."""
@@ -131,7 +119,7 @@ class SearchWorker(QObject):
         """Start a search (and its rerank when asked); returns its request number."""
         request = self.cancel()
         search = self._use(lambda backend: self._search(backend, request, query, options))
-        self.pool.start(_Task(search, self._failed(request)))
+        self.tasks.start(search, self._failed(request))
         return request
 
     def prepare(self) -> None:
@@ -144,21 +132,21 @@ class SearchWorker(QObject):
             finally:
                 relay.prepared.emit()
 
-        self.pool.start(_Task(self._use(warm), lambda message: log.info("warm-up: %s", message)))
+        self.tasks.start(self._use(warm), lambda message: log.info("warm-up: %s", message))
 
     def preview(self, hit: ResultRow, span: Span | None = None) -> int:
         """Load a hit's document (around it, or ``span``); only the newest is shown."""
         self._latest_preview += 1
         request = self._latest_preview
         preview = self._use(lambda backend: self._preview(backend, request, hit, span))
-        self.pool.start(_Task(preview, self._failed(request)))
+        self.tasks.start(preview, self._failed(request))
         return request
 
     def similar(self, hit: ResultRow, passage: bool = False) -> int:
         """Find files like ``hit``'s; the answer arrives as ``results_ready``, like a search."""
         request = self.cancel()
         similar = self._use(lambda backend: self._similar(backend, request, hit, passage))
-        self.pool.start(_Task(similar, self._failed(request)))
+        self.tasks.start(similar, self._failed(request))
         return request
 
     def _similar(self, backend: SearchBackend, request: int, hit: ResultRow, passage: bool) -> None:
@@ -171,7 +159,7 @@ class SearchWorker(QObject):
         return request == self._latest_preview
 
     def _failed(self, request: int) -> Callable[[str], None]:
-        return lambda message: self._relay.search_failed.emit(request, message)
+        return lambda message: self.search_failed.emit(request, message)
 
     def _search(
         self, backend: SearchBackend, request: int, query: str, options: SearchOptions
@@ -218,15 +206,14 @@ class SearchWorker(QObject):
     def shutdown(self, wait_ms: int = 1000) -> None:
         """Outdate all work and give running tasks a moment to notice."""
         self.cancel()
-        self.pool.clear()
-        self.pool.waitForDone(wait_ms)
+        self.tasks.shutdown(wait_ms)
 
     def idle(self) -> bool:
         """True when no task runs in the pool any more."""
-        return self.pool.activeThreadCount() == 0
+        return self.tasks.idle()
 
 
-class _Relay(QObject):
+class _IndexingSignals(QObject):
     """Parentless signal source that the indexing threads own.
 
     A daemon thread may outlive the window (quitting never waits for it). If it emitted on
@@ -240,7 +227,7 @@ class _Relay(QObject):
     failed = Signal(str)
 
 
-def _run_indexing(backend: IndexingBackend, relay: _Relay) -> None:
+def _run_indexing(backend: IndexingBackend, relay: _IndexingSignals) -> None:
     try:
         backend.run(relay.progress.emit)
     except Exception as exc:
@@ -250,7 +237,7 @@ def _run_indexing(backend: IndexingBackend, relay: _Relay) -> None:
         relay.finished.emit()
 
 
-def _run_rebuild(backend: IndexingBackend, relay: _Relay, dimension: int) -> None:
+def _run_rebuild(backend: IndexingBackend, relay: _IndexingSignals, dimension: int) -> None:
     try:
         backend.rebuild(dimension, relay.progress.emit)
     except Exception as exc:
@@ -276,7 +263,7 @@ class IndexingWorker(QObject):
         self._thread: threading.Thread | None = None
         self._rebuild: threading.Thread | None = None
         self.paused = False
-        self._relay = _Relay()
+        self._relay = _IndexingSignals()
         self._relay.progress.connect(self.progress_changed)
         self._relay.finished.connect(self.indexing_finished)
         self._relay.rebuilt.connect(self.rebuild_finished)

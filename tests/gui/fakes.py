@@ -153,6 +153,7 @@ class FakeIndexer:
         self.retried: list[str] = []
         self.rebuilt: list[int] = []
         self.promoted: list[tuple[str, int]] = []
+        self.problems_error: Exception | None = None  # raised by problems()
         self._problems = [
             ProblemFile("/docs/broken.pdf", "skipped", "PDF is encrypted", 0),
             ProblemFile("/docs/huge.bin", "skipped", "binary file", 0),
@@ -189,6 +190,8 @@ class FakeIndexer:
         self.promoted.extend((p, band) for p in paths)
 
     def problems(self) -> list[ProblemFile]:
+        if self.problems_error is not None:
+            raise self.problems_error
         return list(self._problems)
 
     def retry(self, paths: Sequence[str]) -> None:

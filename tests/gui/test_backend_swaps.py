@@ -36,7 +36,7 @@ def test_old_backend_closes_after_its_running_search(qtbot: QtBot) -> None:
     old.block.clear()  # the search below waits inside the old backend
     with qtbot.waitSignal(worker.results_ready, timeout=5000) as answered:
         request = worker.search("cats", SearchOptions())
-        qtbot.waitUntil(lambda: worker.pool.activeThreadCount() == 1, timeout=2000)
+        qtbot.waitUntil(lambda: worker.tasks.pool.activeThreadCount() == 1, timeout=2000)
         worker.replace_backend(new)
         qtbot.wait(100)
         assert old.closed == 0  # still in use: closing now would pull its models away
@@ -78,4 +78,4 @@ def test_ten_model_swaps_free_each_model(
     assert len(made) == 11 and made[-1]._service is not None  # only the current one loaded
     grown = rss[-1] - rss[1]
     assert grown < model_bytes, f"RSS grew {grown / 2**20:.0f} MiB over 10 model swaps"
-    ctl.quit()
+    ctl.search_worker.shutdown()
