@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from app import paths
 from app.settings import Settings
-from app.ui.presets import all_presets
+from app.ui.presets import all_presets, task_for
 from app.ui.protocols import (
     CancelCheck,
     Hit,
@@ -89,8 +89,7 @@ class RealSearch:
             extensions=(options.file_type,) if options.file_type else (),
             modified_after=options.modified_after,
         )
-        preset = options.preset or self.settings.query_preset
-        instruction = all_presets(self.settings).get(preset)
+        instruction = task_for(self.settings, options.preset)
         return ServiceOptions(k=options.k, filters=filters, instruction=instruction)
 
     def search(self, query: str, options: SearchOptions) -> list[Hit]:
