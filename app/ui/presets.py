@@ -24,6 +24,6 @@ def saved_preset(settings: Settings) -> tuple[str, str | None]:
 def task_for(settings: Settings, preset: str | None) -> str:
     """The task text of ``preset`` (None: Settings' default), falling back as the CLI does
     for a saved choice: a preset the list no longer has searches with the default."""
-    name = preset or settings.query_preset
-    return resolve_instruction(None, preset_or_default(name, settings.custom_presets)[0],
-                               settings.custom_presets)  # fmt: skip
+    user = settings.custom_presets
+    name, _note = preset_or_default(preset or settings.query_preset, user)
+    return resolve_instruction(None, name, user)
