@@ -14,6 +14,7 @@ from typing import Any
 from app import paths
 from app.search import CPU_RERANK_DEPTH, GPU_RERANK_DEPTH
 from app.settings import Settings
+from engine.config import EmbedderConfig  # plain dataclasses: costs nothing to import
 from engine.protocols import Embedder, Reranker
 from storage.store import Store
 
@@ -42,9 +43,6 @@ def make_embedder(settings: Settings, on_notice: Callable[[str], None] | None = 
     When the default is the bundled starter model, the resolver's notice goes to
     ``on_notice`` (the CLI prints it on stderr), else to the log.
     """
-    from engine.config import EmbedderConfig
-    from engine.errors import DimensionError
-    from engine.factory import load_embedder
     from engine.resolve import default_embedding_spec
 
     tell = on_notice or (lambda text: log.warning("%s", text))
@@ -54,16 +52,38 @@ def make_embedder(settings: Settings, on_notice: Callable[[str], None] | None = 
         if notice:
             tell(notice)
     config = EmbedderConfig(model=spec, dim=settings.dimension or None, **_load_options(settings))
-    try:
-        embedder = load_embedder(config)
-    except DimensionError as exc:
-        # A dimension the model cannot give (typed for another model, or edited by hand)
-        # must not stop indexing and search: the model's full size always works.
-        tell(f"{exc} Using the model's full size; change it in Settings > Model.")
-        embedder = load_embedder(replace(config, dim=None))
+    embedder = _load_fitting(config, tell)
     if embedder.info.notice:
         tell(embedder.info.notice)
     return embedder
+
+
+def _load_fitting(config: EmbedderConfig, tell: Callable[[str], None]) -> Embedder:
+    """Load ``config``; a setting this model or machine cannot honour falls back, said aloud.
+
+    A dimension the model cannot give, or a backend, device or precision it cannot run on
+    (typed for another model or machine, or edited by hand), must not stop indexing and
+    search: the model's full size and the automatic choices always work. A remote server
+    is not replaced by a local model: its model name means nothing here.
+    """
+    from engine.errors import DimensionError, EngineError
+    from engine.factory import load_embedder
+
+    try:
+        return load_embedder(config)
+    except DimensionError as exc:
+        tell(f"{exc} Using the model's full size; change it in Settings > Model.")
+        return _load_fitting(replace(config, dim=None), tell)
+    except EngineError as exc:
+        auto = replace(config, backend="auto", device="auto", dtype="auto")
+        if auto == config or config.backend == "remote":
+            raise
+        tell(
+            f"{str(exc).rstrip('.')}. Using the automatic backend, device and precision"
+            " instead; change them"
+            " in Settings > Model."
+        )
+        return _load_fitting(auto, tell)
 
 
 def settings_model_notice(spec: str) -> str:

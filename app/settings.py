@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from app import paths
-from engine.instructions import DEFAULT_PRESET, PRESETS
+from engine.config import BACKENDS, DEVICES, DTYPES
+from engine.instructions import DEFAULT_PRESET
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,9 @@ class Settings:
             "the welcome and settings dialogs); off, Quarry never goes online."
         ),
     )
-    device: str = field(default="auto", metadata=_doc("cuda, mps, cpu or auto."))
+    device: str = field(
+        default="auto", metadata=_doc("cuda, mps, metal (Apple GPU; as mps), cpu or auto.")
+    )
     precision: str = field(default="auto", metadata=_doc("float32, float16, bfloat16 or auto."))
     dimension: int = field(
         default=0,
@@ -98,7 +101,11 @@ class Settings:
         metadata=_doc("How many top results to rerank; 0 picks by device (CPU small, GPU larger)."),
     )
     query_preset: str = field(
-        default="web_search", metadata=_doc("Instruction preset for queries.")
+        default=DEFAULT_PRESET,
+        metadata=_doc(
+            "Instruction preset for queries; one that is no longer known searches with the"
+            " default and says so (engine.instructions.preset_or_default)."
+        ),
     )
     custom_presets: dict[str, str] = field(
         default_factory=dict, metadata=_doc("User-defined instruction presets: name -> task text.")
@@ -156,6 +163,7 @@ class Settings:
 
 
 def _one_of(*choices: str) -> tuple[Callable[[Any], bool], str]:
+    """The engine's own lists (``engine.config``): what it accepts is what a file may hold."""
     return (lambda value: value in choices), "one of " + ", ".join(choices)
 
 
@@ -166,9 +174,9 @@ def _at_least(low: float) -> tuple[Callable[[Any], bool], str]:
 # Values of the right type that would still break indexing or search (a hand-edited file,
 # an older version's spelling): each falls back to its default when loaded.
 _VALID: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "embed_backend": _one_of("auto", "transformers", "llamacpp", "remote", "numpy"),
-    "device": _one_of("auto", "cuda", "mps", "cpu"),
-    "precision": _one_of("auto", "float32", "float16", "bfloat16"),
+    "embed_backend": _one_of(*BACKENDS),
+    "device": _one_of(*DEVICES),
+    "precision": _one_of(*DTYPES),
     "dimension": ((lambda v: v == 0 or 32 <= v <= 8192), "0 (full size) or 32..8192"),
     "max_file_mb": ((lambda v: v > 0), "more than 0"),
     "rerank_depth": ((lambda v: 0 <= v <= 10_000), "0..10000"),
@@ -204,12 +212,6 @@ def _coerce(defaults: Settings, raw: dict[str, Any]) -> Settings:
     if values["chunk_overlap"] >= values["chunk_tokens"]:
         _ignored("chunk_overlap", values["chunk_overlap"], "less than chunk_tokens", 48)
         values["chunk_overlap"] = min(48, values["chunk_tokens"] // 4)
-    if (
-        values["query_preset"] not in PRESETS
-        and values["query_preset"] not in values["custom_presets"]
-    ):
-        _ignored("query_preset", values["query_preset"], "a known preset", DEFAULT_PRESET)
-        values["query_preset"] = DEFAULT_PRESET
     return Settings(**values)
 
 

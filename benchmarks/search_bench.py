@@ -26,7 +26,6 @@ from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from storage.connection import connect
 from storage.models import Fingerprint, NewChunk
 from storage.store import Store
 
@@ -78,7 +77,9 @@ def build_store(path: Path, corpus: F32) -> Store:
 
 def build_vec0(path: Path, corpus: F32) -> object:
     """A plain sqlite-vec vec0 float table with the same vectors (rowid = index + 1)."""
-    conn = connect(path)
+    from benchmarks.sqlite_vec_coldstart import vec_connect
+
+    conn = vec_connect(path)
     conn.execute(
         f"CREATE VIRTUAL TABLE v USING vec0(emb float[{corpus.shape[1]}] distance_metric=cosine)"
     )

@@ -59,6 +59,23 @@ def merged_presets(user: Mapping[str, str] | None = None) -> dict[str, str]:
     return merged
 
 
+def preset_or_default(preset: str, user: Mapping[str, str] | None = None) -> tuple[str, str | None]:
+    """(preset to use, note): a name that is no longer known gives the default and a note.
+
+    For a *saved* choice (Settings' ``query_preset``, perhaps a user preset since deleted
+    or a hand-edited file): search must go on, and the window and the CLI both say why
+    the default is used. A name typed for one search goes to ``resolve_instruction``,
+    which refuses it instead.
+    """
+    if preset in merged_presets(user):
+        return preset, None
+    note = (
+        f"unknown instruction preset {preset!r} in Settings; searching with"
+        f" {DEFAULT_PRESET!r} instead (choose one in Settings > Instructions)"
+    )
+    return DEFAULT_PRESET, note
+
+
 def resolve_instruction(
     instruction: str | None = None,
     preset: str | None = None,

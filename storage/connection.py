@@ -1,11 +1,11 @@
-"""Open SQLite connections with sqlite-vec loaded, WAL on, and sane timeouts.
+"""Open SQLite connections with WAL on and sane timeouts.
 
-Stdlib ``sqlite3`` is used when this Python can load extensions; otherwise ``sqlean``
-(a drop-in build with extension loading on Linux, macOS and Windows). Each connection
-also gets the keyword-analysis SQL functions the chunk triggers call. One writer
-connection; searches use read-only ones (``mode=ro``), which WAL lets run during writes.
-Every connection binds and reads strings through ``storage.textcodec``, so a file name
-that is not valid UTF-8 is stored and returned exactly instead of raising.
+``sqlean`` (sqlean-py: one current SQLite build, the same on Linux, macOS and Windows) is
+used when installed, else stdlib ``sqlite3``; no extension is loaded (docs/DESIGN.md, "Why
+no sqlite-vec"). Each connection gets the keyword-analysis SQL functions the chunk triggers
+call. One writer connection; searches use read-only ones (``mode=ro``), which WAL lets run
+during writes. Every connection binds and reads strings through ``storage.textcodec``, so a
+file name that is not valid UTF-8 is stored and returned exactly instead of raising.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from storage.errors import DatabaseCorrupt, DatabaseLocked, ExtensionUnavailable
+from storage.errors import DatabaseCorrupt, DatabaseLocked
 from storage.fts import register_functions
 from storage.textcodec import decode_column, params_to_db, rows_to_db
 
@@ -26,30 +26,15 @@ _DRIVER: ModuleType | None = None
 _CONNECTION: type | None = None
 
 
-def _can_load_extensions(module: ModuleType) -> bool:
-    try:
-        conn = module.connect(":memory:")
-    except Exception:
-        return False
-    try:
-        return hasattr(conn, "enable_load_extension")
-    finally:
-        conn.close()
-
-
 def driver() -> ModuleType:
     """The sqlite3-compatible module to use, chosen once per process."""
     global _DRIVER
     if _DRIVER is None:
-        if _can_load_extensions(sqlite3):
+        try:
+            import sqlean
+        except ImportError:  # a stdlib SQLite is older on some platforms, but works
             _DRIVER = sqlite3
         else:
-            try:
-                import sqlean
-            except ImportError as exc:
-                raise ExtensionUnavailable(
-                    "this Python's sqlite3 cannot load extensions; install sqlean-py"
-                ) from exc
             _DRIVER = sqlean
     return _DRIVER
 
@@ -74,17 +59,6 @@ def database_errors() -> tuple[type[BaseException], ...]:
     """Exception classes of the active driver (sqlean has its own hierarchy)."""
     mod = driver()
     return (mod.DatabaseError, sqlite3.DatabaseError)
-
-
-def _load_vec(conn: Any) -> None:
-    import sqlite_vec
-
-    try:
-        conn.enable_load_extension(True)
-        conn.load_extension(sqlite_vec.loadable_path())
-        conn.enable_load_extension(False)
-    except Exception as exc:
-        raise ExtensionUnavailable(f"cannot load sqlite-vec: {exc}") from exc
 
 
 def _is_file_path(target: Path) -> bool:
@@ -137,7 +111,6 @@ def connect(path: Path | str, *, readonly: bool = False) -> Any:
     except mod.DatabaseError as exc:
         raise DatabaseCorrupt(f"cannot open {target}: {exc}") from exc
     try:
-        _load_vec(conn)
         register_functions(conn)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")

@@ -29,7 +29,8 @@ class FileRecord:
     """One file the index knows about, whatever became of it.
 
     ``status`` is ok (chunks written), skipped (deliberately not indexed, ``error`` says why),
-    failed (an error, ``retries`` counts attempts) or pending (seen, not yet processed).
+    failed (an error, ``retries`` counts attempts) or pending (a mail file whose first read
+    began, ``start_mailbox``, and has not finished: reconcile reads it again).
     """
 
     id: int

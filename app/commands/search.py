@@ -87,6 +87,19 @@ def _note(text: str) -> None:
     print(f"quarry search: note: {text}", file=sys.stderr)
 
 
+def _task(args: argparse.Namespace, conf: Any) -> str:
+    """The query's task: ``--preset`` is checked strictly (a typo is an error, exit 1);
+    Settings' saved preset, when no longer known, gives the default and a note."""
+    from engine.instructions import preset_or_default, resolve_instruction
+
+    preset = args.preset
+    if preset is None and not args.instruction:
+        preset, note = preset_or_default(conf.query_preset, conf.custom_presets)
+        if note:
+            _note(note)
+    return resolve_instruction(args.instruction, preset, conf.custom_presets)
+
+
 def filters_from(args: argparse.Namespace) -> Any:
     """The ``--folder``/``--type``/``--from``/``--after``/``--before`` options as
     SearchFilters (``--type image`` is every image format, ``--type mail`` messages only)."""
@@ -116,7 +129,6 @@ def run(args: argparse.Namespace) -> int:
         instruction_note,
     )
     from engine.errors import EngineError
-    from engine.instructions import resolve_instruction
     from storage.errors import StorageError
 
     # Consent to download is per run here, never the window's saved consent.
@@ -124,9 +136,7 @@ def run(args: argparse.Namespace) -> int:
     query = " ".join(args.query)
     try:
         filters = filters_from(args)
-        task = resolve_instruction(
-            args.instruction, args.preset or conf.query_preset, conf.custom_presets
-        )
+        task = _task(args, conf)
         embedder = None if args.mode == "keyword" else _embedder_or_none(conf, args.mode)
         note = instruction_note(task)
         if embedder is not None and embedder.info.uses_instruction and note:

@@ -42,7 +42,7 @@ from app.serve.arguments import (
 )
 from app.settings import Settings
 from engine.errors import EngineError
-from engine.instructions import resolve_instruction
+from engine.instructions import preset_or_default, resolve_instruction
 from engine.protocols import Embedder, Reranker
 from storage.errors import FingerprintMismatch, StorageError
 from storage.models import Chunk, SearchFilters
@@ -188,7 +188,8 @@ class ReadApi:
         try:
             task = resolve_instruction(
                 request.instruction,
-                request.preset or self.settings.query_preset,
+                request.preset
+                or preset_or_default(self.settings.query_preset, self.settings.custom_presets)[0],
                 self.settings.custom_presets,
             )
         except KeyError as exc:

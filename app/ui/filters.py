@@ -80,6 +80,8 @@ class FilterBar(QWidget):
         self.modified = QComboBox()
         self.preset = QComboBox()
         self.preset.setToolTip(PRESET_TIP)
+        self.preset_note = QLabel()  # why the saved preset was replaced; hidden when none
+        self.preset_note.setVisible(False)
         self._default_preset: str | None = None  # the Settings default last applied
         self.file_type.addItem("All types", None)
         for ext in FILE_TYPES:
@@ -99,6 +101,7 @@ class FilterBar(QWidget):
             layout.addWidget(QLabel(label))
             layout.addWidget(combo, 1 if combo is self.folder or combo is self.preset else 0)
             combo.currentIndexChanged.connect(self.filters_changed)
+        layout.addWidget(self.preset_note)
         for kind, combo in self.combos.items():
             combo.activated.connect(lambda _i, k=kind: self.choice_made.emit(k))
 
@@ -118,12 +121,17 @@ class FilterBar(QWidget):
         self.folder.setCurrentIndex(max(0, index))
         self.folder.blockSignals(False)
 
-    def set_presets(self, presets: dict[str, str], selected: str) -> None:
+    def set_presets(self, presets: dict[str, str], selected: str, note: str | None = None) -> None:
         """Offer instruction presets; the choice made here survives a Save in Settings.
 
         The user's default query preset is pre-selected at start and whenever the default
         itself changes; otherwise the preset chosen for the current searches stays.
+        ``note``: why Settings' preset was replaced by the default (shown beside the list,
+        as the CLI prints it), None when it was not.
         """
+        self.preset_note.setText(note or "")
+        self.preset_note.setToolTip(note or "")
+        self.preset_note.setVisible(bool(note))
         current = current_data(self.preset)
         keep = current in presets and selected == self._default_preset
         self._default_preset = selected

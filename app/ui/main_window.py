@@ -42,7 +42,7 @@ from app.ui.chips import ChipBar
 from app.ui.filters import FilterBar
 from app.ui.immortal import keep_singletons_alive
 from app.ui.opener import DesktopOpener, Opener, OpenFailed
-from app.ui.presets import all_presets
+from app.ui.presets import all_presets, saved_preset
 from app.ui.preview import PreviewPane
 from app.ui.protocols import Preview, ResultRow
 from app.ui.result_delegate import ResultDelegate
@@ -213,7 +213,7 @@ class MainWindow(QMainWindow):
     def apply_settings(self, settings: Settings) -> None:
         """Refresh everything the settings shape (folders, presets, rerank, tray)."""
         self.filters.set_folders(settings.folders)
-        self.filters.set_presets(all_presets(settings), settings.query_preset)
+        self.filters.set_presets(all_presets(settings), *saved_preset(settings))
         self.rerank_enabled = settings.rerank_enabled
         self.keep_in_tray = settings.keep_running_in_tray
 

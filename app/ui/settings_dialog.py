@@ -34,13 +34,11 @@ from app.ui.combo import current_data
 from app.ui.folders import FolderList
 from app.ui.ocr_settings import OcrSettings
 from app.ui.presets import default_presets
+from engine.config import BACKENDS, DEVICES, DTYPES
 
 if TYPE_CHECKING:
     from engine.registry import RegistryEntry
 
-BACKENDS = ("auto", "transformers", "llamacpp", "remote", "numpy")
-DEVICES = ("auto", "cuda", "mps", "cpu")
-PRECISIONS = ("auto", "float32", "float16", "bfloat16")
 DIMENSION_NOTE = (
     "Changing the dimension rebuilds the index in the background. Search keeps working on "
     "the current index until the new one is ready, then switches over."
@@ -144,7 +142,7 @@ class SettingsDialog(QDialog):
         _placeholder(self.model, "automatic: a Qwen3 model if present, else starter")
         self.backend = _combo(BACKENDS, s.embed_backend)
         self.device = _combo(DEVICES, s.device)
-        self.precision = _combo(PRECISIONS, s.precision)
+        self.precision = _combo(DTYPES, s.precision)
         self.dimension = QSpinBox()
         self.dimension.setSuffix(" dimensions")
         self._set_dimension_range(s.embed_model, s.dimension)

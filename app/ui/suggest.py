@@ -73,16 +73,19 @@ def backend_installed(backend: str) -> bool:
 
 
 def _qwen_options(kind: str, info: MachineInfo) -> list[tuple[str, str, str, str]]:
-    """(backend, device, dtype, where) for Qwen3 on this kind of machine, prior order first."""
+    """(backend, device, dtype, where) for Qwen3 on this kind of machine, the backend
+    ``registry.recommended_backend`` suggests first."""
     torch_cpu = ("transformers", "cpu", "bfloat16" if info.native_bf16 else "float32",
                  f"CPU (torch, {'bf16' if info.native_bf16 else 'fp32'})")  # fmt: skip
     gguf_where = "Apple silicon (GGUF, Metal)" if kind == "apple" else "CPU (GGUF Q8_0)"
     gguf = ("llamacpp", "auto", "auto", gguf_where)
-    if kind == "cuda":
-        return [("transformers", "cuda", "auto", "NVIDIA GPU (torch, CUDA)"), gguf]
-    if kind == "cpu" and info.native_bf16:
-        return [torch_cpu, gguf]
-    return [gguf, torch_cpu]
+    torch = (
+        ("transformers", "cuda", "auto", "NVIDIA GPU (torch, CUDA)")
+        if kind == "cuda"
+        else torch_cpu
+    )
+    first = registry.recommended_backend(kind, native_bf16=info.native_bf16)
+    return sorted([torch, gguf], key=lambda option: option[0] != first)
 
 
 def _speed(measured: Sequence[Measurement], model_id: str, backend: str, dtype: str) -> float:

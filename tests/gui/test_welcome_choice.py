@@ -8,8 +8,9 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from app.settings import Settings
-from app.ui.suggest import ModelChoice, model_choices
+from app.ui.suggest import ModelChoice, _qwen_options, model_choices
 from app.ui.welcome import WelcomeDialog
+from engine import registry
 from engine.calibrate import Candidate, Measurement
 from engine.machine import MachineInfo
 
@@ -97,3 +98,12 @@ def test_a_failing_calibration_is_shown_in_the_dialog(qtbot: QtBot) -> None:
     dialog.measure_button.click()
     qtbot.waitUntil(lambda: dialog.measure_button.isEnabled(), timeout=10_000)
     assert "Measuring failed: RuntimeError: torch exploded" in dialog.measure_status.text()
+
+
+def test_the_welcome_screen_suggests_the_registry_backend() -> None:
+    """One rule: the first Qwen3 option offered is the backend the registry recommends."""
+    for kind in ("cuda", "apple", "cpu"):
+        for bf16 in (False, True):
+            info = BF16_CPU if bf16 else PLAIN_CPU
+            first = _qwen_options(kind, info)[0][0]
+            assert first == registry.recommended_backend(kind, native_bf16=bf16), (kind, bf16)

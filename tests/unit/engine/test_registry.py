@@ -38,6 +38,9 @@ def test_lookup_is_case_insensitive_and_misses_cleanly() -> None:
 
 
 def test_recommended_backend_per_platform() -> None:
-    assert registry.recommended_backend(cuda=True) == "transformers"
-    assert registry.recommended_backend(cuda=False, system="Linux") == "llamacpp"
-    assert registry.recommended_backend(cuda=False, system="Windows") == "llamacpp"
+    assert registry.recommended_backend("cuda") == "transformers"
+    assert registry.recommended_backend("cpu", native_bf16=True) == "transformers"
+    assert registry.recommended_backend("cpu", native_bf16=False) == "llamacpp"
+    assert registry.recommended_backend("apple", native_bf16=True) == "llamacpp"
+    assert registry.platform_key(cuda=True) == "cuda"
+    assert registry.platform_key(cuda=False, system="Windows") == "cpu"

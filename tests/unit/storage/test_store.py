@@ -242,3 +242,16 @@ def test_add_folder_attaches_files_once(store: Store) -> None:
     assert store.conn.total_changes - changes <= 1, "an unchanged folder rewrites no file row"
     sub = store.add_folder("/docs/sub")
     assert store.get_file("/docs/sub/b.txt").folder_id == sub.id  # type: ignore[union-attr]
+
+
+def test_a_mail_file_is_pending_from_its_first_read_until_it_finishes(store: Store) -> None:
+    """``pending`` is written for an mbox being read; reconcile retries it until ``ok``."""
+    store.add_folder("/mail")
+    store.start_mailbox("/mail/inbox.mbox", gen=1, size=10, mtime=5.0)
+    record = store.get_file("/mail/inbox.mbox")
+    assert record is not None and record.status == "pending"
+    assert store.file_stamps("/mail", max_retries=3).retry == ["/mail/inbox.mbox"]
+    store.finish_mailbox("/mail/inbox.mbox", size=10, mtime=5.0, content_hash="c")
+    record = store.get_file("/mail/inbox.mbox")
+    assert record is not None and record.status == "ok"
+    assert store.file_stamps("/mail", max_retries=3).retry == []
