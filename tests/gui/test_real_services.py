@@ -187,7 +187,8 @@ def test_dimension_change_rebuilds_while_search_answers(
 def test_interrupted_rebuild_resumes_at_next_start(
     qtbot: QtBot, tmp_path: Path, tiny_embedding_dir: Path
 ) -> None:
-    from app.rebuild import rebuild_fingerprint, run_rebuild
+    from app.fingerprint import rebuild_fingerprint
+    from app.rebuild import run_rebuild
     from storage.store import Store
 
     db = tmp_path / "index.sqlite3"

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from app.chunker import content_hash, embedded_text
+from app.fingerprint import rebuild_fingerprint
 from app.indexer import IndexerConfig
 from app.pipeline import Pipeline
-from app.rebuild import RebuildProgress, rebuild_fingerprint, run_rebuild
+from app.rebuild import RebuildProgress, run_rebuild
 from app.settings import Settings
 from app.watcher import normalise
 from engine.config import EmbedderConfig
