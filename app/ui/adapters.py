@@ -214,6 +214,18 @@ class RealSearch:
                     model.close()
 
 
+_WRITER_LOCKS: dict[Path, threading.Lock] = {}
+_WRITER_LOCKS_GUARD = threading.Lock()
+
+
+def writer_lock(db: Path) -> threading.Lock:
+    """This process's lock for the index at ``db``, held by whichever run or rebuild owns
+    its write connection. Shared by every ``RealIndexing`` on that index: after a model
+    change the window's new run waits for the old one to close its writer."""
+    with _WRITER_LOCKS_GUARD:
+        return _WRITER_LOCKS.setdefault(db.resolve(), threading.Lock())
+
+
 class RealIndexing:
     """``app.pipeline.Pipeline`` (watching) behind the window's ``IndexingBackend``."""
 
@@ -226,7 +238,7 @@ class RealIndexing:
         self._paused = False
         # One writer per index: a run or a rebuild with no run holds this while its
         # pipeline owns the write connection; retries wait here for the next run.
-        self._writer = threading.Lock()
+        self._writer = writer_lock(self.db_path)
         self._state = threading.Lock()
         self._retries: list[str] = []
 
