@@ -116,6 +116,7 @@ class Embedding:
         self._resume = threading.Event()
         self._resume.set()
         self._pool: ThreadPoolExecutor | None = None
+        self._owns_pool = True
         self._batch: _Batch | None = None
         self._speeds: deque[tuple[int, float]] = deque(maxlen=8)  # (tokens, seconds)
         self._battery = False
@@ -147,9 +148,14 @@ class Embedding:
 
     # ---- writer thread ----------------------------------------------------------------
 
-    def open(self) -> None:
-        """Start the embed thread (once per run); the run's counts start from zero."""
-        self._pool = ThreadPoolExecutor(
+    def open(self, pool: ThreadPoolExecutor | None = None) -> None:
+        """Start the embed thread (once per run); the run's counts start from zero.
+
+        A rebuild passes phase 2's ``pool`` instead: one embed thread for both indexes, so
+        the model runs one batch at a time whichever index it is for.
+        """
+        self._owns_pool = pool is None
+        self._pool = pool or ThreadPoolExecutor(
             1, thread_name_prefix="embed", initializer=lower_thread_priority
         )
         self._exhausted = False
@@ -162,9 +168,23 @@ class Embedding:
         if self._batch is not None:
             self._batch.future.exception()  # wait
             self._finish()
-        if self._pool is not None:
+        if self._pool is not None and self._owns_pool:
             self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self._pool = None
+
+    @property
+    def pool(self) -> ThreadPoolExecutor | None:
+        """The embed thread, while open (a rebuild shares it)."""
+        return self._pool
+
+    def retarget(self, embedder: Embedder, fingerprint: Fingerprint) -> None:
+        """Fill ``fingerprint``'s index from now on: a rebuild swapped it in.
+
+        Only between batches: a batch in flight would commit under the old index.
+        """
+        assert self._batch is None, "a batch is in flight"
+        self.embedder, self.fingerprint = embedder, fingerprint
+        self._exhausted = False
 
     def poke(self) -> None:
         """New chunks were written: look for work again."""

@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from app import mailboxes
 from app.chunker import Chunker
@@ -45,16 +45,20 @@ from app.extract.errors import SKIPPED, ExtractionError
 from app.extract.ocr.engines import memory_needed
 from app.extract.ocr.reader import OcrOptions
 from app.extract.sandbox import DEFAULT_MEMORY_LIMIT
+from app.fingerprint import make_fingerprint
 from app.mailboxes import MailboxSink
 from app.phases import EmbedState, Progress, RunState
 from app.power import PowerProbe, never
 from app.prepare import Prepared, Preparer
+from app.rebuild import LiveRebuild, RebuildCallback
 from app.watcher import Change
+from app.writer import WriteQueue
 from engine.protocols import Embedder
-from storage.models import FileRecord, Fingerprint, Job
+from storage.models import FileRecord, Job
 from storage.store import Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -111,20 +115,6 @@ def _stat(path: str) -> tuple[int, float]:
     return info.st_size, info.st_mtime
 
 
-def make_fingerprint(embedder: Embedder, chunker: Chunker) -> Fingerprint:
-    """The index identity for this model + chunking configuration."""
-    info = embedder.info
-    return Fingerprint(
-        model_id=info.model_id,
-        revision=info.revision,
-        dim=embedder.dim,
-        pooling=info.pooling,
-        doc_instruction="",
-        chunker_version=chunker.config.fingerprint(),
-        heading_prefix=chunker.config.heading_prefix,
-    )
-
-
 class Indexer:
     """Drains the store's job queue (phase 1) and its embedding backlog (phase 2).
 
@@ -149,6 +139,9 @@ class Indexer:
             store, embedder, self.fingerprint, self.config.embed, on_battery=on_battery
         )
         self._on_progress = on_progress
+        self._on_battery = on_battery
+        self._writes = WriteQueue()  # other threads' writes, run on the writer thread
+        self.rebuild: LiveRebuild | None = None  # a new index filled beside the active one
         self._inbox: queue.Queue[Change] = queue.Queue()
         self._promotions: queue.Queue[tuple[list[str], int]] = queue.Queue()
         self._wake = threading.Event()
@@ -173,6 +166,35 @@ class Indexer:
         for change in changes:
             self._inbox.put(change)
         self._wake.set()
+
+    def call(self, write: Callable[[Store], T]) -> Future[T]:
+        """Run ``write(store)`` on the writer thread at its next turn (the one way another
+        thread changes the index); its answer or exception arrives in the future. Writes
+        still queued when the run ends are cancelled."""
+        future = self._writes.put(write)
+        self._wake.set()
+        return future
+
+    def start_rebuild(
+        self, embedder: Embedder, on_progress: RebuildCallback | None = None
+    ) -> Future[bool]:
+        """Fill an index for ``embedder`` (same model and chunking, another dimension)
+        beside the active one, then swap it in; True in the future once it is active."""
+        fingerprint = make_fingerprint(embedder, self.chunker)
+        rebuild = LiveRebuild(self.store, embedder, fingerprint, self.config.embed,
+                              on_progress, self._on_battery)  # fmt: skip
+
+        def begin(store: Store) -> None:
+            if self.rebuild is not None:  # the newest request wins; the store keeps one
+                self._end_rebuild()
+            if rebuild.begin(self.embedding.pool):
+                rebuild.close(swapped=True)
+            else:
+                self.rebuild = rebuild
+                self._emit("running", force=True)
+
+        self.call(begin).add_done_callback(lambda f: _forward_failure(f, rebuild.result))
+        return rebuild.result
 
     def promote(self, paths: Iterable[str], band: int) -> None:
         """Embed these files sooner (``storage.models.BAND_*``); applied on the next turn."""
@@ -239,7 +261,7 @@ class Indexer:
             while not self._cancel.is_set():
                 self._turn(preparers, preparing)
                 idle = not preparing and not self._queued and self._inbox.empty()
-                if idle and self.embedding.settled:
+                if idle and self.embedding.settled and self._rebuild_settled():
                     self._emit("idle", force=True)
                     if until_idle:
                         break
@@ -252,6 +274,8 @@ class Indexer:
                 sink.close()  # an mbox's preparer waiting to hand over a batch stops
             self._sinks.clear()
             preparers.shutdown(wait=True, cancel_futures=True)
+            self._writes.cancel()
+            self._end_rebuild()  # before phase 2 closes: it shares phase 2's embed thread
             self.embedding.close()
             self.store.requeue_claimed()
         self._finish_summary()
@@ -260,6 +284,7 @@ class Indexer:
 
     def _turn(self, preparers: ThreadPoolExecutor, preparing: dict[Future[Prepared], Job]) -> None:
         """One pass: changes in, phase 1 claims and writes, phase 2 commits and launches."""
+        self._writes.run(self.store)
         self._drain_inbox()
         self._queue_due_retries()
         self._claim(preparers, preparing)
@@ -268,6 +293,7 @@ class Indexer:
         self._queued = self.store.has_queued_jobs()
         before = self.embedding.chunks
         self.embedding.step(phase1_waiting=self._queued)
+        self._step_rebuild()
         shown = (self.embedding.state(self._queued), self.embedding.error)
         if self.embedding.chunks != before or shown != self._embed_shown:  # fresh counts
             self._embed_shown = shown
@@ -286,13 +312,42 @@ class Indexer:
     def _wait(self, preparing: dict[Future[Prepared], Job], idle: bool) -> None:
         """Sleep until a stage finishes, new changes arrive, or a short poll interval."""
         pending: list[Future[Any]] = list(preparing)
-        if self.embedding.in_flight is not None:
-            pending.append(self.embedding.in_flight)
+        rebuilding = self.rebuild.in_flight if self.rebuild is not None else None
+        for batch in (self.embedding.in_flight, rebuilding):
+            if batch is not None:
+                pending.append(batch)
         if pending:
             wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
         else:
             self._wake.wait(timeout=0.5 if idle else 0.05)
             self._wake.clear()
+
+    # ---- a rebuild beside the active index ---------------------------------------------
+
+    def _step_rebuild(self) -> None:
+        """Fill the new index one batch at a time; swap once nothing is left for it."""
+        rebuild = self.rebuild
+        if rebuild is None:
+            return
+        try:
+            swapped = rebuild.step(self._queued, may_swap=self.embedding.in_flight is None)
+        except Exception as exc:  # the rebuild stops (the store keeps it); indexing goes on
+            log.warning("rebuild towards %s stopped: %s", rebuild.describe(), exc)
+            self._end_rebuild(error=exc)
+            return
+        if swapped:
+            log.info("rebuilt the index for %s", rebuild.describe())
+            self.embedder, self.fingerprint = rebuild.embedder, rebuild.fingerprint
+            self.embedding.retarget(rebuild.embedder, rebuild.fingerprint)
+            self._end_rebuild(swapped=True)
+
+    def _rebuild_settled(self) -> bool:
+        return self.rebuild is None or self.rebuild.embedding.settled
+
+    def _end_rebuild(self, swapped: bool = False, error: Exception | None = None) -> None:
+        rebuild, self.rebuild = self.rebuild, None
+        if rebuild is not None:
+            rebuild.close(swapped, error)
 
     # ---- stage 0: changes and jobs ----------------------------------------------------
 
@@ -534,10 +589,18 @@ class Indexer:
         )
 
 
+def _forward_failure(write: Future[None], result: Future[bool]) -> None:
+    """A rebuild whose start failed or never ran answers its caller with that."""
+    if write.cancelled() and not result.done():
+        result.set_result(False)
+    elif not write.cancelled() and write.exception() is not None and not result.done():
+        result.set_exception(write.exception() or RuntimeError())
+
+
 class _Bug(ExtractionError):
     """An unexpected exception while preparing a file (our bug), recorded as failed."""
 
     status = "failed"
 
 
-__all__ = ["Indexer", "IndexerConfig", "Progress", "Summary", "make_fingerprint"]
+__all__ = ["Indexer", "IndexerConfig", "Progress", "Summary"]

@@ -14,6 +14,12 @@ Qt-free: progress arrives through plain callbacks.
     pipeline.promote(paths, BAND_OPENED)       # embed these sooner
     pipeline.cancel(); pipeline.stop()
     pipeline.add_folder(path); pipeline.remove_folder(path)
+    pipeline.retry(paths)                      # problem files again, via the writer
+    pipeline.rebuild(256, on_progress)         # a new dimension beside the old index
+
+Every write goes through one thread, the indexer's (the writer): it owns ``store``; other
+threads hand it functions (``Indexer.call``), and a dimension rebuild is filled by its loop
+with its model cut to the new size (``engine.matryoshka``), not by a second writer or model.
 """
 
 from __future__ import annotations
@@ -22,30 +28,24 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
 
 from app import power
-from app.chunker import Chunker, ChunkerConfig
 from app.extract.ocr.reader import OcrOptions
+from app.fingerprint import chunker_for
 from app.indexer import Indexer, IndexerConfig, Progress, Summary
 from app.power import PowerProbe
 from app.rebuild import RebuildCallback, run_rebuild
 from app.settings import Settings
 from app.watcher import PathFilter, Watcher, normalise, permission_restored, reconcile
+from engine.matryoshka import at_dimension
 from engine.protocols import Embedder
 from storage.models import Stamps
 from storage.store import Store
 
 log = logging.getLogger(__name__)
-
-
-def chunker_for(embedder: Embedder, settings: Settings) -> Chunker:
-    """A chunker sized for both the user's setting and the model's context window."""
-    target = max(16, min(settings.chunk_tokens, embedder.max_length - 4))
-    overlap = max(0, min(settings.chunk_overlap, target // 4))
-    config = ChunkerConfig(target, overlap, settings.heading_prefix)
-    return Chunker(embedder.tokenizer(), config)
 
 
 def ocr_options(settings: Settings) -> OcrOptions:
@@ -163,19 +163,64 @@ class Pipeline:
         """Finish a rebuild towards this pipeline's fingerprint left by an earlier run.
 
         True when one was finished (the new index is now active). Another rebuild, or none,
-        is left alone: the window may be driving it on its own thread.
+        is left alone. Runs on the calling thread, which must be the writer (before
+        ``start``, or the indexer thread itself).
         """
         building = self.store.rebuilding()
         if building is None or building.key != self.indexer.fingerprint.key:
             return False
         log.info("resuming the rebuild towards %s", building.describe())
+        return self.rebuild_here()
+
+    def rebuild_here(self, cancelled: Callable[[], bool] = lambda: False) -> bool:
+        """Begin or resume the rebuild towards this pipeline's own fingerprint and swap,
+        blocking, on the calling thread: for a pipeline that is not running (its store has
+        no other user). False when cancelled first (the store keeps the rebuild)."""
+        if self.running and threading.current_thread() is not self._thread:
+            raise RuntimeError("the pipeline is running: use rebuild() or request_rebuild()")
         return run_rebuild(
             self.store,
             self.indexer.embedder,
-            building,
+            self.indexer.fingerprint,
             on_progress=self._on_rebuild,
-            cancelled=self._cancelled.is_set,
+            cancelled=lambda: cancelled() or self._cancelled.is_set(),
         )
+
+    def request_rebuild(
+        self, dimension: int, on_progress: RebuildCallback | None = None
+    ) -> Future[bool]:
+        """Rebuild at ``dimension`` (0: the model's full size) beside the active index.
+
+        The writer fills the new index between its own batches with this pipeline's
+        model cut to the new size (no second model, no second writer) and swaps it in
+        atomically; search answers from the old index until then. The future says True
+        once the new index is active, False when the run stopped first (the store keeps
+        the rebuild for the next start at that dimension); ``RebuildError`` when the
+        chunking differs or files could not be embedded. Needs a running writer.
+        """
+        embedder = at_dimension(self.indexer.embedder, dimension)
+        return self.indexer.start_rebuild(embedder, on_progress)
+
+    def rebuild(self, dimension: int, on_progress: RebuildCallback | None = None) -> bool:
+        """``request_rebuild`` and wait for its answer (False when the run ends first)."""
+        future = self.request_rebuild(dimension, on_progress)
+        while True:
+            try:
+                return future.result(timeout=0.2)
+            except TimeoutError:
+                if not self.running and future.cancel():  # no writer will answer
+                    return False
+
+    def retry(self, paths: Sequence[str]) -> Future[int]:
+        """Queue files again (problem files the user retries) through the writer; a run
+        applies it on its next turn (the next run when none is going)."""
+        queued = [normalise(p) for p in paths]
+        return self.indexer.call(lambda store: store.enqueue(queued, "index"))
+
+    @property
+    def running(self) -> bool:
+        """True while the background run (the writer thread) is alive."""
+        return self._thread is not None and self._thread.is_alive()
 
     def index_once(self, paths: Sequence[str] = ()) -> Summary:
         """Reconcile folders (plus explicit files) and index until the queue is empty."""
@@ -268,3 +313,25 @@ class Pipeline:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def rebuild_database(
+    db: Path,
+    settings: Settings,
+    dimension: int,
+    *,
+    on_progress: RebuildCallback | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> bool:
+    """Rebuild the index at ``db`` at ``dimension`` when no pipeline runs on it (the window
+    with indexing off): a pipeline at the new dimension, not started, is the one writer,
+    and the calling thread drives it. True once the new index is active."""
+    from app.loaders import make_embedder
+
+    target = replace(settings, dimension=dimension)
+    embedder = make_embedder(target)
+    try:
+        with Pipeline(db, embedder, target, on_rebuild=on_progress) as pipeline:
+            return pipeline.rebuild_here(cancelled)
+    finally:
+        embedder.close()

@@ -1,10 +1,18 @@
-"""Background index rebuild (a new dimension) over the store's rebuild API; Qt-free.
+"""Index rebuild (a new dimension) over the store's rebuild API; Qt-free.
 
 The store builds the new vector index beside the active one; search keeps using the old
 index until ``finish_rebuild`` swaps them in one transaction. Every stored chunk is embedded
 from its stored text with ``app.chunker.embedded_text``, the rule the indexer uses, so its
 vector lands under the same content hash and later indexing reuses it. The work comes from
 the new index's backlog, in phase 2's priority order (``storage.backlog``).
+
+Every write goes through the one writer (the thread that owns the pipeline's ``Store``):
+
+* ``LiveRebuild``: a running pipeline's writer loop fills the new index as a second
+  phase 2 (``Pipeline.request_rebuild``), sharing the embed thread and the model (at the new
+  Matryoshka size, ``engine.matryoshka``), and swaps it in between two of its own batches.
+* ``run_rebuild``: the same, blocking, on the thread that owns the store when no run is
+  going (``Pipeline.resume_rebuild`` at start, ``app.pipeline.rebuild_database``).
 
 The store remembers a rebuild in progress (``Store.rebuilding()``): calling ``run_rebuild``
 again with the same fingerprint resumes where an interrupted run stopped. ``Pipeline`` does
@@ -18,11 +26,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from pathlib import Path
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
 
-from app.embedding import batch_texts
-from app.settings import Settings
+from app.embedding import EmbedConfig, Embedding, batch_texts
+from app.power import PowerProbe, never
 from engine.protocols import Embedder
 from storage.errors import RebuildError
 from storage.models import Fingerprint
@@ -43,14 +52,6 @@ class RebuildProgress:
 
 
 RebuildCallback = Callable[[RebuildProgress], None]
-
-
-def rebuild_fingerprint(embedder: Embedder, settings: Settings) -> Fingerprint:
-    """The fingerprint the pipeline would write under with this embedder and settings."""
-    from app.indexer import make_fingerprint
-    from app.pipeline import chunker_for
-
-    return make_fingerprint(embedder, chunker_for(embedder, settings))
 
 
 def same_chunking(a: Fingerprint, b: Fingerprint) -> bool:
@@ -76,11 +77,8 @@ def run_rebuild(
     recorded in the store and resumes on the next call. Raises ``RebuildError`` when the
     chunking differs (the stored texts would not match their hashes: that needs a re-index).
     """
-    active = store.fingerprint()
-    if active is not None and active.key == fingerprint.key:
+    if check_target(store, fingerprint):
         return True
-    if active is not None and not same_chunking(active, fingerprint):
-        raise RebuildError("the chunking settings changed: re-index instead of rebuilding")
     store.begin_rebuild(fingerprint)
     total = max(1, store.backlog(fingerprint).chunks)
     done, started = 0, time.monotonic()
@@ -100,9 +98,25 @@ def run_rebuild(
         store.add_vectors(fingerprint, hashes, embedder.embed_documents(texts), work.file_ids)
         done += len(hashes)
         if on_progress is not None:
-            rate = done / max(1e-6, time.monotonic() - started)
-            eta = max(0, total - done) / rate if rate else None
-            on_progress(RebuildProgress(done, max(done, total), rate, eta))
+            on_progress(progress(done, total, started))
+    return False
+
+
+def progress(done: int, total: int, started: float) -> RebuildProgress:
+    """The snapshot after ``done`` of ``total`` chunks, since monotonic time ``started``."""
+    rate = done / max(1e-6, time.monotonic() - started)
+    eta = max(0, total - done) / rate if rate else None
+    return RebuildProgress(done, max(done, total), rate, eta)
+
+
+def check_target(store: Store, fingerprint: Fingerprint) -> bool:
+    """True when ``fingerprint`` is already active; ``RebuildError`` when the chunking differs
+    (the stored texts would not match their hashes: that needs a re-index)."""
+    active = store.fingerprint()
+    if active is not None and active.key == fingerprint.key:
+        return True
+    if active is not None and not same_chunking(active, fingerprint):
+        raise RebuildError("the chunking settings changed: re-index instead of rebuilding")
     return False
 
 
@@ -118,34 +132,85 @@ def _finish(store: Store, fingerprint: Fingerprint) -> bool:
     return True
 
 
-def rebuild_database(
-    db_path: Path,
-    settings: Settings,
-    dimension: int,
-    *,
-    on_progress: RebuildCallback | None = None,
-    cancelled: Callable[[], bool] = lambda: False,
-) -> bool:
-    """Load the settings' model at ``dimension`` and rebuild the index at ``db_path``."""
-    from app.loaders import make_embedder, open_store
+class LiveRebuild:
+    """A rebuild a running writer drives: phase 2 for the new index, then the swap.
 
-    target = replace(settings, dimension=dimension)
-    embedder = make_embedder(target)
-    try:
-        fingerprint = rebuild_fingerprint(embedder, target)
-        with open_store(path=db_path) as store:
-            return run_rebuild(
-                store, embedder, fingerprint, on_progress=on_progress, cancelled=cancelled
-            )
-    finally:
-        embedder.close()
+    Lives on the writer thread like ``Embedding`` (every read and write through the
+    writer's ``Store``); only the model call runs on the embed thread it shares with phase
+    2. ``result`` says True once the new index is active, False when the run ended first
+    (the store keeps the rebuild; the next start at the new dimension finishes it).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        fingerprint: Fingerprint,
+        config: EmbedConfig,
+        on_progress: RebuildCallback | None = None,
+        on_battery: PowerProbe = never,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.fingerprint = fingerprint
+        self.embedding = Embedding(store, embedder, fingerprint, config, on_battery)
+        self.result: Future[bool] = Future()
+        self._on_progress = on_progress
+        self._total = 1
+        self._started = time.monotonic()
+
+    def begin(self, pool: ThreadPoolExecutor | None) -> bool:
+        """Record the rebuild in the store and start filling; True when nothing is left to
+        do (the target is already active)."""
+        if check_target(self.store, self.fingerprint):
+            return True
+        self.store.begin_rebuild(self.fingerprint)
+        self._total = max(1, self.store.backlog(self.fingerprint).chunks)
+        self._started = time.monotonic()
+        self.embedding.open(pool)
+        return False
+
+    def step(self, phase1_waiting: bool, may_swap: bool) -> bool:
+        """Commit a finished batch, start the next; swap when the backlog is empty and
+        ``may_swap`` (phase 2 has no batch in flight for the old index). True once swapped."""
+        before = self.embedding.chunks
+        self.embedding.step(phase1_waiting)
+        if self.embedding.chunks != before and self._on_progress is not None:
+            self._on_progress(progress(self.embedding.chunks, self._total, self._started))
+        if not may_swap or self.embedding.state(phase1_waiting) != "idle":
+            return False
+        building = self.store.rebuilding()
+        if building is None or building.key != self.fingerprint.key:
+            raise RebuildError(f"another rebuild replaced the one towards {self.describe()}")
+        if _finish(self.store, self.fingerprint):
+            return True
+        self.embedding.poke()  # files written meanwhile: embed them too
+        return False
+
+    @property
+    def in_flight(self) -> Future[Any] | None:
+        """The batch on the embed thread, if any (the writer waits on it too)."""
+        return self.embedding.in_flight
+
+    def describe(self) -> str:
+        """The target index, for messages."""
+        return self.fingerprint.describe()
+
+    def close(self, swapped: bool | None = None, error: BaseException | None = None) -> None:
+        """Commit the batch in flight, then answer the caller (False: stopped first)."""
+        self.embedding.close()
+        if error is not None:
+            self.result.set_exception(error)
+        else:
+            self.result.set_result(bool(swapped))
 
 
 __all__ = [
+    "LiveRebuild",
     "RebuildCallback",
     "RebuildProgress",
-    "rebuild_database",
-    "rebuild_fingerprint",
+    "check_target",
+    "progress",
     "run_rebuild",
     "same_chunking",
 ]

@@ -1,12 +1,14 @@
 """Watch folders for changes and report them, debounced, as normalised path events.
 
-watchdog callbacks run on the observer thread and only record the latest event per path;
-a flusher thread hands each path's coalesced change to ``on_changes`` once it has been
-quiet for ``debounce_s``, or ``max_wait_s`` after its first unflushed event, so a file
-that never stops changing (a growing log) is still indexed every few seconds. Editors that
-save by writing a temp file and renaming it over the target produce one ``index`` for the
-target, not a delete + create. A change of mode or owner (``on_attrib``) queues the file
-again: a file skipped as unreadable comes back once its permissions are fixed.
+watchdog callbacks run on the observer thread and only put the raw event on a queue; the
+flusher thread filters the events, walks a directory that appeared (moved in with its
+files), keeps the latest change per path, and hands each path's coalesced change to
+``on_changes`` once it has been quiet for ``debounce_s``, or ``max_wait_s`` after its
+first unflushed event, so a file that never stops changing (a growing log) is still indexed
+every few seconds. Editors that save by writing a temp file and renaming it over the
+target produce one ``index`` for the target, not a delete + create. A change of mode or
+owner (``on_attrib``) queues the file again: a file skipped as unreadable comes back once
+its permissions are fixed.
 
 One symlink rule for index and watch mode (``resolves_inside``): a path is indexed only
 when its real location is inside the real location of the folder it was found in, and,
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import re
 import threading
 import time
@@ -225,43 +228,47 @@ def is_network_path(path: str) -> bool:
     return best is not None and best[1] in _NETWORK_FS
 
 
+_Event = tuple[str, str, str]  # (what, path, destination of a move or "")
+
+
 class _Handler(FileSystemEventHandler):
-    """Turns raw watchdog events into calls on the Watcher; does no I/O itself."""
+    """Turns raw watchdog events into queued entries for the Watcher; no I/O at all.
+
+    Callbacks run on the observer thread, which must keep up with the kernel's event
+    queue: a directory of 10,000 files moved in must not be walked here. The flusher
+    thread takes the entries and does the filtering, the symlink checks and the walks.
+    """
 
     def __init__(self, watcher: Watcher) -> None:
         self._watcher = watcher
 
     def on_created(self, event: FileSystemEvent) -> None:
-        if not event.is_directory:
-            self._watcher.note("index", os.fsdecode(event.src_path))
-        else:
-            self._watcher.note_dir(os.fsdecode(event.src_path))
+        self._put("dir" if event.is_directory else "index", event.src_path)
 
     def on_modified(self, event: FileSystemEvent) -> None:
         if not event.is_directory:
-            self._watcher.note("index", os.fsdecode(event.src_path))
+            self._put("index", event.src_path)
 
     def on_closed(self, event: FileSystemEvent) -> None:
         if not event.is_directory:
-            self._watcher.note("index", os.fsdecode(event.src_path))
+            self._put("index", event.src_path)
 
     def on_deleted(self, event: FileSystemEvent) -> None:
-        self._watcher.note("delete", os.fsdecode(event.src_path))
+        self._put("delete", event.src_path)
 
     def on_moved(self, event: FileSystemEvent) -> None:
-        src, dest = os.fsdecode(event.src_path), os.fsdecode(event.dest_path)
         if event.is_directory:
-            self._watcher.note("delete", src)
-            self._watcher.note_dir(dest)
+            self._put("delete", event.src_path)
+            self._put("dir", event.dest_path)
         else:
-            self._watcher.note_move(src, dest)
+            self._put("move", event.src_path, event.dest_path)
 
     def on_attrib(self, event: FileSystemEvent) -> None:
         """Mode or owner changed: an unreadable file (or folder) may be readable now."""
-        if event.is_directory:
-            self._watcher.note_dir(os.fsdecode(event.src_path))
-        else:
-            self._watcher.note("index", os.fsdecode(event.src_path))
+        self._put("dir" if event.is_directory else "index", event.src_path)
+
+    def _put(self, what: str, path: bytes | str, dest: bytes | str = "") -> None:
+        self._watcher.enqueue((what, os.fsdecode(path), os.fsdecode(dest)))
 
 
 @dataclass
@@ -295,6 +302,7 @@ class Watcher:
         self._force_polling = force_polling
         self._poll_interval = poll_interval_s
         self._pending: dict[str, _Pending] = {}
+        self._events: queue.SimpleQueue[_Event] = queue.SimpleQueue()  # from the observers
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -302,7 +310,28 @@ class Watcher:
         self._flusher: threading.Thread | None = None
         self.polling: list[str] = []  # folders watched by polling (for status display)
 
-    # ---- event intake (observer thread) ----------------------------------------------
+    # ---- event intake (observer thread: enqueue only) ----------------------------------
+
+    def enqueue(self, event: _Event) -> None:
+        """Observer thread: hand a raw event to the flusher thread; nothing else."""
+        self._events.put(event)
+        self._wake.set()
+
+    # ---- event handling (flusher thread) -----------------------------------------------
+
+    def _intake(self) -> None:
+        """Turn the queued raw events into pending changes (walking new directories)."""
+        while True:
+            try:
+                what, path, dest = self._events.get_nowait()
+            except queue.Empty:
+                return
+            if what == "dir":
+                self.note_dir(path)
+            elif what == "move":
+                self.note_move(path, dest)
+            else:
+                self.note("delete" if what == "delete" else "index", path)
 
     def _accepts(self, path: str) -> bool:
         """Inside a watched folder, matching the filter, and not escaping it by a link."""
@@ -376,6 +405,8 @@ class Watcher:
 
     def _flush_loop(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()  # before the intake: an event queued after it wakes the wait
+            self._intake()
             changes, wait = self._due()
             if changes:
                 try:
@@ -383,10 +414,10 @@ class Watcher:
                 except Exception:  # a consumer bug must not kill watching
                     log.exception("change consumer failed")
             self._wake.wait(timeout=wait if wait is not None else 1.0)
-            self._wake.clear()
 
     def flush(self) -> None:
         """Deliver everything pending now (used when stopping)."""
+        self._intake()
         with self._lock:
             changes = [pending.change for pending in self._pending.values()]
             self._pending.clear()

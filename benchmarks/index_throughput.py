@@ -17,8 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from app.fingerprint import chunker_for
 from app.indexer import IndexerConfig
-from app.pipeline import Pipeline, chunker_for
+from app.pipeline import Pipeline
 from app.settings import Settings
 from engine.config import EmbedderConfig
 from engine.factory import load_embedder

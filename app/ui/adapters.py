@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app import paths
+from app.phases import Progress
 from app.settings import Settings
 from app.ui.presets import all_presets
 from app.ui.protocols import (
@@ -191,6 +192,18 @@ class RealSearch:
                     model.close()
 
 
+_WRITER_LOCKS: dict[Path, threading.Lock] = {}
+_WRITER_LOCKS_GUARD = threading.Lock()
+
+
+def writer_lock(db: Path) -> threading.Lock:
+    """This process's lock for the index at ``db``, held by whichever run or rebuild owns
+    its write connection. Shared by every ``RealIndexing`` on that index: after a model
+    change the window's new run waits for the old one to close its writer."""
+    with _WRITER_LOCKS_GUARD:
+        return _WRITER_LOCKS.setdefault(db.resolve(), threading.Lock())
+
+
 class RealIndexing:
     """``app.pipeline.Pipeline`` (watching) behind the window's ``IndexingBackend``."""
 
@@ -201,15 +214,35 @@ class RealIndexing:
         self.pipeline: Pipeline | None = None
         self._cancel = threading.Event()
         self._paused = False
+        # One writer per index: a run or a rebuild with no run holds this while its
+        # pipeline owns the write connection; retries wait here for the next run.
+        self._writer = writer_lock(self.db_path)
+        self._state = threading.Lock()
+        self._retries: list[str] = []
 
     def run(self, on_progress: ProgressCallback) -> None:
         """Finish an interrupted rebuild, reconcile, index and keep watching until cancelled."""
-        from app.indexer import IndexerConfig
         from app.loaders import make_embedder
-        from app.pipeline import Pipeline
 
         self._cancel.clear()
-        embedder = make_embedder(self.settings)
+        if not self._take_writer():
+            return
+        try:
+            self._run(make_embedder(self.settings), on_progress)
+        finally:
+            self._writer.release()
+
+    def _take_writer(self) -> bool:
+        """Wait for a rebuild with no run to finish; False when cancelled meanwhile."""
+        while not self._writer.acquire(timeout=0.2):
+            if self._cancel.is_set():
+                return False
+        return True
+
+    def _run(self, embedder: Embedder, on_progress: ProgressCallback) -> None:
+        from app.indexer import IndexerConfig
+        from app.pipeline import Pipeline
+
         config = IndexerConfig(sandbox=self.sandbox)
         pipeline = Pipeline(
             self.db_path,
@@ -219,15 +252,20 @@ class RealIndexing:
             on_rebuild=reporter(on_progress),  # an interrupted rebuild resumes first
             config=config,
         )
-        self.pipeline = pipeline
         try:
             pipeline.start(watch=True)
+            with self._state:  # published once its writer runs: requests get an answer
+                self.pipeline = pipeline
+                retries, self._retries = self._retries, []
+            if retries:
+                pipeline.retry(retries)
             if self._paused:
                 pipeline.pause()
             while not self._cancel.is_set() and not pipeline.wait(0.2):
                 pass
         finally:
-            self.pipeline = None
+            with self._state:
+                self.pipeline = None
             pipeline.stop()
             embedder.close()
 
@@ -265,17 +303,37 @@ class RealIndexing:
             return store.stats().problems
 
     def retry(self, paths_: Sequence[str]) -> None:
-        """Queue problem files again (a short write transaction; the next run picks them up)."""
-        from storage.store import Store
-
-        with Store.open(self.db_path) as store:
-            store.enqueue(list(paths_), "index")
+        """Queue problem files again through the run's writer; with no run going, the next
+        run queues them when it starts (the window starts one right after a retry)."""
+        with self._state:
+            pipeline = self.pipeline
+            if pipeline is None:
+                self._retries.extend(paths_)
+                return
+        pipeline.retry(paths_)
 
     def rebuild(self, dimension: int, on_progress: ProgressCallback) -> None:
-        """Build the index at ``dimension`` beside the active one, then swap atomically."""
-        rebuild_index(
-            replace(self.settings, dimension=dimension), self.db_path, on_progress, self._cancel
-        )
+        """Build the index at ``dimension`` beside the active one, then swap atomically.
+
+        A running pipeline's writer does it with its own model (no second writer, no
+        second model); with no run going, a pipeline at the new dimension does, and a run
+        started meanwhile waits for it.
+        """
+        with self._state:
+            pipeline = self.pipeline
+        if pipeline is not None:  # False when the run stopped first: resumed next start
+            try:
+                pipeline.rebuild(dimension, reporter(on_progress))
+            finally:
+                on_progress(Progress("idle"))
+            return
+        if not self._take_writer():
+            return
+        try:
+            target = replace(self.settings, dimension=dimension)
+            rebuild_index(target, self.db_path, on_progress, self._cancel)
+        finally:
+            self._writer.release()
 
 
 class UnavailableSearch:

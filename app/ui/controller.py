@@ -75,9 +75,9 @@ class AppController(QObject):
         self.model_message: QMessageBox | None = None  # the last "model unavailable" notice
         self.api: WindowApi | None = None  # the HTTP API server, made when first switched on
         self.api_message: QMessageBox | None = None  # the last "API could not start" notice
-        self.tasks = TaskRunner(self)  # the controller's own background reads
         self.search_worker = SearchWorker(search, self)
         self.window = MainWindow(self.search_worker, opener=opener)
+        self.tasks = TaskRunner(self.window)  # dies with the window: no answer outlives it
         self.window.apply_settings(settings)
         self.indexing: IndexingWorker | None = None
         self.problems_dialog: ProblemsDialog | None = None

@@ -1,6 +1,7 @@
 """The window's side of a background rebuild: ``app.rebuild`` reported as status-bar progress.
 
-The rebuild itself (embedding, resume, atomic swap) lives in the Qt-free ``app.rebuild``.
+The rebuild itself (embedding, resume, atomic swap) lives in the Qt-free ``app.rebuild``;
+a running pipeline's writer does it (``Pipeline.rebuild``), else ``rebuild_index`` here.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import threading
 from pathlib import Path
 
 from app.phases import Progress
-from app.rebuild import RebuildCallback, RebuildProgress, rebuild_database
+from app.rebuild import RebuildCallback, RebuildProgress
 from app.settings import Settings
 from app.ui.protocols import ProgressCallback
 
@@ -37,7 +38,12 @@ def rebuild_index(
     on_progress: ProgressCallback,
     cancel: threading.Event,
 ) -> None:
-    """Rebuild at ``settings.dimension`` beside the active index, then swap (blocks)."""
+    """Rebuild at ``settings.dimension`` beside the active index, then swap (blocks).
+
+    For when no indexing run is going: a pipeline at the new dimension is the one writer.
+    """
+    from app.pipeline import rebuild_database
+
     try:
         rebuild_database(
             db_path,

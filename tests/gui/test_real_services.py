@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytestqt.qtbot import QtBot
@@ -19,9 +22,13 @@ from app.ui.controller import AppController
 from app.ui.main_window import MainWindow
 from app.ui.protocols import ResultRow
 from app.ui.workers import SearchWorker
+from app.watcher import normalise
 from engine.config import EmbedderConfig
 from engine.factory import load_embedder
+from storage.store import Store
 from tests.gui.fakes import RecordingOpener
+
+Factory = Callable[[Settings], tuple[RealSearch, RealIndexing]]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 DOCS = {
@@ -65,11 +72,14 @@ def _settled(p: Progress) -> bool:
 
 
 def index_in_window(
-    qtbot: QtBot, settings: Settings, db: Path
+    qtbot: QtBot, settings: Settings, db: Path, factory: Factory | None = None
 ) -> tuple[AppController, list[Progress]]:
     """A controller on real services after one indexing run to idle, and the progress it saw."""
     ctl = AppController(
-        settings, RealSearch(settings, db), RealIndexing(settings, db, sandbox=False)
+        settings,
+        RealSearch(settings, db),
+        RealIndexing(settings, db, sandbox=False),
+        factory=factory,
     )
     qtbot.addWidget(ctl.window)
     seen: list[Progress] = []
@@ -188,8 +198,8 @@ def test_dimension_change_rebuilds_while_search_answers(
 def test_interrupted_rebuild_resumes_at_next_start(
     qtbot: QtBot, tmp_path: Path, tiny_embedding_dir: Path
 ) -> None:
-    from app.rebuild import rebuild_fingerprint, run_rebuild
-    from storage.store import Store
+    from app.fingerprint import rebuild_fingerprint
+    from app.rebuild import run_rebuild
 
     db = tmp_path / "index.sqlite3"
     settings = replace(build_index(write_corpus(tmp_path / "docs"), db, tiny_embedding_dir),
@@ -216,3 +226,135 @@ def test_interrupted_rebuild_resumes_at_next_start(
     assert got.args[1], "search answers on the finished 32-d index"
     ctl.quit()
     qtbot.waitUntil(lambda: ctl.indexing is None or not ctl.indexing.running, timeout=10000)
+
+
+class WriterWatch:
+    """Write connections and model loads made while armed, with the thread that made them."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import app.loaders
+        from storage.store import Store
+
+        self.armed = False
+        self.writers: list[str] = []
+        self.loads: list[tuple[str, int]] = []  # (thread, settings.dimension)
+        self.live: set[int] = set()  # write connections open now, armed or not
+        self.most_live = 0
+        lock = threading.Lock()
+        real_open = Store.open.__func__  # type: ignore[attr-defined]
+        real_close = Store.close
+        real_load = app.loaders.make_embedder
+
+        def counting_open(cls: type[Store], path: Path, readonly: bool = False) -> Store:
+            if self.armed and not readonly:
+                self.writers.append(threading.current_thread().name)
+            store: Store = real_open(cls, path, readonly=readonly)
+            if not readonly:
+                with lock:
+                    self.live.add(id(store))
+                    self.most_live = max(self.most_live, len(self.live))
+            return store
+
+        def counting_close(store: Store) -> None:
+            with lock:
+                self.live.discard(id(store))
+            real_close(store)
+
+        def counting_load(settings: Settings, *args: Any, **kwargs: Any) -> Any:
+            if self.armed:
+                self.loads.append((threading.current_thread().name, settings.dimension))
+            return real_load(settings, *args, **kwargs)
+
+        monkeypatch.setattr(Store, "open", classmethod(counting_open))
+        monkeypatch.setattr(Store, "close", counting_close)
+        monkeypatch.setattr(app.loaders, "make_embedder", counting_load)
+
+
+@pytest.mark.torch
+def test_rebuild_while_indexing_uses_the_running_writer_and_its_model(
+    qtbot: QtBot, tmp_path: Path, tiny_embedding_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "index.sqlite3"
+    settings = build_index(write_corpus(tmp_path / "docs"), db, tiny_embedding_dir)
+    watch = WriterWatch(monkeypatch)  # before the first run: its writer counts as live
+    during: list[tuple[list[str], list[tuple[str, int]]]] = []
+
+    def factory(s: Settings) -> tuple[RealSearch, RealIndexing]:
+        during.append((list(watch.writers), list(watch.loads)))  # called once swapped
+        return RealSearch(s, db), RealIndexing(s, db, sandbox=False)
+
+    ctl, _ = index_in_window(qtbot, settings, db, factory)
+    assert ctl.indexing is not None and ctl.indexing.running
+    watch.armed = True
+    with qtbot.waitSignal(ctl.indexing.rebuild_finished, timeout=60000):
+        ctl.apply_settings(replace(settings, dimension=32))
+        with qtbot.waitSignal(ctl.search_worker.results_ready, timeout=30000) as got:
+            qtbot.keyClicks(ctl.window.search_field, "garden")
+    assert got.args[1], "search must answer on the old index during the rebuild"
+    writers, loads = during[0]
+    assert writers == [], "the rebuild opened a second write connection"
+    assert [dim for _, dim in loads if dim == 32] == [], "the rebuild loaded a second model"
+    with Store.open(db, readonly=True) as store:
+        active = store.fingerprint()
+        assert store.rebuilding() is None and active is not None and active.dim == 32
+    # The run restarted at 32 after the swap opened its writer once the old one had closed.
+    qtbot.waitUntil(lambda: len(watch.writers) == 1, timeout=30000)
+    ctl.quit()
+    qtbot.waitUntil(lambda: ctl.indexing is None or not ctl.indexing.running, timeout=10000)
+    assert watch.most_live == 1, "two write connections were open at once"
+
+
+def test_retry_in_the_window_indexes_a_fixed_file_through_the_running_writer(
+    qtbot: QtBot, tmp_path: Path, starter_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "index.sqlite3"
+    folder = write_corpus(tmp_path / "docs")
+    settings = build_index(folder, db, starter_model_dir)
+    blob = folder / "blob.txt"
+    stamp = blob.stat()  # fixed behind the index's back: same size and time, so no rescan
+    blob.write_bytes((b"Owls hunt voles in the orchard after dusk. " * 60)[: stamp.st_size])
+    os.utime(blob, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    ctl, _ = index_in_window(qtbot, settings, db)
+    dialog = ctl.show_problems()
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 1, timeout=5000)
+    watch = WriterWatch(monkeypatch)
+    watch.armed = True
+    dialog.retry_button.click()
+
+    def indexed() -> bool:
+        with Store.open(db, readonly=True) as store:
+            record = store.get_file(normalise(blob))
+            return record is not None and record.status == "ok"
+
+    qtbot.waitUntil(indexed, timeout=30000)
+    ctl.show_problems()
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 0, timeout=5000)
+    assert watch.writers == [], "the retry opened a second write connection"
+    with qtbot.waitSignal(ctl.search_worker.results_ready, timeout=30000) as got:
+        qtbot.keyClicks(ctl.window.search_field, "owls voles orchard")
+    assert got.args[1][0].name == "blob.txt"
+    ctl.quit()
+    qtbot.waitUntil(lambda: ctl.indexing is None or not ctl.indexing.running, timeout=10000)
+
+
+def test_a_second_run_on_the_index_waits_for_the_first_writer(
+    qtbot: QtBot, tmp_path: Path, starter_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a model change the window starts a new run while the old one winds down: the
+    new one opens its writer only once the old one has closed its own."""
+    db = tmp_path / "index.sqlite3"
+    settings = build_index(write_corpus(tmp_path / "docs"), db, starter_model_dir)
+    watch = WriterWatch(monkeypatch)
+    old, new = (RealIndexing(settings, db, sandbox=False) for _ in range(2))
+    runs = [threading.Thread(target=r.run, args=(lambda p: None,), daemon=True) for r in (old, new)]
+    runs[0].start()
+    qtbot.waitUntil(lambda: old.pipeline is not None, timeout=30000)
+    runs[1].start()
+    qtbot.wait(1500)  # time enough to load the model and open a writer, were it not waiting
+    assert new.pipeline is None and watch.most_live == 1
+    old.cancel()
+    qtbot.waitUntil(lambda: new.pipeline is not None, timeout=30000)
+    new.cancel()
+    for run in runs:
+        run.join(10)
+    assert watch.most_live == 1

@@ -8,14 +8,20 @@ later indexing reuses them. A stopped rebuild stays recorded in the store and th
 
 from __future__ import annotations
 
+import os
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from app.chunker import content_hash, embedded_text
+from app.embedding import EmbedConfig
+from app.fingerprint import rebuild_fingerprint
 from app.indexer import IndexerConfig
 from app.pipeline import Pipeline
-from app.rebuild import RebuildProgress, rebuild_fingerprint, run_rebuild
+from app.rebuild import RebuildProgress, run_rebuild
 from app.settings import Settings
 from app.watcher import normalise
 from engine.config import EmbedderConfig
@@ -185,3 +191,116 @@ def test_pipeline_leaves_another_rebuild_alone(
         pipe.index_once()
         building = pipe.store.rebuilding()
         assert building is not None and building.key == fingerprint.key
+
+
+class WriterCount:
+    """Counts write connections opened while it is armed (``Store.open`` without readonly)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.armed = False
+        self.writers: list[str] = []
+        real = Store.open.__func__  # type: ignore[attr-defined]
+
+        def counting(cls: type[Store], path: Path, readonly: bool = False) -> Store:
+            if self.armed and not readonly:
+                self.writers.append(threading.current_thread().name)
+            return real(cls, path, readonly=readonly)  # type: ignore[no-any-return]
+
+        monkeypatch.setattr(Store, "open", classmethod(counting))
+
+
+def no_model_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second model for the rebuild would be loaded through one of these: refuse it."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a second model was loaded")
+
+    monkeypatch.setattr("engine.factory.load_embedder", refuse)
+    monkeypatch.setattr("app.loaders.make_embedder", refuse)
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, f"not within {timeout_s}s: {what}"
+        time.sleep(0.05)
+
+
+def test_running_pipeline_rebuilds_through_its_own_writer_and_model(
+    tmp_path: Path, tiny_embedding_dir: Path, full: Embedder, half: Embedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    folder = write_corpus(tmp_path / "docs")
+    db = tmp_path / "index.sqlite3"
+    source = settings_for(folder, tiny_embedding_dir)
+    index(db, source, full)
+    distinct = len({h for hs in hashes_by_path(db).values() for h in hs})
+    config = IndexerConfig(workers=1, sandbox=False, embed=EmbedConfig(max_chunks=5))
+    count = WriterCount(monkeypatch)
+    with Pipeline(db, full, source, config=config) as pipe:
+        pipe.start(watch=True)
+        wait_for(lambda: pipe.indexer.embedding.settled and pipe.watcher is not None, "idle")
+        count.armed = True
+        no_model_loads(monkeypatch)
+        zebra = folder / "zebra.md"
+        seen: list[RebuildProgress] = []
+
+        def searching(progress: RebuildProgress) -> None:
+            if not seen:  # a file written mid-rebuild goes into both indexes
+                zebra.write_text("# Savanna\n\nZebras graze near the quagmire at dawn.\n")
+            seen.append(progress)
+            assert top_hashes(db, full, "lighthouse"), "search must answer during the rebuild"
+
+        assert pipe.rebuild(32, searching)
+        assert len(seen) > 1 and seen[-1].done >= distinct  # several batches, all of it
+        assert pipe.store.rebuilding() is None
+        active = pipe.store.fingerprint()
+        assert active is not None and active.dim == 32
+        assert (
+            active.key
+            == rebuild_fingerprint(half, settings_for(folder, tiny_embedding_dir, 32)).key
+        )
+        # The writer went on at the new dimension: the new file is found by meaning.
+        with Store.open(db, readonly=True) as store:
+            wait_for(lambda: bool(store.chunks(normalise(zebra))), "zebra written")
+        zebra_hashes = {
+            c.content_hash for c in Store.open(db, readonly=True).chunks(normalise(zebra))
+        }
+        wait_for(lambda: bool(set(top_hashes(db, half, "Zebras graze near the quagmire", k=3))
+                              & zebra_hashes), "zebra searchable at 32")  # fmt: skip
+        assert pipe.indexer.embedder.dim == 32
+    assert count.writers == [], "the rebuild opened a second write connection"
+
+
+def test_retry_goes_through_the_running_writer(
+    tmp_path: Path, tiny_embedding_dir: Path, full: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = write_corpus(tmp_path / "docs")
+    blob = folder / "notes.txt"
+    blob.write_bytes(b"\x00\x01binary\x00" * 50)
+    db = tmp_path / "index.sqlite3"
+    settings = settings_for(folder, tiny_embedding_dir)
+    index(db, settings, full)
+    with Store.open(db, readonly=True) as store:
+        record = store.get_file(normalise(blob))
+        assert record is not None and record.status == "skipped"
+    # Fixed behind the index's back: same size and time, so a start does not look again.
+    stamp = blob.stat()
+    text = b"Owls hunt voles in the orchard after dusk, silent on soft wings. "
+    blob.write_bytes((text * 10)[: stamp.st_size])
+    os.utime(blob, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    count = WriterCount(monkeypatch)
+    config = IndexerConfig(workers=1, sandbox=False)
+    with Pipeline(db, full, settings, config=config) as pipe:
+        pipe.start(watch=True)
+        wait_for(lambda: pipe.indexer.embedding.settled and pipe.watcher is not None, "idle")
+        count.armed = True
+        assert pipe.retry([str(blob)]).result(timeout=30) == 1
+
+        def indexed() -> bool:
+            with Store.open(db, readonly=True) as store:
+                found = store.get_file(normalise(blob))
+                return found is not None and found.status == "ok"
+
+        wait_for(indexed, "the retried file indexed")
+    assert count.writers == []

@@ -107,3 +107,36 @@ def test_changes_become_searchable(live: tuple[Path, Path, Searcher]) -> None:
 
     moved.unlink()
     _until(lambda: not search.keyword_paths("juniper"), "delete")
+
+
+def test_a_folder_of_many_files_moved_in_is_indexed(
+    tmp_path: Path, starter_model_dir: Path
+) -> None:
+    """One move event for 200 files: the walk happens off the observer thread, and every
+    file reaches the index."""
+    watched, outside = tmp_path / "watched", tmp_path / "outside" / "archive"
+    watched.mkdir()
+    (watched / "seed.txt").write_text("The lighthouse keeper logs every passing ship.")
+    for sub in range(4):
+        (outside / f"year{sub}").mkdir(parents=True)
+        for i in range(50):
+            (outside / f"year{sub}" / f"memo{i}.txt").write_text(f"Memo {i} of year {sub}: quokka.")
+    embedder = load_embedder(EmbedderConfig(model=str(starter_model_dir)))
+    settings = Settings(folders=[str(watched)], chunk_tokens=128, chunk_overlap=16)
+    db = tmp_path / "index.sqlite3"
+    pipeline = Pipeline(db, embedder, settings, config=IndexerConfig(workers=1, sandbox=False))
+    pipeline.start(watch=True)
+    try:
+        searcher = Searcher(db, pipeline)
+        _until(lambda: bool(searcher.keyword_paths("lighthouse")), "initial scan")
+        os.rename(outside, watched / "archive")
+
+        def all_indexed() -> bool:
+            with Store.open(db, readonly=True) as store:
+                return len(store.files("ok", under=normalise(watched / "archive"))) == 200
+
+        _until(all_indexed, "200 files moved in")
+        assert len(searcher.keyword_paths("quokka")) == 20  # the keyword search's k
+    finally:
+        pipeline.stop()
+        embedder.close()

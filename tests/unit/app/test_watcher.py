@@ -225,3 +225,72 @@ def test_permission_restored_lists_readable_files_skipped_as_denied(tmp_path: Pa
         normalise(p) for p in (readable, tmp_path / "docs" / "gone.txt")
     )
     assert permission_restored(denied) == [normalise(readable)]
+
+
+class _IoOnCallbacks:
+    """Records file-system calls made inside a watchdog callback, and those made elsewhere.
+
+    ``_Handler.dispatch`` (every callback goes through it) marks its thread while it runs;
+    ``os.scandir`` / ``os.stat`` / ``os.lstat`` (a walk, ``realpath``, ``islink``) record
+    whether they were called inside one. Only the handler's own calls are marked, so the
+    observer's emitter (which may stat to build events) is not counted.
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from app import watcher as watcher_mod
+
+        self.inside: list[str] = []
+        self.walks_elsewhere = 0
+        self.callbacks = 0
+        self._local = threading.local()
+        handler = watcher_mod._Handler
+        dispatch = handler.dispatch
+
+        def marked(this: object, event: object) -> None:
+            self._local.active = True
+            try:
+                dispatch(this, event)  # type: ignore[arg-type]
+            finally:
+                self._local.active = False
+                self.callbacks += 1
+
+        monkeypatch.setattr(handler, "dispatch", marked)
+        for name in ("scandir", "stat", "lstat"):
+            monkeypatch.setattr(os, name, self._spy(name, getattr(os, name)))
+
+    def _spy(self, name: str, real: object) -> object:
+        def spy(*args: object, **kwargs: object) -> object:
+            if getattr(self._local, "active", False):
+                self.inside.append(name)
+            elif name == "scandir":
+                self.walks_elsewhere += 1
+            return real(*args, **kwargs)  # type: ignore[operator]
+
+        return spy
+
+
+@pytest.mark.parametrize("polling", [False, True])
+def test_callbacks_only_enqueue_a_folder_moved_in_is_walked_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, polling: bool
+) -> None:
+    watched, outside = tmp_path / "watched", tmp_path / "outside" / "album"
+    watched.mkdir()
+    for sub in range(5):  # 5 folders x 60 files, made outside the watched folder
+        (outside / f"part{sub}").mkdir(parents=True)
+        for i in range(60):
+            (outside / f"part{sub}" / f"note{i}.txt").write_text(f"note {sub}.{i}")
+    io = _IoOnCallbacks(monkeypatch)
+    sink = _Sink()
+    watcher = Watcher([str(watched)], PathFilter(), sink, debounce_s=0.2,
+                      force_polling=polling, poll_interval_s=0.2)  # fmt: skip
+    watcher.start()
+    try:
+        os.rename(outside, watched / "album")  # one event for 300 files
+        expected = {normalise(watched / "album" / f"part{s}" / f"note{i}.txt")
+                    for s in range(5) for i in range(60)}  # fmt: skip
+        got = sink.wait_for(lambda c: expected <= {x.path for x in c if x.kind == "index"})
+        assert {x.path for x in got if x.kind == "index"} == expected
+    finally:
+        watcher.stop()
+    assert io.callbacks > 0 and io.inside == [], "a watchdog callback touched the disk"
+    assert io.walks_elsewhere >= 6  # the album and its 5 folders, walked by the flusher
