@@ -75,8 +75,9 @@ class ChunkerConfig:
 
 
 @dataclass(frozen=True)
-class Chunk:
-    """A span of a document plus what gets embedded for it."""
+class ChunkDraft:
+    """A span of a document plus what gets embedded for it, as the chunker cuts it (written
+    as a ``storage.models.NewChunk``, read back as a ``storage.models.Chunk``)."""
 
     ordinal: int
     text: str  # == document.text[start:end]
@@ -208,7 +209,7 @@ def _hard_pieces(text: str, start: int, end: int, limit: int) -> Iterator[tuple[
 
 
 class Chunker:
-    """Splits ``Document``s into ``Chunk``s for one tokenizer and configuration."""
+    """Splits ``Document``s into ``ChunkDraft``s for one tokenizer and configuration."""
 
     def __init__(self, tokenizer: Tokenizer, config: ChunkerConfig | None = None) -> None:
         self.tokenizer = tokenizer
@@ -226,16 +227,16 @@ class Chunker:
         spare = self.config.target_tokens - self._prefix_cost[heading_path]
         return max(spare, self.config.target_tokens // 2, 8)
 
-    def chunk(self, doc: Document) -> list[Chunk]:
+    def chunk(self, doc: Document) -> list[ChunkDraft]:
         """All chunks of ``doc`` in reading order, ordinals from 0."""
-        chunks: list[Chunk] = []
+        chunks: list[ChunkDraft] = []
         for page, sections in _regions(doc):
             ocr = any(section.ocr for section in sections)
             for start, end, heading, count in self._chunk_region(doc.text, sections):
                 body = doc.text[start:end]
                 embed = embedded_text(body, heading, self.config.heading_prefix)
                 chunks.append(
-                    Chunk(
+                    ChunkDraft(
                         len(chunks), body, start, end, page, heading, embed, count,
                         content_hash(embed), ocr,
                     )

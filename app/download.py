@@ -36,7 +36,7 @@ class ModelUnavailable(EngineError):
 
 
 @dataclass(frozen=True)
-class Prepared:
+class ModelsPrepared:
     """What ``prepare_models`` did: the specs it downloaded (empty when all were present)."""
 
     downloaded: tuple[str, ...] = ()
@@ -58,7 +58,7 @@ def prepare_models(
     settings: Settings,
     on_progress: DownloadProgress | None = None,
     cancelled: Callable[[], bool] = lambda: False,
-) -> Prepared:
+) -> ModelsPrepared:
     """Find each configured model, downloading a missing one only with consent.
 
     Raises ``ModelUnavailable`` (what failed and what to do), or ``DownloadCancelled``.
@@ -92,7 +92,7 @@ def prepare_models(
         downloaded.append(spec)
     if downloaded:
         check_loads(settings)
-    return Prepared(tuple(downloaded))
+    return ModelsPrepared(tuple(downloaded))
 
 
 def check_loads(settings: Settings) -> None:

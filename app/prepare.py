@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.chunker import Chunk, Chunker, heading_label
+from app.chunker import ChunkDraft, Chunker, heading_label
 from app.extract import ExtractorPool
 from app.extract.errors import ExtractionError, NeedsOcr, Unreadable
 from app.extract.files import open_regular
@@ -196,7 +196,7 @@ def mail_document(document: Document, key: str) -> NewDocument:
                        meta.get("date", ""), dict(meta))  # fmt: skip
 
 
-def new_chunk(chunk: Chunk, doc: int | None) -> NewChunk:
+def new_chunk(chunk: ChunkDraft, doc: int | None) -> NewChunk:
     """The store's form of a chunk (heading path joined into its label)."""
     heading = heading_label(chunk.heading_path) or None
     return NewChunk(

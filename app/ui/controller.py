@@ -17,7 +17,13 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app import settings as settings_mod
-from app.download import ModelUnavailable, Prepared, describe_size, fallback_settings, is_starter
+from app.download import (
+    ModelsPrepared,
+    ModelUnavailable,
+    describe_size,
+    fallback_settings,
+    is_starter,
+)
 from app.settings import Settings
 from app.ui.download import ModelDownloader
 from app.ui.main_window import MainWindow
@@ -333,7 +339,7 @@ class AppController(QObject):
 
         self.search_worker.replace_backend(UnavailableSearch(reason, self.settings))
 
-    def _on_models_ready(self, prepared: Prepared) -> None:
+    def _on_models_ready(self, prepared: ModelsPrepared) -> None:
         if self._quitting:
             return
         if self._downloading or prepared.downloaded:

@@ -21,7 +21,7 @@ class _DownloadSignals(QObject):
     """
 
     progress = Signal(int, str, object, object)  # run, spec, done, total (past 32 bits)
-    ready = Signal(int, object)  # run, Prepared
+    ready = Signal(int, object)  # run, ModelsPrepared
     failed = Signal(int, object)  # run, ModelUnavailable
 
 
@@ -29,7 +29,7 @@ class ModelDownloader(QObject):
     """Checks (and with consent downloads) the configured models before they are used."""
 
     download_progress = Signal(str, object, object)  # spec, done bytes, total bytes
-    models_ready = Signal(object)  # app.download.Prepared
+    models_ready = Signal(object)  # app.download.ModelsPrepared
     models_failed = Signal(object)  # app.download.ModelUnavailable
 
     def __init__(self, parent: QObject | None = None) -> None:
