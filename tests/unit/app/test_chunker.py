@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from app import chunker as chunker_module
 from app.chunker import (
-    Chunk,
+    ChunkDraft,
     Chunker,
     ChunkerConfig,
     content_hash,
@@ -44,7 +44,7 @@ def tok(request: pytest.FixtureRequest) -> Tokenizer:
     return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
 
 
-def _check(doc: Document, chunks: list[Chunk], tokenizer: Tokenizer, budget: int) -> None:
+def _check(doc: Document, chunks: list[ChunkDraft], tokenizer: Tokenizer, budget: int) -> None:
     for index, chunk in enumerate(chunks):
         assert chunk.ordinal == index
         assert doc.text[chunk.start : chunk.end] == chunk.text
