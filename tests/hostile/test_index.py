@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.hostile import inputs
-from tests.hostile.conftest import assert_sane, chunks, records
+from tests.hostile.checks import assert_sane, chunks, records
 from tests.hostile.runner import Quarry
 
 pytestmark = pytest.mark.slow

@@ -16,7 +16,7 @@ import pytest
 
 from storage.models import FileRecord
 from tests.hostile import inputs
-from tests.hostile.conftest import chunks, records
+from tests.hostile.checks import chunks, records
 from tests.hostile.runner import Process, Quarry
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ import pytest
 
 from storage.models import BAND_OPENED, BAND_SEARCHED, Backlog, NewChunk
 from storage.store import Store
-from tests.unit.storage.conftest import FP, unit
+from tests.fixtures.store import FP, unit
 
 
 def phase1(store: Store, path: str, texts: list[str], mtime: float = 1000.0) -> None:

@@ -13,7 +13,7 @@ from storage.models import NewChunk
 from storage.prefilter import BinaryIndex
 from storage.store import Store
 from storage.vectors import sign_bits
-from tests.unit.storage.conftest import DIM, FP, unit, write
+from tests.fixtures.store import DIM, FP, unit, write
 
 
 def write_many(store: Store, count: int, prefix: str = "v") -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from storage.models import SearchFilters
 from storage.store import Store
-from tests.unit.storage.conftest import unit, write
+from tests.fixtures.store import unit, write
 
 
 def _paths(

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from storage.store import Store
-from tests.unit.storage.conftest import write
+from tests.fixtures.store import write
 
 HOSTILE = ["AND", "OR NOT", '"', '""', "*", "-foo", "(", ")", "a:b", "NEAR(a b)", "'", "^x", "{}"]
 
@@ -141,7 +141,7 @@ def test_file_name_title_and_heading_are_their_own_columns(store: Store) -> None
 
 def test_title_and_heading_fields_are_searched_and_stemmed(store: Store) -> None:
     from storage.models import NewChunk
-    from tests.unit.storage.conftest import FP, unit
+    from tests.fixtures.store import FP, unit
 
     chunk = NewChunk(
         0, "Body text about nothing in particular.", 0, 38, "h:t", heading="Installing Packages"

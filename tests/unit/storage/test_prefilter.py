@@ -10,7 +10,7 @@ from storage.models import NewChunk
 from storage.prefilter import BinaryIndex, Prefilter
 from storage.store import Store
 from storage.vectors import sign_bits
-from tests.unit.storage.conftest import DIM, FP
+from tests.fixtures.store import DIM, FP
 
 
 def _fill(store: Store, pts: np.ndarray) -> list[str]:

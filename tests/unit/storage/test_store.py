@@ -12,7 +12,7 @@ from storage.connection import connect
 from storage.errors import FingerprintMismatch, RebuildError, StorageError
 from storage.models import Backlog, Fingerprint, NewChunk, SearchFilters
 from storage.store import Store
-from tests.unit.storage.conftest import DIM, FP, unit, write
+from tests.fixtures.store import DIM, FP, unit, write
 
 
 def test_fresh_db_is_at_latest_version(store: Store) -> None:

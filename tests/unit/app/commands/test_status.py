@@ -11,7 +11,7 @@ import pytest
 
 from app.cli import main
 from storage.store import Store
-from tests.unit.storage.conftest import write
+from tests.fixtures.store import write
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_check_while_another_writer_holds_the_lock(
 
 def test_status_names_both_phases(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from storage.models import NewChunk
-    from tests.unit.storage.conftest import FP
+    from tests.fixtures.store import FP
 
     path = tmp_path / "two-phase.sqlite3"
     with Store.open(path) as s:
