@@ -68,36 +68,24 @@ class RegistryEntry:
         return self.model_id.split("/", 1)[-1]
 
 
-def _qwen_embedding(params: str, dim: int, mb: int) -> RegistryEntry:
-    name = f"Qwen/Qwen3-Embedding-{params}"
+def _qwen(kind: Kind, params: str, dim: int, mb: int) -> RegistryEntry:
+    """A Qwen3 embedding model (Matryoshka: 32..dim) or reranker (scores only: dim fixed)."""
+    embedding = kind == "embedding"
+    name = f"Qwen/Qwen3-{kind.capitalize()}-{params}"
     return RegistryEntry(
         model_id=name,
-        kind="embedding",
+        kind=kind,
         family="qwen3",
-        pooling="last",
+        pooling="last" if embedding else "rank",
         max_dim=dim,
-        min_dim=32,
-        uses_instruction=True,
-        params=params,
-        download_mb=mb,
-        gguf_repos=(f"{name}-GGUF",),
-    )
-
-
-def _qwen_reranker(params: str, dim: int, mb: int) -> RegistryEntry:
-    name = f"Qwen/Qwen3-Reranker-{params}"
-    return RegistryEntry(
-        model_id=name,
-        kind="reranker",
-        family="qwen3",
-        pooling="rank",
-        max_dim=dim,
-        min_dim=dim,
+        min_dim=32 if embedding else dim,
         uses_instruction=True,
         params=params,
         download_mb=mb,
         # No official Qwen GGUF for the rerankers; these community conversions keep the LM head.
-        gguf_repos=(f"mradermacher/Qwen3-Reranker-{params}-GGUF",),
+        gguf_repos=(f"{name}-GGUF",)
+        if embedding
+        else (f"mradermacher/Qwen3-Reranker-{params}-GGUF",),
     )
 
 
@@ -130,12 +118,12 @@ STARTER = RegistryEntry(
 MODELS: dict[str, RegistryEntry] = {
     entry.model_id: entry
     for entry in (
-        _qwen_embedding("0.6B", 1024, 1200),
-        _qwen_embedding("4B", 2560, 8000),
-        _qwen_embedding("8B", 4096, 16000),
-        _qwen_reranker("0.6B", 1024, 1200),
-        _qwen_reranker("4B", 2560, 8000),
-        _qwen_reranker("8B", 4096, 16000),
+        _qwen("embedding", "0.6B", 1024, 1200),
+        _qwen("embedding", "4B", 2560, 8000),
+        _qwen("embedding", "8B", 4096, 16000),
+        _qwen("reranker", "0.6B", 1024, 1200),
+        _qwen("reranker", "4B", 2560, 8000),
+        _qwen("reranker", "8B", 4096, 16000),
         STARTER,
     )
 }

@@ -2,14 +2,15 @@
 
 The assistant starts this command itself (see the README for client configuration) and
 talks to it through its pipes, so no port is opened and no token is needed. Tools:
-``search``, ``get``, ``status``; all read-only.
+``search``, ``similar``, ``get``, ``status``; all read-only.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+
+from app.commands.model_args import add_server_arguments
 
 HELP = "Serve search to an AI assistant over MCP on stdio (read-only; models loaded once)."
 MISSING_EXTRA = "needs the 'serve' extra: pip install 'quarry[serve]'"
@@ -17,13 +18,7 @@ MISSING_EXTRA = "needs the 'serve' extra: pip install 'quarry[serve]'"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Register the MCP server's options."""
-    p.add_argument("--db", type=Path, help="index database (default: the app's)")
-    p.add_argument(
-        "--rerank",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="load the reranker (default: as in the settings)",
-    )
+    add_server_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,9 +1,11 @@
-"""Plumbing shared by the model subcommands (``embed``, ``rerank``): options, config, errors."""
+"""Plumbing shared by the subcommands that load models (``embed``, ``rerank``, ``mcp``,
+``serve``): options, config, errors."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any, TypeVar
 
 from engine.config import BACKENDS, DEVICES, EmbedderConfig, RerankerConfig
@@ -17,6 +19,17 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="model folder, .gguf file or hub name (default: auto)")
     parser.add_argument("--backend", choices=BACKENDS, default="auto")
     parser.add_argument("--device", choices=DEVICES, default="auto")
+
+
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--db`` and ``--rerank``, the options both servers (``mcp``, ``serve``) start with."""
+    parser.add_argument("--db", type=Path, help="index database (default: the app's)")
+    parser.add_argument(
+        "--rerank",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="load the reranker (default: as in the settings)",
+    )
 
 
 def add_source_arguments(parser: argparse.ArgumentParser, remote_help: str) -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
+
+from app.commands.model_args import add_server_arguments
 
 if TYPE_CHECKING:
     from app.serve.security import ASGIApp
@@ -37,13 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="with --allow-remote: a Host/Origin name clients use besides loopback",
     )
-    p.add_argument("--db", type=Path, help="index database (default: the app's)")
-    p.add_argument(
-        "--rerank",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="load the reranker (default: as in the settings)",
-    )
+    add_server_arguments(p)
     p.add_argument("--workers", type=int, default=2, help="searches answered at once (default 2)")
     p.add_argument("--new-token", action="store_true", help="replace the token with a new one")
     p.add_argument("--print-token", action="store_true", help="print the token and exit")
