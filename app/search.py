@@ -22,7 +22,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -46,6 +46,7 @@ __all__ = ["Passage", "Result", "SearchError", "SearchOptions", "SearchService"]
 
 log = logging.getLogger(__name__)
 Mode = Literal["hybrid", "vector", "keyword"]
+T = TypeVar("T")
 CPU_RERANK_DEPTH = 20
 GPU_RERANK_DEPTH = 50
 #: Most characters of one hit used for its snippet and its rerank text.
@@ -186,20 +187,23 @@ class SearchService:
 
     def search(self, query: str, options: SearchOptions | None = None) -> list[Result]:
         """Files, strong ones first (raises FingerprintMismatch for a foreign embedder)."""
-        opts = options or SearchOptions()
-        started = self._start(query, opts)
-        if started is None:
-            return []
-        parsed, found = started
-        return self._files(parsed, found, opts)
+        return self._answer(query, options, self._files)
 
     def passages(self, query: str, options: SearchOptions | None = None) -> list[Passage]:
         """The flat list of fused chunks, best first (``quarry search --passages``)."""
+        return self._answer(query, options, self._flat)
+
+    def _answer(
+        self,
+        query: str,
+        options: SearchOptions | None,
+        finish: Callable[[ParsedQuery, _Found, SearchOptions], list[T]],
+    ) -> list[T]:
         opts = options or SearchOptions()
         started = self._start(query, opts)
-        if started is None:
-            return []
-        parsed, found = started
+        return [] if started is None else finish(*started, opts)
+
+    def _flat(self, parsed: ParsedQuery, found: _Found, opts: SearchOptions) -> list[Passage]:
         fused = rrf(found.lists, opts.weights, opts.rrf_k)[: opts.k]
         with self._lock:
             chunks = self.store.chunks_by_id(cid for cid, _ in fused)
