@@ -464,24 +464,23 @@ class MainWindow(QMainWindow):
         self.search_field.setFocus()
 
     def _open_path(self, path: str) -> None:
-        if path:
-            try:
-                self.opener.open(path)
-            except OpenFailed as exc:
-                self._open_failed(exc)
-                return
+        if self._launch(self.opener.open, path):
             self.file_opened.emit(path)
 
     def _reveal_path(self, path: str) -> None:
-        if path:
-            try:
-                self.opener.reveal(path)
-            except OpenFailed as exc:
-                self._open_failed(exc)
+        self._launch(self.opener.reveal, path)
 
-    def _open_failed(self, exc: OpenFailed) -> None:
-        """Say it in the window: a launcher missing on this desktop is not a silent no-op."""
-        self.status.showMessage(str(exc), 15000)
+    def _launch(self, action: Callable[[str], None], path: str) -> bool:
+        """Open or reveal ``path``; a failure is said in the window (a launcher missing on
+        this desktop is not a silent no-op)."""
+        if not path:
+            return False
+        try:
+            action(path)
+        except OpenFailed as exc:
+            self.status.showMessage(str(exc), 15000)
+            return False
+        return True
 
     # -- closing ------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -210,9 +210,18 @@ class RecordingOpener:
     def __init__(self) -> None:
         self.opened: list[str] = []
         self.revealed: list[str] = []
+        self.failure: str | None = None  # raised as OpenFailed by both, when set
 
     def open(self, path: str) -> None:
+        self._fail()
         self.opened.append(path)
 
     def reveal(self, path: str) -> None:
+        self._fail()
         self.revealed.append(path)
+
+    def _fail(self) -> None:
+        from app.ui.opener import OpenFailed
+
+        if self.failure is not None:
+            raise OpenFailed(self.failure)

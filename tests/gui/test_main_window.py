@@ -83,6 +83,24 @@ def test_enter_opens_and_ctrl_enter_reveals(
     assert opener.revealed == [selected.path]
 
 
+def test_a_launcher_that_fails_says_so_in_the_status_bar(
+    qtbot: QtBot, window: MainWindow, opener: RecordingOpener
+) -> None:
+    window.rerank_enabled = False
+    type_query(qtbot, window, "report")
+    opener.failure = "no application opens .pdf files here (install xdg-utils)"
+    opened: list[str] = []
+    window.file_opened.connect(opened.append)
+    for button in (window.preview.open_button, window.preview.reveal_button):
+        window.status.clearMessage()
+        button.click()
+        assert window.status.currentMessage() == opener.failure
+    assert opened == [] and opener.opened == [] and opener.revealed == []
+    opener.failure = None
+    window.preview.open_button.click()
+    assert opened == ["/docs/report.pdf"]
+
+
 def test_arrows_move_selection(qtbot: QtBot, window: MainWindow) -> None:
     window.rerank_enabled = False
     type_query(qtbot, window, "cats")
