@@ -27,7 +27,7 @@ import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import httpx
 import numpy as np
@@ -42,6 +42,15 @@ if TYPE_CHECKING:
     from engine.resolve import ResolvedModel
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+class HttpOptions(TypedDict, total=False):
+    """How both remote models talk to their server (``HttpClient``'s keyword options)."""
+
+    api_key: str | None
+    timeout: float
+    retries: int
+    backoff: float
 
 
 class HttpClient:
@@ -171,20 +180,15 @@ class RemoteEmbedder:
         url: str,
         model: str,
         *,
-        api_key: str | None = None,
         dim: int | None = None,
         max_length: int = 8192,
         batch_size: int = 32,
-        timeout: float = 60.0,
-        retries: int = 3,
-        backoff: float = 0.25,
+        **http: Unpack[HttpOptions],
     ) -> None:
         self.model = model
         self.max_length = max_length
         self.batch_size = max(batch_size, 1)
-        self._http = HttpClient(
-            _endpoint_base(url), api_key, timeout=timeout, retries=retries, backoff=backoff
-        )
+        self._http = HttpClient(_endpoint_base(url), **http)
         self._send_dimensions = dim is not None
         native = self._request(["dimension probe"], None).shape[1]  # also proves the server works
         entry = lookup(model)
@@ -280,22 +284,17 @@ class RemoteReranker:
         url: str,
         model: str,
         *,
-        api_key: str | None = None,
         style: str = "auto",
         template: str = "plain",
         batch_size: int = 32,
-        timeout: float = 60.0,
-        retries: int = 3,
-        backoff: float = 0.25,
+        **http: Unpack[HttpOptions],
     ) -> None:
         self.model = model
         self.url = url.rstrip("/")
         self.style = style if style != "auto" else ("jina" if self.url.endswith("/v1") else "tei")
         self.template = template
         self.batch_size = max(batch_size, 1)
-        self._http = HttpClient(
-            self.url, api_key, timeout=timeout, retries=retries, backoff=backoff
-        )
+        self._http = HttpClient(self.url, **http)
         entry = lookup(model)
         self.info = ModelInfo(
             model_id=entry.model_id if entry else model,
