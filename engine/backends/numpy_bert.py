@@ -7,7 +7,6 @@ come straight from ``model.safetensors``; the maths mirrors transformers' ``Bert
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,13 +14,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from engine.backends.local import LocalEmbedder
 from engine.config import EmbedderConfig
 from engine.errors import ModelLoadError
 from engine.pooling import (
     check_dim,
-    cut_keeping_last,
     declared_pooling,
-    embed_batched,
     model_config,
     pad,
     sbert_max_length,
@@ -179,7 +177,7 @@ def _read_shape(path: Path) -> tuple[BertShape, dict[str, Any]]:
     return shape, config
 
 
-class NumpyBertEmbedder:
+class NumpyBertEmbedder(LocalEmbedder):
     """Sentence-transformers BERT embeddings (mean or CLS pooling), torch-free."""
 
     def __init__(self, resolved: ResolvedModel, config: EmbedderConfig) -> None:
@@ -218,20 +216,6 @@ class NumpyBertEmbedder:
         except Exception as exc:  # missing or corrupt file
             raise ModelLoadError(f"Cannot read {path / 'model.safetensors'}: {exc}") from exc
         return {k: v.astype(np.float32) for k, v in raw.items() if v.dtype.kind == "f"}
-
-    def tokenizer(self) -> HFTokenizer:
-        """The WordPiece tokenizer whose tokens ``max_length`` counts."""
-        return self._tokenizer
-
-    def encode_ids(self, texts: Sequence[str]) -> list[list[int]]:
-        """[CLS] text [SEP], cut to ``max_length`` while keeping the final [SEP]."""
-        full = self._tokenizer.encode_batch(texts, special=True)
-        return [cut_keeping_last(x, self.max_length) for x in full]
-
-    def embed_documents(self, texts: Sequence[str]) -> Vector:
-        """Embed texts; shape (len(texts), dim), L2-normalised."""
-        ids = self.encode_ids(texts) if texts else []
-        return embed_batched(ids, self._forward, self.batch_tokens, self.info.max_dim, self.dim)
 
     def embed_query(self, text: str, instruction: str | None = None) -> Vector:
         """Queries are embedded like documents: this model was trained without instructions."""

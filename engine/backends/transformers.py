@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine.backends.local import LocalEmbedder
 from engine.config import EmbedderConfig, RerankerConfig
 from engine.errors import BackendUnavailable, ModelLoadError
 from engine.instructions import (
@@ -26,9 +27,7 @@ from engine.instructions import (
 )
 from engine.pooling import (
     check_dim,
-    cut_keeping_last,
     declared_pooling,
-    embed_batched,
     model_config,
     pad,
     sbert_max_length,
@@ -143,7 +142,7 @@ def _release(model: Any, device: str) -> None:
         torch.mps.empty_cache()
 
 
-class TransformersEmbedder:
+class TransformersEmbedder(LocalEmbedder):
     """Qwen3 (last-token) or sentence-transformers (mean/CLS) embeddings via torch."""
 
     def __init__(self, resolved: ResolvedModel, config: EmbedderConfig) -> None:
@@ -184,22 +183,12 @@ class TransformersEmbedder:
             limits.append(tuned)
         return min(limits)
 
-    def tokenizer(self) -> HFTokenizer:
-        """The tokenizer whose tokens ``max_length`` counts."""
-        return self._tokenizer
-
     def encode_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Model input ids: Qwen3 ends in exactly one EOS; BERT keeps [CLS] ... [SEP]."""
         if self.family == "qwen3":
             raw = self._tokenizer.encode_batch(texts, special=False)
             return [with_single_eos(ids, QWEN3_EOS_ID, self.max_length) for ids in raw]
-        full = self._tokenizer.encode_batch(texts, special=True)
-        return [cut_keeping_last(ids, self.max_length) for ids in full]
-
-    def embed_documents(self, texts: Sequence[str]) -> Vector:
-        """Embed documents as they are (no instruction); shape (len(texts), dim)."""
-        ids = self.encode_ids(texts) if texts else []
-        return embed_batched(ids, self._forward, self.batch_tokens, self.info.max_dim, self.dim)
+        return super().encode_ids(texts)
 
     def embed_query(self, text: str, instruction: str | None = None) -> Vector:
         """Embed a query; Qwen3 gets ``Instruct: ...\\nQuery:`` (default task when None)."""
