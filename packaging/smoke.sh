@@ -148,7 +148,7 @@ url = found.group(1)
 
 
 def post(path, body, auth):
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
     if auth:
         headers["Authorization"] = f"Bearer {auth}"
     request = urllib.request.Request(url + path, json.dumps(body).encode(), headers)
@@ -169,6 +169,17 @@ top = pathlib.Path(answer["results"][0]["path"]).name
 if top != "tides.txt":
     sys.exit(f"FAIL: /search top hit is {top}, expected tides.txt")
 print(f"ok: {url}/search -> {top} (401 without the token)")
+rpc = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+    "protocolVersion": "2025-06-18", "capabilities": {},
+    "clientInfo": {"name": "quarry-smoke", "version": "1"}}}
+status, answer = post("/mcp", rpc, token)  # streamable HTTP, stateless, JSON answers
+if status != 200 or "serverInfo" not in answer.get("result", {}):
+    sys.exit(f"FAIL: MCP initialize at {url}/mcp answered {status}: {answer}")
+status, answer = post("/mcp", {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, token)
+tools = sorted(tool["name"] for tool in answer.get("result", {}).get("tools", []))
+if status != 200 or "search" not in tools:
+    sys.exit(f"FAIL: MCP tools/list at {url}/mcp answered {status}: {answer}")
+print(f"ok: {url}/mcp initialize + tools/list -> {tools}")
 EOF
 kill "$serve_pid"
 wait "$serve_pid" 2>/dev/null || true
