@@ -251,8 +251,9 @@ class Indexer:
         )
         self._ocr_first = None
         self._preparer = Preparer(
-            self.store.path, self.chunker, extractor, self.config.max_file_bytes, ocr.enabled
-        )
+            self.store.path, self.chunker, extractor, self.config.max_file_bytes, ocr.enabled,
+            self._cancel.is_set,
+        )  # fmt: skip
         preparers = ThreadPoolExecutor(self.config.workers, thread_name_prefix="prepare")
         preparing: dict[Future[Prepared], Job] = {}
         self.embedding.backoff = self._serving
@@ -266,6 +267,9 @@ class Indexer:
                     if until_idle:
                         break
                 self._wait(preparing, idle)
+        except BaseException:  # Ctrl-C in a one-shot run: the preparers stop chunking too
+            self._cancel.set()
+            raise
         finally:
             for fut in preparing:
                 fut.cancel()
@@ -436,6 +440,8 @@ class Indexer:
             sink = self._sinks.pop(job.id, None)
             if work.mailbox and sink is not None:
                 self._finish_mailbox(work, sink)
+            elif work.cancelled:
+                continue  # claimed, not finished: requeued when the run ends
             elif work.vanished:
                 self._delete(job)
             elif work.error is not None:

@@ -3,8 +3,11 @@
 Two ``quarry index`` runs on one index used to both reconcile the same folders and repeat
 about half of each other's work (no corruption: SQLite serialises the writes). The lock
 makes the second one wait for the first and say so; once it gets the lock, its reconcile
-finds the work done. The lock is advisory (``flock`` on POSIX, ``msvcrt.locking`` on
-Windows) and held by an open file, so a crashed or killed holder releases it at once.
+finds the work done. The window's indexing run (``app.ui.adapters.RealIndexing``) takes
+the same lock, so a ``quarry index`` beside the open window waits for it and names it, and
+the window waits (and says so in its status bar) while a CLI run holds it. The lock is
+advisory (``flock`` on POSIX, ``msvcrt.locking`` on Windows) and held by an open file, so a
+crashed or killed holder releases it at once.
 """
 
 from __future__ import annotations

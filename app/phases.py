@@ -16,8 +16,9 @@ from typing import Literal
 EmbedState = Literal["running", "paused", "battery", "waiting", "backoff", "idle"]
 #: The run as a whole: "running" (phase 1 has files to read), "rebuilding" (a new index
 #: at another dimension is being built), "idle" (waiting for changes; phase 2 may still be
-#: embedding), "cancelled" or "done".
-RunState = Literal["running", "rebuilding", "idle", "cancelled", "done"]
+#: embedding), "cancelled", "done", or "locked" (another process holds the index lock;
+#: ``Progress.current`` says which).
+RunState = Literal["running", "rebuilding", "idle", "cancelled", "done", "locked"]
 
 
 def format_duration(seconds: float | None) -> str:

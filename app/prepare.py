@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.chunker import ChunkDraft, Chunker, heading_label
+from app.chunker import ChunkDraft, Chunker, ChunkingCancelled, heading_label
 from app.extract import ExtractorPool
 from app.extract.errors import ExtractionError, NeedsOcr, Unreadable
 from app.extract.files import open_regular
@@ -46,6 +47,7 @@ class Prepared:
     ocr_new: dict[int, str] = field(default_factory=dict)  # pages OCR read now, for the cache
     mailbox: bool = False  # an mbox, written batch by batch through its sink
     title: str = ""  # the document's own title, indexed as a keyword field
+    cancelled: bool = False  # the run stopped while it was chunked: the job stays queued
 
 
 def file_digest(path: str) -> str:
@@ -67,12 +69,14 @@ class Preparer:
         extractor: ExtractorPool,
         max_file_bytes: int | None,
         ocr_enabled: bool = False,
+        cancelled: Callable[[], bool] = lambda: False,
     ) -> None:
         self.db = db
         self.chunker = chunker
         self.extractor = extractor
         self.max_file_bytes = max_file_bytes
         self.ocr_enabled = ocr_enabled
+        self.cancelled = cancelled  # the run's stop flag, polled while a big text is chunked
         self._local = threading.local()
 
     def _reader(self) -> Store:
@@ -154,7 +158,12 @@ class Preparer:
         work.title = document.title
         work.documents = [mail_document(document, "")] if is_mail(document) else []
         doc = 0 if work.documents else None
-        work.chunks = [new_chunk(chunk, doc) for chunk in self.chunker.chunk(document)]
+        try:
+            drafts = self.chunker.chunk(document, self.cancelled)
+        except ChunkingCancelled:
+            work.cancelled = True
+            return
+        work.chunks = [new_chunk(chunk, doc) for chunk in drafts]
 
     def _reuse_copy(self, work: Prepared) -> bool:
         """A byte-identical file already indexed: copy its chunks, skip extraction.

@@ -30,6 +30,13 @@ CHUNK_COLS = (
     'c.id, c.file_id, f.path, c.ordinal, c.text, c.start, c."end", c.content_hash,'
     " c.token_count, c.page, c.heading, f.mtime, f.size, c.ocr, c.doc_id"
 )
+#: Most characters of a chunk's text a search hit loads. An index built before chunks had
+#: a length cap can hold one 95 MB chunk (a hostile one-line file): cut in SQL, so a search
+#: that touches it never copies it into Python. Twice the window's 32k passage limit, so a
+#: passage that starts after the previous one's overlap still gets its full 32k. ``start``
+#: and ``end`` stay the file's offsets; the text is a prefix of ``[start, end)``.
+HIT_TEXT_CHARS = 65_536
+HIT_CHUNK_COLS = CHUNK_COLS.replace("c.text", f"substr(c.text, 1, {HIT_TEXT_CHARS})")
 
 
 def has_cjk(text: str) -> bool:

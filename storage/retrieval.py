@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from storage import fts, lexical, prefilter, vectors
-from storage.base import CHUNK_COLS, StoreBase, chunk_record
+from storage.base import HIT_CHUNK_COLS, StoreBase, chunk_record
 from storage.errors import FingerprintMismatch
 from storage.filters import filter_sql
 from storage.models import Chunk, Fingerprint, Hit, SearchFilters
@@ -168,7 +168,7 @@ class RetrievalMixin(StoreBase):
             active = self._index_id("active_index")
             fp = self._index_fp(active)
             rows = self.conn.execute(
-                f"SELECT {CHUNK_COLS}, e.vector FROM chunks c JOIN files f ON f.id = c.file_id"
+                f"SELECT {HIT_CHUNK_COLS}, e.vector FROM chunks c JOIN files f ON f.id = c.file_id"
                 " JOIN embeddings e ON e.index_id = ? AND e.content_hash = c.content_hash"
                 " WHERE f.path = ? ORDER BY c.ordinal",
                 (active, path),

@@ -23,7 +23,15 @@ import numpy as np
 
 from storage import backlog, jobs, lexical, schema, vectors
 from storage.backlog import BacklogMixin
-from storage.base import CHUNK_COLS, FILE_COLS, chunk_record, file_record, has_cjk, translate
+from storage.base import (
+    CHUNK_COLS,
+    FILE_COLS,
+    HIT_CHUNK_COLS,
+    chunk_record,
+    file_record,
+    has_cjk,
+    translate,
+)
 from storage.connection import connect, database_errors
 from storage.documents import DocumentsMixin
 from storage.errors import DatabaseCorrupt, DatabaseLocked, StorageError
@@ -426,13 +434,14 @@ class Store(RetrievalMixin, BacklogMixin, RebuildMixin, MaintenanceMixin, Docume
         return int(row[0] or 0)
 
     def chunks_by_id(self, ids: Iterable[int]) -> dict[int, Chunk]:
-        """Chunks (with their file's path, mtime, size) for the given ids."""
+        """Chunks (with their file's path, mtime, size) for the given ids: search hits, so
+        each text is at most ``HIT_TEXT_CHARS`` long (a prefix; offsets stay exact)."""
         id_list = list(dict.fromkeys(int(i) for i in ids))
         out: dict[int, Chunk] = {}
         for start in range(0, len(id_list), 900):
             part = id_list[start : start + 900]
             rows = self.conn.execute(
-                f"SELECT {CHUNK_COLS} FROM chunks c JOIN files f ON f.id = c.file_id"
+                f"SELECT {HIT_CHUNK_COLS} FROM chunks c JOIN files f ON f.id = c.file_id"
                 f" WHERE c.id IN ({', '.join('?' * len(part))})",
                 part,
             )

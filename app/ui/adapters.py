@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -204,6 +204,19 @@ def writer_lock(db: Path) -> threading.Lock:
         return _WRITER_LOCKS.setdefault(db.resolve(), threading.Lock())
 
 
+#: How the window names itself in the index lock: what a ``quarry index`` beside it prints.
+WINDOW = "the Quarry window"
+
+
+def _waiting_notice(on_progress: ProgressCallback) -> Callable[[str], None]:
+    """Tell the status bar that another process holds the index lock, and which one."""
+
+    def show(holder: str) -> None:
+        on_progress(Progress("locked", current=holder))
+
+    return show
+
+
 class RealIndexing:
     """``app.pipeline.Pipeline`` (watching) behind the window's ``IndexingBackend``."""
 
@@ -221,14 +234,24 @@ class RealIndexing:
         self._retries: list[str] = []
 
     def run(self, on_progress: ProgressCallback) -> None:
-        """Finish an interrupted rebuild, reconcile, index and keep watching until cancelled."""
+        """Finish an interrupted rebuild, reconcile, index and keep watching until cancelled.
+
+        Holds the cross-process index lock (``app.indexlock``) like ``quarry index`` and
+        ``quarry watch`` do: while another process holds it, the status bar says so, search
+        keeps answering from the index as it is, and the lock is tried again every fraction
+        of a second until it is free (or the run is cancelled).
+        """
+        from app.indexlock import index_lock
         from app.loaders import make_embedder
 
         self._cancel.clear()
         if not self._take_writer():
             return
         try:
-            self._run(make_embedder(self.settings), on_progress)
+            waiting = _waiting_notice(on_progress)
+            with index_lock(self.db_path, WINDOW, waiting, self._cancel.is_set) as got:
+                if got:
+                    self._run(make_embedder(self.settings), on_progress)
         finally:
             self._writer.release()
 

@@ -29,6 +29,12 @@ def describe(progress: Progress) -> str:
         if eta := format_eta(progress.eta_s):
             parts.append(f"ETA {eta}")
         return " · ".join(parts)
+    if progress.state == "locked":  # another process holds the index lock
+        who = f" ({progress.current})" if progress.current else ""
+        return (
+            f"Another Quarry{who} is indexing this index; search works, and indexing here"
+            " starts when it finishes"
+        )
     line = phases.describe(progress.phases())
     if progress.state == "running":
         ocr = ""

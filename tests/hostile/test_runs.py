@@ -37,6 +37,29 @@ def test_ctrl_c_stops_the_run_and_its_workers_promptly(quarry: Quarry, tmp_path:
     assert not run.leftover, "an extraction worker outlived the run"
 
 
+def huge_text(path: Path, megabytes: int) -> Path:
+    """Prose with no structure to speak of: chunking it takes about 0.7 s per MB."""
+    line = "The keeper logged the lamp, the weather and every ship that passed the point. "
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(line * (megabytes * 1_000_000 // len(line)))
+    return path
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_a_huge_text_is_chunked_stops_promptly(quarry: Quarry, tmp_path: Path) -> None:
+    """The preparer thread checks the run's cancel flag while it chunks, slice by slice."""
+    folder = tmp_path / "docs"
+    huge_text(folder / "logbook.txt", 12)  # ~10-15 s of chunking here
+    process = quarry.start("index", str(folder), "--workers", "1")
+    time.sleep(6)  # start-up and extraction done: the preparer is chunking now
+    assert process.popen.poll() is None, process.stderr
+    sent = time.monotonic()
+    process.signal(signal.SIGINT)
+    run = process.finish(timeout=30)
+    assert not run.timed_out and run.rc == 130, run.describe()
+    assert time.monotonic() - sent < 3, run.describe()
+
+
 def test_second_index_run_waits_for_the_first_and_repeats_nothing(
     quarry: Quarry, tmp_path: Path
 ) -> None:

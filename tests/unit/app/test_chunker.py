@@ -15,6 +15,7 @@ from app.chunker import (
     ChunkDraft,
     Chunker,
     ChunkerConfig,
+    ChunkingCancelled,
     content_hash,
     embedded_text,
     heading_label,
@@ -150,6 +151,23 @@ def test_big_document_is_fast(bert: HFTokenizer) -> None:
     chunks = Chunker(bert, ChunkerConfig(target_tokens=256, overlap_tokens=32)).chunk(doc)
     assert time.perf_counter() - started < 20
     assert len(chunks) > 100
+
+
+def test_a_cancel_check_stops_a_big_document_within_a_slice(bert: HFTokenizer) -> None:
+    """Ctrl-C must not wait for a whole huge text: the check runs before every slice."""
+    text = "\n\n".join([PROSE] * 80)  # ~1.3 MB: five slices
+    doc = Document(text, [Section(0, len(text))], "text")
+    checks: list[float] = []
+
+    def cancelled() -> bool:
+        checks.append(time.perf_counter())
+        return len(checks) > 2  # stop at the third slice
+
+    chunker = Chunker(bert, ChunkerConfig(target_tokens=256, overlap_tokens=32))
+    with pytest.raises(ChunkingCancelled):
+        chunker.chunk(doc, cancelled)
+    assert len(checks) == 3
+    assert len(chunker.chunk(doc)) > 100  # without a check: the whole document, as before
 
 
 _pieces = st.sampled_from([*"ab cd.\n\t#é名🦉`", "\n\n", "```\n", "## h\n", "word "])

@@ -192,11 +192,14 @@ def test_watcher_drops_links_out_and_forgets_a_file_turned_into_one(tmp_path: Pa
         watcher.stop()
 
 
-def test_chmod_brings_a_file_back(tmp_path: Path) -> None:
+@pytest.mark.parametrize("polling", [False, True])
+def test_chmod_brings_a_file_back(tmp_path: Path, polling: bool) -> None:
+    """Network drives and exhausted inotify poll: a chmod there must be seen too."""
     target = tmp_path / "locked.txt"
     target.write_text("x")
     sink = _Sink()
-    watcher = Watcher([str(tmp_path)], PathFilter(), sink, debounce_s=0.1)
+    watcher = Watcher([str(tmp_path)], PathFilter(), sink, debounce_s=0.1,
+                      force_polling=polling, poll_interval_s=0.2)  # fmt: skip
     watcher.start()
     try:
         time.sleep(0.3)
