@@ -32,7 +32,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from app.ui.elide import elide_location
-from app.ui.highlight import blend, highlight_html
+from app.ui.highlight import blend, collapse_spaces, highlight_html
 from app.ui.protocols import ResultRow, Span
 from app.ui.results_model import KindRole, ModifiedRole, RowRole
 
@@ -250,8 +250,11 @@ def snippet_document(
     of the last line, not at a word: a clip rectangle instead cut a line of CJK in half.
     """
     style = match_style(palette)
-    text = fitted_text(hit.snippet, hit.spans, font.toString(), width, style)
-    return _rich_text(text, hit.spans, font, width, style, color)
+    snippet, spans = collapse_spaces(hit.snippet, hit.spans)
+    text = fitted_text(snippet, spans, font.toString(), width, style)
+    if text != snippet:  # the "…" is no match
+        spans = tuple((s, min(e, len(text) - 1)) for s, e in spans)
+    return _rich_text(text, spans, font, width, style, color)
 
 
 @functools.lru_cache(maxsize=512)

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QStyleOptionViewItem
 from pytestqt.qtbot import QtBot
 
 from app.ui.main_window import MainWindow
+from app.ui.protocols import ResultRow
 from app.ui.result_delegate import (
     PADDING,
     SNIPPET_LINES,
@@ -143,3 +144,16 @@ def test_cjk_snippets_wrap_within_the_row_and_end_in_an_ellipsis(
     painted = 2 * ui + 4 + doc.size().height() + 2 * PADDING
     assert painted <= window.delegate.sizeHint(option, window.model.index(row)).height()
     assert painted <= option.rect.height()  # type: ignore[attr-defined]
+
+
+def test_snippet_whitespace_shows_as_single_spaces(window: MainWindow) -> None:
+    """Code snippets hold runs of spaces and newlines; the row shows them as HTML would."""
+    snippet = "  def   raise_it():\n\n        raise   ValueError"
+    start = snippet.index("ValueError")
+    hit = ResultRow(path="/a.py", score=1.0, snippet=snippet, spans=((start, start + 10),))
+    palette = window.palette()
+    doc = snippet_document(hit, window.font(), 600, palette, palette.text().color())
+    assert doc.toPlainText() == "def raise_it(): raise ValueError"
+    marked, plain = doc.find("ValueError"), doc.find("raise_it")
+    assert marked.charFormat().background().style() != Qt.BrushStyle.NoBrush
+    assert plain.charFormat().background().style() == Qt.BrushStyle.NoBrush
