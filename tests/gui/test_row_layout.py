@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFontMetrics
-from PySide6.QtWidgets import QStyleOptionViewItem
+from PySide6.QtGui import QFontMetrics, QInputMethodEvent
+from PySide6.QtWidgets import QApplication, QStyleOptionViewItem
 from pytestqt.qtbot import QtBot
 
 from app.ui.main_window import MainWindow
@@ -126,8 +126,12 @@ def test_cjk_snippets_wrap_within_the_row_and_end_in_an_ellipsis(
     qtbot: QtBot, window: MainWindow, name: str, text: str
 ) -> None:
     window.splitter.moveSplitter(420, 1)
+    qtbot.keyClicks(window.search_field, "cats ")
     with qtbot.waitSignal(window.worker.results_ready, timeout=5000):
-        window.search_field.setText("cats " + text[:3])  # typed through an input method
+        event = QInputMethodEvent()  # CJK arrives from an input method, not as key presses
+        event.setCommitString(text[:3])
+        QApplication.sendEvent(window.search_field, event)
+    assert window.search_field.text() == "cats " + text[:3]
     row = [h.name for h in window.model.hits()].index(name)
     hit = window.model.hits()[row]
     assert any(text[:3] in hit.snippet[s:e] for s, e in hit.spans)
