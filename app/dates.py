@@ -116,6 +116,11 @@ def _natural(text: str, now: datetime) -> Period | None:
     return None
 
 
+DATE_FORMS = (
+    "2024-05-17, 2024-05, 2024, today, yesterday, last week, last month, 3 days ago, a week ago"
+)
+
+
 def parse_period(text: str, now: datetime | None = None) -> Period | None:
     """The period ``text`` names (see the module docstring), or None when it names none."""
     words = re.sub(r"[\s_]+|(?<=[a-z])-(?=[a-z\d])|(?<=\d)-(?=[a-z])", " ", text.strip().lower())
@@ -133,8 +138,5 @@ def parse_date(text: str, now: datetime | None = None) -> float:
     """Start of the period ``text`` names, for ``--after``/``--before``; ValueError if none."""
     period = parse_period(text, now)
     if period is None:
-        raise ValueError(
-            f"not a date: {text!r} (try 2024-05-17, 2024-05, 2024, today, yesterday, "
-            "last week, last month, 3 days ago, a week ago)"
-        )
+        raise ValueError(f"not a date: {text!r} (try {DATE_FORMS})")
     return period.start

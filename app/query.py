@@ -10,6 +10,8 @@
     path:invoice        only files whose path contains this text
     after:2024-05       modified on or after (ISO dates, today, yesterday, last week, ...)
     before:yesterday    modified before
+    lang:de             only passages whose detected language is German (ISO 639-1 codes,
+                        ``lang:de,fr`` for several; the language keyword search stems by)
 
 Values may be quoted (``in:"My Projects"``, ``after:"last week"``) and a natural date of
 two or three words may follow unquoted (``after:last week``, ``after:3 days ago``).
@@ -33,7 +35,7 @@ from typing import Literal
 from app.dates import LEADING_WORDS, parse_period
 from storage.models import SearchFilters
 
-Kind = Literal["type", "in", "path", "after", "before", "exclude", "from"]
+Kind = Literal["type", "in", "path", "after", "before", "exclude", "from", "lang"]
 _NAMES: dict[str, Kind] = {
     "type": "type",
     "ext": "type",
@@ -44,6 +46,8 @@ _NAMES: dict[str, Kind] = {
     "since": "after",
     "before": "before",
     "from": "from",
+    "lang": "lang",
+    "language": "lang",
 }
 #: ``type:`` words that are no extension: ``mail`` keeps mail messages (Maildir files have
 #: no extension), ``image`` means every image format OCR reads.
@@ -100,6 +104,7 @@ class ParsedQuery:
     path_parts: tuple[str, ...] = ()
     mail_only: bool = False
     senders: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
     after: float | None = None
     before: float | None = None
     operators: tuple[Operator, ...] = field(default=())
@@ -121,6 +126,7 @@ class ParsedQuery:
             excluded=base.excluded + self.excluded,
             mail_only=base.mail_only or self.mail_only,
             senders=base.senders + self.senders,
+            languages=self.languages or base.languages,
         )
 
     def without(self, operator: Operator) -> str:
@@ -157,6 +163,15 @@ def extensions_of(value: str) -> tuple[str, ...] | None:
         elif word != MAIL_TYPE:
             out += FAMILIES.get(word, (word,))
     return tuple(dict.fromkeys(out)) or None
+
+
+def languages_of(value: str) -> tuple[str, ...] | None:
+    """``de`` or ``de,fr`` as language codes; None unless every part is a two-letter code
+    (``lang:german`` stays plain words rather than filtering everything out)."""
+    codes = tuple(c.strip().lower() for c in value.split(","))
+    if not all(re.fullmatch(r"[a-z]{2}", c) for c in codes):
+        return None
+    return codes
 
 
 def types_of(value: str) -> tuple[tuple[str, ...], bool] | None:
@@ -217,6 +232,7 @@ class _Builder:
             path_parts=tuple(get("path_parts", [])),
             mail_only=bool(get("mail_only")),
             senders=tuple(get("senders", [])),
+            languages=tuple(dict.fromkeys(get("languages", []))),
             after=self.dates.get("after"),
             before=self.dates.get("before"),
             operators=tuple(self.operators),
@@ -291,6 +307,11 @@ def _operator(
             out.add("mail_only", MAIL_TYPE)
     elif kind == "from":
         out.add("senders", value)
+    elif kind == "lang":
+        codes = languages_of(value)
+        if codes is None:
+            return None
+        out.add("languages", *codes)
     elif kind == "in":
         absolute = value.startswith(("/", "~")) or re.match(r"[A-Za-z]:[\\/]", value)
         if absolute:

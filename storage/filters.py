@@ -75,6 +75,11 @@ def filter_sql(filters: SearchFilters | None) -> tuple[str, list[object]]:
         params += exts
     _text_filters(filters, parts, params)
     _mail_filters(filters, parts, params)
+    if filters.languages:
+        # chunks_lex.lang is the language the chunk's keywords were stemmed in (schema v3)
+        marks = ", ".join("?" * len(filters.languages))
+        parts.append(f"c.id IN (SELECT rowid FROM chunks_lex WHERE lang IN ({marks}))")
+        params += list(filters.languages)
     for column, op, value in (
         ("f.mtime", ">=", filters.modified_after),
         ("f.mtime", "<", filters.modified_before),

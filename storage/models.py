@@ -184,7 +184,8 @@ class SearchFilters:
     text in it (ASCII case-insensitively). ``phrases`` must occur in a chunk (words in
     order); a file holding any of ``excluded`` is left out whole.
     ``mail_only`` keeps mail messages; ``senders`` keeps messages whose From header
-    contains one of them (case-insensitive).
+    contains one of them (case-insensitive). ``languages`` keeps passages whose detected
+    language (``storage.lexical.detect``, ISO 639-1) is one of them.
     """
 
     folders: tuple[str, ...] = ()
@@ -199,6 +200,7 @@ class SearchFilters:
     excluded: tuple[str, ...] = ()
     mail_only: bool = False
     senders: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:
@@ -208,6 +210,7 @@ class SearchFilters:
             or self.extensions
             or self.mail_only
             or self.senders
+            or self.languages
             or self.modified_after is not None
             or self.modified_before is not None
             or self.size_min is not None

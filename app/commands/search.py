@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "query",
         nargs="+",
         help='what to look for; understands "exact phrase", -word, type:pdf, in:FOLDER, '
-        "path:TEXT, after:DATE, before:DATE",
+        "path:TEXT, after:DATE, before:DATE, lang:de",
     )
     p.add_argument("--k", type=int, default=10, help="number of files (or passages)")
     p.add_argument("--rerank", action=argparse.BooleanOptionalAction, default=None)

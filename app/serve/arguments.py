@@ -15,10 +15,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from app.dates import DATE_FORMS, parse_date
 from storage.models import SearchFilters
 
 Mode = Literal["hybrid", "vector", "keyword"]
@@ -91,12 +91,14 @@ def checked_path(value: object) -> str:
 
 
 def _date(name: str, value: str | None) -> float | None:
+    """``value`` read as ``quarry search --after/--before`` and the query language read it
+    (``app.dates`` is the one parser), so "yesterday" means the same everywhere."""
     if value is None:
         return None
     try:
-        return datetime.fromisoformat(value).timestamp()
+        return parse_date(value)
     except ValueError:
-        raise _bad(name, "a date like 2026-01-31") from None
+        raise _bad(name, f"a date like {DATE_FORMS}; got {value!r}") from None
 
 
 def _strings(name: str, value: object) -> tuple[str, ...]:

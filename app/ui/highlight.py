@@ -33,6 +33,27 @@ def merge_spans(spans: Sequence[Span], length: int) -> list[Span]:
     return merged
 
 
+def collapse_spaces(text: str, spans: Sequence[Span]) -> tuple[str, tuple[Span, ...]]:
+    """``text`` with each run of whitespace as one space and none leading, as HTML shows it,
+    and ``spans`` moved along; a layout that must map positions back to ``text`` (pre-wrap)
+    then shows what a browser would."""
+    out: list[str] = []
+    moved = [0] * (len(text) + 1)
+    after_space = True
+    for i, ch in enumerate(text):
+        moved[i] = len(out)
+        if ch.isspace():
+            if not after_space:
+                out.append(" ")
+            after_space = True
+        else:
+            out.append(ch)
+            after_space = False
+    moved[len(text)] = len(out)
+    clip = [(min(max(s, 0), len(text)), min(max(e, 0), len(text))) for s, e in spans]
+    return "".join(out), tuple((moved[s], moved[e]) for s, e in clip if e > s)
+
+
 def highlight_html(text: str, spans: Sequence[Span], style: str) -> str:
     """``text`` escaped, with each span wrapped in ``<span style=...>``; newlines kept as spaces.
 

@@ -25,7 +25,6 @@ from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeyEvent, QKey
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QMainWindow,
     QMenu,
@@ -43,7 +42,7 @@ from app.ui.filters import FilterBar
 from app.ui.immortal import keep_singletons_alive
 from app.ui.opener import DesktopOpener, Opener, OpenFailed
 from app.ui.presets import all_presets, saved_preset
-from app.ui.preview import PreviewPane
+from app.ui.preview import ElidedLabel, PreviewPane
 from app.ui.protocols import Preview, ResultRow
 from app.ui.result_delegate import ResultDelegate
 from app.ui.results_model import ResultsModel
@@ -131,7 +130,8 @@ class MainWindow(QMainWindow):
 
     def _results_column(self) -> QWidget:
         """The list, under a banner that says when it lists files like another one."""
-        self.similar_label = QLabel()
+        # Elided: a long file name in a plain label widened the list and moved the splitter.
+        self.similar_label = ElidedLabel(Qt.TextElideMode.ElideMiddle)
         self.similar_close = QToolButton()
         self.similar_close.setText("✕")
         self.similar_close.setToolTip("Back to the search")

@@ -13,6 +13,7 @@ splitter never moves when a result is selected.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import (
@@ -37,6 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.elide import elide_location
 from app.ui.highlight import blend, merge_spans
 from app.ui.protocols import Preview, ResultRow, Span
 
@@ -44,10 +46,15 @@ from app.ui.protocols import Preview, ResultRow, Span
 class ElidedLabel(QLabel):
     """One line of text, elided with "…" to fit; it never asks for more width."""
 
-    def __init__(self, mode: Qt.TextElideMode = Qt.TextElideMode.ElideMiddle) -> None:
+    def __init__(
+        self,
+        mode: Qt.TextElideMode = Qt.TextElideMode.ElideMiddle,
+        elide: Callable[[str, QFontMetrics, int], str] | None = None,
+    ) -> None:
         super().__init__()
         self._full = ""
         self._mode = mode
+        self._elide = elide  # a custom elider (heading paths), else Qt's in ``mode``
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
     def setText(self, text: str) -> None:  # type: ignore[override]
@@ -61,7 +68,10 @@ class ElidedLabel(QLabel):
 
     def shown_text(self) -> str:
         """The text as it fits the current width."""
-        return QFontMetrics(self.font()).elidedText(self._full, self._mode, max(0, self.width()))
+        metrics, width = QFontMetrics(self.font()), max(0, self.width())
+        if self._elide is not None:
+            return self._elide(self._full, metrics, width)
+        return metrics.elidedText(self._full, self._mode, width)
 
     def minimumSizeHint(self) -> QSize:
         return QSize(0, super().minimumSizeHint().height())
@@ -98,7 +108,7 @@ class PreviewPane(QWidget):
         bold.setBold(True)
         self.title.setFont(bold)
         self.folder = ElidedLabel(Qt.TextElideMode.ElideLeft)
-        self.location = ElidedLabel()
+        self.location = ElidedLabel(elide=elide_location)
         self.location.setObjectName("previewLocation")
         self.text = QPlainTextEdit(readOnly=True)
         self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)

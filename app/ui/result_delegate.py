@@ -17,6 +17,7 @@ fonts often lack.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import (
@@ -30,8 +31,9 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from app.ui.highlight import blend, highlight_html
-from app.ui.protocols import ResultRow
+from app.ui.elide import elide_location
+from app.ui.highlight import blend, collapse_spaces, highlight_html
+from app.ui.protocols import ResultRow, Span
 from app.ui.results_model import KindRole, ModifiedRole, RowRole
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -120,9 +122,7 @@ class ResultDelegate(QStyledItemDelegate):
         line = metrics.lineSpacing()
         painter.setFont(font)
         painter.setPen(option.palette.color(QPalette.ColorRole.PlaceholderText))  # type: ignore[attr-defined]
-        where = metrics.elidedText(
-            hit.location or "passage", Qt.TextElideMode.ElideMiddle, rect.width()
-        )
+        where = elide_location(hit.location or "passage", metrics, rect.width())
         painter.drawText(QRect(rect.left(), rect.top(), rect.width(), line), 0, where)
         self._paint_snippet(painter, option, rect, hit, rect.top() + line)
 
@@ -166,16 +166,11 @@ class ResultDelegate(QStyledItemDelegate):
 
     @staticmethod
     def _paint_place(painter: QPainter, metrics: QFontMetrics, box: QRect, hit: ResultRow) -> None:
-        """Folder on the left (elided at its start), page/heading on the right (elided in
-        the middle), each given at most its share of the width."""
-        loc = hit.location
-        loc_w = min(metrics.horizontalAdvance(loc), box.width() // 2) if loc else 0
-        folder_w = box.width() - loc_w - (PADDING if loc else 0)
-        folder = metrics.elidedText(hit.folder, Qt.TextElideMode.ElideLeft, folder_w)
+        """Folder on the left, page/heading on the right, as ``place_texts`` fits them."""
+        folder, folder_w, loc = place_texts(metrics, box.width(), hit)
         painter.drawText(QRect(box.left(), box.top(), folder_w, box.height()), 0, folder)
         if loc:
-            shown = metrics.elidedText(loc, Qt.TextElideMode.ElideMiddle, loc_w)
-            painter.drawText(box, Qt.AlignmentFlag.AlignRight, shown)
+            painter.drawText(box, Qt.AlignmentFlag.AlignRight, loc)
 
     @staticmethod
     def _paint_level(
@@ -234,14 +229,89 @@ class ResultDelegate(QStyledItemDelegate):
         return super().editorEvent(event, model, option, index)  # type: ignore[arg-type]
 
 
+def place_texts(metrics: QFontMetrics, width: int, hit: ResultRow) -> tuple[str, int, str]:
+    """A file row's second line: the folder (elided at its start) in its width, and the
+    page/heading (whole headings dropped from the middle, the last one kept), each given at
+    most its share so neither covers the other."""
+    loc = hit.location
+    loc_w = min(metrics.horizontalAdvance(loc), width // 2) if loc else 0
+    folder_w = width - loc_w - (PADDING if loc else 0)
+    folder = metrics.elidedText(hit.folder, Qt.TextElideMode.ElideLeft, folder_w)
+    return folder, folder_w, elide_location(loc, metrics, loc_w) if loc else ""
+
+
 def snippet_document(
     hit: ResultRow, font: QFont, width: int, palette: QPalette, color: QColor
 ) -> QTextDocument:
-    """The snippet as laid-out rich text, matches highlighted (what a row paints)."""
+    """The snippet as laid-out rich text in at most ``SNIPPET_LINES`` lines, matches
+    highlighted, the last line ending in "…" when the text goes on (what a row paints).
+
+    Chinese and Japanese have no spaces, so the text is cut where the layout put the end
+    of the last line, not at a word: a clip rectangle instead cut a line of CJK in half.
+    """
+    style = match_style(palette)
+    snippet, spans = collapse_spaces(hit.snippet, hit.spans)
+    text = fitted_text(snippet, spans, font.toString(), width, style)
+    if text != snippet:  # the "…" is no match
+        spans = tuple((s, min(e, len(text) - 1)) for s, e in spans)
+    return _rich_text(text, spans, font, width, style, color)
+
+
+@functools.lru_cache(maxsize=512)
+def fitted_text(
+    snippet: str, spans: tuple[Span, ...], font_key: str, width: int, style: str
+) -> str:
+    """``snippet`` cut so it lays out in ``SNIPPET_LINES`` lines with "…" at the end;
+    cached because each cut is several layouts and rows repaint on every scroll step."""
+    font = QFont()
+    font.fromString(font_key)
+    color = QColor("black")  # colour never changes the layout
+    doc = _rich_text(snippet, spans, font, width, style, color)
+    end = line_end(doc, SNIPPET_LINES)
+    cut = end or 0
+    while end is not None and cut > 0:
+        text = snippet[:cut].rstrip() + "…"
+        end = line_end(_rich_text(text, spans, font, width, style, color), SNIPPET_LINES)
+        if end is None:
+            return text
+        cut -= 1
+    return snippet if end is None else "…"
+
+
+def _rich_text(
+    text: str, spans: Sequence[Span], font: QFont, width: int, style: str, color: QColor
+) -> QTextDocument:
+    """``text`` laid out at ``width``; pre-wrap keeps one document position per character,
+    so a position the layout reports is an index into ``text``."""
     doc = QTextDocument()
     doc.setDefaultFont(font)
     doc.setDocumentMargin(0)
     doc.setTextWidth(width)
-    body = highlight_html(hit.snippet, hit.spans, match_style(palette))
-    doc.setHtml(f'<div style="color:{color.name()}">{body}</div>')
+    body = highlight_html(text, spans, style)
+    doc.setHtml(f'<div style="white-space:pre-wrap; color:{color.name()}">{body}</div>')
     return doc
+
+
+def line_end(doc: QTextDocument, lines: int) -> int | None:
+    """Where line ``lines`` of ``doc`` ends, or None when ``doc`` has no more lines than that."""
+    doc.documentLayout().documentSize()  # lays the document out
+    seen = 0
+    block = doc.begin()
+    while block.isValid():
+        layout = block.layout()
+        for i in range(layout.lineCount()):
+            seen += 1
+            if seen == lines + 1:
+                return block.position() + layout.lineAt(i).textStart()
+        block = block.next()
+    return None
+
+
+def line_count(doc: QTextDocument) -> int:
+    """How many lines ``doc`` is laid out in."""
+    doc.documentLayout().documentSize()
+    count, block = 0, doc.begin()
+    while block.isValid():
+        count += block.layout().lineCount()
+        block = block.next()
+    return count

@@ -62,6 +62,15 @@ def relevance_text(hit: ResultRow) -> str:
     return f"{hit.level.capitalize()} relevance{p}"
 
 
+def tooltip(hit: ResultRow, kind: str) -> str:
+    """The row's full path and heading path (the row elides both), and for a file row
+    its relevance."""
+    lines = [hit.path, hit.location] if hit.location else [hit.path]
+    if kind == "file":
+        lines.append(relevance_text(hit))
+    return "\n".join(lines)
+
+
 def plan_moves(current: Sequence[str], target: Sequence[str]) -> list[tuple[int, int]]:
     """Moves (from_row, to_row) that turn ``current`` into ``target`` (same keys).
 
@@ -155,9 +164,7 @@ class ResultsModel(QAbstractItemModel):
     def _role_value(hit: ResultRow, kind: str, role: int) -> Any:
         values: dict[int, Any] = {
             Qt.ItemDataRole.DisplayRole: hit.name if kind == "file" else hit.snippet,
-            Qt.ItemDataRole.ToolTipRole: f"{hit.path}\n{relevance_text(hit)}"
-            if kind == "file"
-            else hit.path,
+            Qt.ItemDataRole.ToolTipRole: tooltip(hit, kind),
             RowRole: hit,
             PathRole: hit.path,
             FolderRole: hit.folder,

@@ -40,8 +40,10 @@ class FakeSearchBackend:
         *,
         weak: tuple[str, ...] = (),
         more: dict[str, list[str]] | None = None,
+        headings: dict[str, str] | None = None,
     ) -> None:
         self.corpus = dict(corpus or CORPUS)
+        self.headings = headings or {}  # path -> heading path (default "Intro")
         self.rerank_delay = rerank_delay
         self.weak = weak  # paths answered as weak matches
         self.more = more or {}  # path -> texts of its further passages
@@ -74,7 +76,7 @@ class FakeSearchBackend:
                         snippet=text,
                         spans=tuple(spans),
                         page=1 if path.endswith(".pdf") else None,
-                        heading="Intro",
+                        heading=self.headings.get(path, "Intro"),
                         start=0,
                         end=len(text),
                         modified=1_700_000_000.0,

@@ -120,6 +120,30 @@ def test_file_names_in_any_script_and_normal_form_come_back_exactly(
     assert {p.name for p in env["folder"].iterdir()} >= names
 
 
+@pytest.mark.parametrize(
+    ("lang", "names"),
+    [
+        ("de", {"Prozesse.md"}),
+        ("zh", {"进程管理.txt"}),
+        ("de,zh", {"Prozesse.md", "进程管理.txt"}),
+        ("fr", set()),
+    ],
+)
+def test_lang_keeps_passages_in_that_language(
+    env: dict[str, Any], lang: str, names: set[str]
+) -> None:
+    """ "TERM" is in the German and the Chinese file; ``lang:`` keeps the one asked for."""
+    base = ("search", "--db", str(env["db"]), "--no-rerank", "--json", "--mode", "keyword")
+    every = _quarry(env["home"], *base, "TERM")
+    assert {Path(r["path"]).name for r in json.loads(every.stdout)} >= {
+        "Prozesse.md",
+        "进程管理.txt",
+    }
+    out = _quarry(env["home"], *base, f"TERM lang:{lang}")
+    assert out.returncode == 0, out.stderr
+    assert {Path(r["path"]).name for r in json.loads(out.stdout)} == names
+
+
 def test_a_non_english_instruction_gets_the_model_cards_advice(
     env: dict[str, Any], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -223,6 +223,37 @@ def test_bad_requests_get_clear_json_errors(client: httpx.Client, indexed: Index
     _error(client.post("/similar", json={"k": 3}), 400, "invalid_argument")
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["plumber invoice", "--after", "yesterday"],
+        ["plumber invoice", "--after", "last week"],
+        ["plumber invoice", "--before", "3 days ago"],
+        ["plumber invoice", "--after", "2024-03"],
+    ],
+    ids=lambda a: " ".join(a[1:]),
+)
+def test_natural_dates_read_as_the_cli_reads_them(
+    client: httpx.Client, indexed: Indexed, argv: list[str]
+) -> None:
+    answer = client.post("/search", json=_body(argv))
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
+    assert results == indexed.search_json(*argv)
+    assert bool(results) == (argv[1] == "--after")  # the files changed minutes ago
+
+
+def test_an_unknown_date_names_the_accepted_forms(client: httpx.Client) -> None:
+    for name in ("after", "before"):
+        message = _error(
+            client.post("/search", json={"query": "x", name: "soon"}), 400, "invalid_argument"
+        )
+        assert f"'{name}'" in message and "'soon'" in message
+        assert all(
+            form in message for form in ("2024-05-17", "yesterday", "last week", "3 days ago")
+        )
+
+
 def _json() -> dict[str, str]:
     return {"Content-Type": "application/json"}
 

@@ -82,6 +82,8 @@ TABLE = [
     ("fees type:mail", "fees", {"mail_only": True, "extensions": ()}),
     ("fees from:anna@example.org", "fees", {"senders": ("anna@example.org",)}),
     ("scan type:image", "scan", {"extensions": IMAGE_EXTENSIONS}),
+    ("Prozess lang:DE", "Prozess", {"languages": ("de",)}),
+    ("notes language:de,fr", "notes", {"languages": ("de", "fr")}),
 ]
 
 MALFORMED = [
@@ -94,6 +96,7 @@ MALFORMED = [
     ("ext:*.pdf", "ext *.pdf"),  # no extension
     ("-- option", "-- option"),
     ("-", "-"),
+    ("lang:german", "lang german"),  # no language code
 ]
 
 
