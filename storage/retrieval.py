@@ -139,11 +139,14 @@ class RetrievalMixin(StoreBase):
             fp = self._index_fp(active)
             if active is None or fp is None or not ids:
                 return {}
+            q = np.asarray(query, dtype=np.float32).reshape(-1)
+            if q.shape[0] != fp.dim:  # a rebuild swapped in another dimension since the query
+                raise FingerprintMismatch(fp, Fingerprint("query vector", "", q.shape[0], "?"))
             rows = self._vector_rows(active, ids)
             if not rows:
                 return {}
             mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
-            scores = mat.reshape(len(rows), fp.dim) @ np.asarray(query, dtype=np.float32)
+            scores = mat.reshape(len(rows), fp.dim) @ q
         return {int(r[0]): float(v) for r, v in zip(rows, scores, strict=True)}
 
     def _vector_rows(self, index_id: int, ids: list[int]) -> list[tuple[int, bytes]]:

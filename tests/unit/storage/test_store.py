@@ -255,3 +255,14 @@ def test_a_mail_file_is_pending_from_its_first_read_until_it_finishes(store: Sto
     record = store.get_file("/mail/inbox.mbox")
     assert record is not None and record.status == "ok"
     assert store.file_stamps("/mail", max_retries=3).retry == []
+
+
+def test_cosines_for_a_query_of_another_dimension_is_a_mismatch(store: Store) -> None:
+    """A rebuild can swap in another dimension between a search's vector stage and its exact
+    rescoring: that must read as FingerprintMismatch (the window then follows the new
+    index), never as a numpy shape error."""
+    write(store, "/d/a.txt", ["alpha", "beta"])
+    ids = [c.id for c in store.chunks("/d/a.txt")]
+    assert len(store.cosines(unit("q"), ids)) == 2
+    with pytest.raises(FingerprintMismatch):
+        store.cosines(unit("q", DIM // 2), ids)
