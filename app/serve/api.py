@@ -307,7 +307,7 @@ def _message_chunks(store: Store, path: str, message: object, chunks: list[Chunk
                 f"{path} holds {len(keys)} mail messages: pass `message` = a result's mail.key",
             )
         return chunks
-    key = text("message", message, MAX_QUERY_CHARS)
+    key = text("message", message, MAX_QUERY_CHARS, empty=True)  # an .eml's key is ""
     if key not in keys:
         raise Refusal("not_in_index", f"{path} holds no mail message with key {key!r}", 404)
     return store.document_chunks(keys[key])

@@ -34,6 +34,9 @@ def indexed(tmp_path_factory: pytest.TempPathFactory, starter_model_dir: Path) -
     )
     folder.mkdir()
     mail.write_mbox(folder / "archive.mbox", mail.messages(12))
+    anna = mail.message("Harbour fees for March", "Anna Berg <anna@example.org>",
+                        "The berth costs forty crowns a night.")  # fmt: skip
+    (folder / "fees.eml").write_bytes(bytes(anna))
     indexed = Indexed(home, folder, base / "none")
     done = indexed.run("index", str(folder), "--json", "--workers", "1", timeout=300)
     assert done.returncode == 0, done.stderr
@@ -75,6 +78,13 @@ def test_http_get_reads_the_message_a_mail_result_names(client: httpx.Client) ->
     assert "mail.key" in alone.json()["error"]["message"]
     missing = client.post("/get", json={"path": hit["path"], "message": "no-such-key"})
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_in_index"
+
+    # An .eml is one message: its key works, and so does leaving it out.
+    eml = client.post("/search", json={"query": "berth", "mode": "keyword"}).json()["results"][0]
+    assert eml["path"].endswith("fees.eml")
+    for body in ({"path": eml["path"], "message": eml["mail"]["key"]}, {"path": eml["path"]}):
+        text = client.post("/get", json=body).json()["text"]
+        assert text.startswith("Subject: Harbour fees") and "forty crowns" in text, text
 
 
 def test_mcp_get_reads_the_message_a_mail_result_names(indexed: Indexed) -> None:
