@@ -483,8 +483,11 @@ class Indexer:
             self._summary.unchanged += 1
             self._count(None, work.job.path)
         else:
+            note = mailboxes.failure_note(work.failed_messages)
+            if note:
+                log.warning("%s: %s", work.job.path, note)
             self.store.finish_mailbox(work.job.path, size=work.size, mtime=work.mtime,
-                                      content_hash=work.digest)  # fmt: skip
+                                      content_hash=work.digest, note=note)  # fmt: skip
             self.store.finish_jobs([work.job.id])
             self.embedding.poke()
             self._count("ok", work.job.path)

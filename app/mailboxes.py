@@ -13,6 +13,11 @@ reading resumes there, and only the new messages are read, chunked and embedded.
 other change (a client compacted the file) starts a new full pass, whose older messages
 are dropped when it ends; their chunks keep their vectors by content, so nothing is
 embedded twice either way.
+
+One message cannot fail the archive: a message the parser chokes on arrives without a
+document and with a reason, and one whose extraction runs past the time limit or kills
+its worker is skipped, reading going on just after it in a fresh worker. The file is then
+ok, with a note naming the skipped messages by offset (``MessageBatch.failed``).
 """
 
 from __future__ import annotations
@@ -20,14 +25,16 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
 from app.chunker import Chunker
 from app.extract import ExtractorPool
+from app.extract.errors import Corrupt, ExtractionTimeout, TooMuchMemory
 from app.extract.files import open_regular
-from app.extract.mbox import MailItem
+from app.extract.mbox import MailItem, split
 from app.prepare import mail_document, new_chunk
 from storage.documents import MailboxState
 from storage.models import Fingerprint, NewChunk, NewDocument
@@ -37,6 +44,10 @@ from storage.store import Store
 BATCH_MESSAGES = 100
 #: Batches waiting for the writer; the preparer (and so the worker) waits beyond this.
 QUEUE_BATCHES = 2
+#: Messages skipped for a failed extraction in one pass before the file itself fails.
+MAX_FAILED_MESSAGES = 10
+#: What one message can cause: its parse raised in the worker, ran too long, took too much.
+MESSAGE_ERRORS = (Corrupt, ExtractionTimeout, TooMuchMemory)
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,7 @@ class MessageBatch:
     resume_at: int = 0
     prefix_hash: str = ""
     skipped: int = 0  # messages without text
+    failed: list[str] = field(default_factory=list)  # "at byte N: reason", per skipped message
 
 
 class SinkClosed(Exception):
@@ -127,12 +139,42 @@ def _add(batch: MessageBatch, item: MailItem, chunker: Chunker) -> None:
     """One message's document and chunks into the batch."""
     if item.document is None:
         batch.skipped += 1
+        if item.reason:
+            batch.failed.append(f"at byte {item.start}: {item.reason}")
         return
     doc = len(batch.documents)
     batch.documents.append(mail_document(item.document, str(item.start)))
     base = len(batch.chunks)
     for i, chunk in enumerate(chunker.chunk(item.document)):
         batch.chunks.append(replace(new_chunk(chunk, doc), ordinal=base + i))
+
+
+def _bounds(path: str, at: int) -> tuple[int, int] | None:
+    """Where the message at or after offset ``at`` starts and ends (None: no message)."""
+    with open_regular(path) as fh:
+        for raw in split(fh, at):
+            return raw.start, raw.end
+    return None
+
+
+def messages(path: str, start: int, extractor: ExtractorPool) -> Iterator[MailItem]:
+    """The mbox's messages from ``start``; one whose extraction fails (worker error, time
+    limit, memory) comes without a document and with the reason, and reading goes on after
+    it. A stopping pool, or too many such messages, fails the file as before."""
+    at, failures = start, 0
+    while True:
+        try:
+            for item in extractor.mailbox(Path(path), at):
+                at = item.end
+                yield item
+            return
+        except MESSAGE_ERRORS as exc:
+            bounds = _bounds(path, at)
+            failures += 1
+            if extractor.closed or bounds is None or failures > MAX_FAILED_MESSAGES:
+                raise
+            yield MailItem(bounds[0], bounds[1], None, exc.reason)
+            at = bounds[1]
 
 
 def stream(
@@ -143,9 +185,11 @@ def stream(
     extractor: ExtractorPool,
     chunker: Chunker,
     sink: MailboxSink,
+    failed: list[str] | None = None,
 ) -> str:
     """Read the mbox from where it can resume, handing batches to ``sink``; returns the
-    sha256 of the whole file (preparer thread; extraction errors propagate)."""
+    sha256 of the whole file (preparer thread; extraction errors of the file propagate).
+    Messages skipped with a reason are added to ``failed`` ("at byte N: reason")."""
     with open_regular(path) as fh:
         hasher, start = PrefixHash(fh), 0
         if (
@@ -158,16 +202,30 @@ def stream(
             hasher = PrefixHash(fh)
             sink.put(StartPass(state.gen + 1 if state is not None else 1, size, mtime))
         batch, last = MessageBatch(resume_at=start), start
-        for item in extractor.mailbox(Path(path), start):
+        for item in messages(path, start, extractor):
             _add(batch, item, chunker)
             last = item.start
             if len(batch.documents) + batch.skipped >= BATCH_MESSAGES:
                 batch.resume_at, batch.prefix_hash = last, hasher.advance(last)
-                sink.put(batch)
+                _hand_over(sink, batch, failed)
                 batch = MessageBatch()
         batch.resume_at, batch.prefix_hash = last, hasher.advance(last)
-        sink.put(batch)
+        _hand_over(sink, batch, failed)
         return hasher.rest()
+
+
+def _hand_over(sink: MailboxSink, batch: MessageBatch, failed: list[str] | None) -> None:
+    if failed is not None:
+        failed += batch.failed
+    sink.put(batch)
+
+
+def failure_note(failed: list[str]) -> str | None:
+    """What an ok mbox's record says about the messages it skipped (None: none)."""
+    if not failed:
+        return None
+    shown = "; ".join(failed[:5]) + ("; …" if len(failed) > 5 else "")
+    return f"{len(failed)} message(s) not read: {shown}"
 
 
 def write(store: Store, path: str, items: list[StartPass | MessageBatch], fp: Fingerprint) -> int:
@@ -192,6 +250,8 @@ __all__ = [
     "PrefixHash",
     "SinkClosed",
     "StartPass",
+    "failure_note",
+    "messages",
     "stream",
     "write",
 ]

@@ -46,6 +46,7 @@ class Prepared:
     needs_ocr: int = 0  # pages left unread because OCR is off
     ocr_new: dict[int, str] = field(default_factory=dict)  # pages OCR read now, for the cache
     mailbox: bool = False  # an mbox, written batch by batch through its sink
+    failed_messages: list[str] = field(default_factory=list)  # an mbox's skipped messages
     title: str = ""  # the document's own title, indexed as a keyword field
     cancelled: bool = False  # the run stopped while it was chunked: the job stays queued
 
@@ -143,7 +144,7 @@ class Preparer:
                 return work
         try:
             work.digest = mailboxes.stream(path, state, work.size, work.mtime, self.extractor,
-                                           self.chunker, sink)  # fmt: skip
+                                           self.chunker, sink, work.failed_messages)  # fmt: skip
         except ExtractionError as exc:
             work.error = exc
         except OSError as exc:

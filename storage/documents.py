@@ -106,6 +106,14 @@ class DocumentsMixin(StoreBase):
             out.update((int(r[0]), DocumentInfo(*r)) for r in rows)
         return out
 
+    def document_keys(self, path: str) -> dict[str, int]:
+        """The file's documents (messages): key -> id; empty for a file that has none."""
+        rows = self.conn.execute(
+            "SELECT d.key, d.id FROM documents d JOIN files f ON f.id = d.file_id WHERE f.path = ?",
+            (path,),
+        )
+        return {str(key): int(doc_id) for key, doc_id in rows}
+
     def document_chunks(self, doc_id: int) -> list[Chunk]:
         """One document's chunks in order (a message's header block first)."""
         rows = self.conn.execute(
@@ -174,8 +182,11 @@ class DocumentsMixin(StoreBase):
                 if target is not None:
                     backlog.settle_file(self.conn, target, file_id, when, fresh=True)
 
-    def finish_mailbox(self, path: str, *, size: int, mtime: float, content_hash: str) -> None:
-        """The pass reached the end: drop messages of older passes, mark the file ok."""
+    def finish_mailbox(
+        self, path: str, *, size: int, mtime: float, content_hash: str, note: str | None = None
+    ) -> None:
+        """The pass reached the end: drop messages of older passes, mark the file ok
+        (``note``: the messages it skipped, kept as the file's error text)."""
         with self.transaction():
             file_id = self._file_id(path)
             state = self.mailbox(path)
@@ -185,9 +196,9 @@ class DocumentsMixin(StoreBase):
                 "DELETE FROM documents WHERE file_id = ? AND gen < ?", (file_id, state.gen)
             )
             self.conn.execute(
-                "UPDATE files SET status = 'ok', error = NULL, retries = 0, size = ?, mtime = ?,"
+                "UPDATE files SET status = 'ok', error = ?, retries = 0, size = ?, mtime = ?,"
                 " content_hash = ?, needs_ocr = 0 WHERE id = ?",
-                (size, mtime, content_hash, file_id),
+                (note, size, mtime, content_hash, file_id),
             )
             self.conn.execute("UPDATE mailboxes SET complete = 1 WHERE file_id = ?", (file_id,))
             for target in (self._index_id("active_index"), self._index_id("building_index")):

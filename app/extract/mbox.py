@@ -128,6 +128,10 @@ def read_message(raw: RawMessage, reader: AttachmentReader | None) -> MailItem:
         document = message_document(parse_message(raw.data), reader, fmt="mbox")
     except ExtractionError as exc:
         return MailItem(raw.start, raw.end, None, exc.reason)
+    except (RecursionError, MemoryError, ValueError, LookupError, TypeError) as exc:
+        # A hostile message (MIME parts nested thousands deep) breaks the stdlib parser:
+        # that message is skipped with the reason, the archive goes on.
+        return MailItem(raw.start, raw.end, None, f"unreadable message ({type(exc).__name__})")
     if raw.truncated:
         document.metadata["truncated"] = f"only the first {MAX_MESSAGE_BYTES >> 20} MB read"
     return MailItem(raw.start, raw.end, document)

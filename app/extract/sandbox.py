@@ -366,6 +366,11 @@ class ExtractorPool:
                 self._busy.discard(worker)
             self._idle.put(worker)
 
+    @property
+    def closed(self) -> bool:
+        """``close`` was called: an extraction cut short now is no fault of its file."""
+        return self._closed
+
     def close(self) -> None:
         """Stop every worker process; busy ones are killed at once (their files stay queued)."""
         with self._lock:

@@ -39,6 +39,7 @@ from app.serve.arguments import (
     SimilarRequest,
     bounded,
     checked_path,
+    text,
 )
 from app.settings import Settings
 from engine.errors import EngineError
@@ -212,12 +213,15 @@ class ReadApi:
         except StorageError as exc:
             raise unavailable(exc) from exc
 
-    def chunks(self, path: object) -> tuple[str, list[Chunk]]:
-        """The checked path and its chunks; a refusal unless the index holds the file."""
+    def chunks(self, path: object, message: object = None) -> tuple[str, list[Chunk]]:
+        """The checked path and its chunks (of one ``message`` where the file holds mail);
+        a refusal unless the index holds the file (and the message)."""
         checked = checked_path(path)
         with self._open() as store:
             record = store.get_file(checked)
             chunks = store.chunks(checked) if record is not None else []
+            if record is not None and chunks:
+                chunks = _message_chunks(store, checked, message, chunks)
         if record is None:
             raise Refusal("not_in_index", f"{checked} is not in the index", 404)
         if record.status != "ok" or not chunks:
@@ -234,10 +238,15 @@ class ReadApi:
         neighbours: object = 1,
         offset: object = 0,
         max_chars: object = DEFAULT_CHARS,
+        message: object = None,
     ) -> dict[str, Any]:
-        """A document's text from ``offset``, or the passage at ``at`` with its neighbours."""
+        """A document's text from ``offset``, or the passage at ``at`` with its neighbours.
+
+        A mail message inside an mbox is a document of its own, with offsets of its own:
+        ``message`` (a result's ``mail.key``) says which one.
+        """
         limit = bounded("max_chars", max_chars, 1, MAX_CHARS)
-        checked, chunks = self.chunks(path)
+        checked, chunks = self.chunks(path, message)
         end = chunks[-1].end
         if at is None:
             span = documents.stitch(chunks, bounded("offset", offset, 0, end), limit)
@@ -250,6 +259,7 @@ class ReadApi:
             passage = documents.describe(chunks[hit])
         return {
             "path": checked,
+            "message": message,
             "start": span.start,
             "end": span.end,
             "length": end,
@@ -284,6 +294,23 @@ class ReadApi:
             "reranker": _model(reranker),
             "limits": LIMITS,
         }
+
+
+def _message_chunks(store: Store, path: str, message: object, chunks: list[Chunk]) -> list[Chunk]:
+    """One message's chunks when the file holds several (each has its own offsets), else
+    the file's; a refusal for a message the file lacks, or none where one is needed."""
+    keys = store.document_keys(path)
+    if message is None:
+        if len(keys) > 1:
+            raise Refusal(
+                "message_needed",
+                f"{path} holds {len(keys)} mail messages: pass `message` = a result's mail.key",
+            )
+        return chunks
+    key = text("message", message, MAX_QUERY_CHARS, empty=True)  # an .eml's key is ""
+    if key not in keys:
+        raise Refusal("not_in_index", f"{path} holds no mail message with key {key!r}", 404)
+    return store.document_chunks(keys[key])
 
 
 LIMITS = {

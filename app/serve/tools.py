@@ -48,7 +48,7 @@ also match. Each result has `path` (absolute file path), `snippet` (the best sen
 with `spans` marking matched words), `page` and `heading` when known, `start`/`end`
 (character offsets of the passage in the document) and `score` (higher is better;
 `scores` shows the vector, keyword and rerank parts). To read around a result, call
-`get` with its `path` and `at` = its `start`. Narrow with `folder` (path prefixes),
+`get` with its `path` and `at` = its `start` (and, for mail, `message` = its `mail.key`). Narrow with `folder` (path prefixes),
 `type` (extensions such as "pdf", "md"; "image" for photos and scans, "mail" for mail
 messages) and `after`/`before` (dates, YYYY-MM-DD). Text read by OCR has `ocr` true; a mail
 message is a result of its own with `mail` (subject, from, to, date)."""
@@ -60,7 +60,9 @@ Pass `path` exactly as a search result gave it. With `at` (a result's `start`), 
 that passage with `neighbours` passages on each side: the cheapest way to read the context
 of a hit. Without `at`, returns the document from `offset`, at most `max_chars`
 characters; when `truncated` is true, call again with `offset` = `next_offset` to read
-on. Only files in the index can be read; any other path is refused."""
+on. A mail message inside an mbox has offsets of its own: also pass `message` = the
+result's `mail.key` to read that message (headers and body). Only files in the index can
+be read; any other path is refused."""
 
 SIMILAR = """\
 Find other indexed files like one file (or like one passage of it): "more like this".
@@ -187,8 +189,12 @@ def build_mcp(api: ReadApi) -> MCPServer:
         max_chars: Annotated[
             int, Field(description="Most characters to return (1-100000).", ge=1, le=MAX_CHARS)
         ] = DEFAULT_CHARS,
+        message: Annotated[
+            str | None,
+            Field(description="For a mail message inside an mbox: the result's `mail.key`."),
+        ] = None,
     ) -> dict[str, Any]:
-        return answer(lambda: api.get(path, at, neighbours, offset, max_chars))
+        return answer(lambda: api.get(path, at, neighbours, offset, max_chars, message))
 
     @server.tool(name="status", description=STATUS, annotations=READ_ONLY)
     def status() -> dict[str, Any]:

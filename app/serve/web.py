@@ -41,7 +41,7 @@ from app.serve.tools import build_mcp
 
 log = logging.getLogger(__name__)
 
-GET_FIELDS = ("path", "at", "neighbours", "offset", "max_chars")
+GET_FIELDS = ("path", "at", "neighbours", "offset", "max_chars", "message")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 

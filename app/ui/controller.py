@@ -45,8 +45,9 @@ log = logging.getLogger(__name__)
 # Settings whose change needs a fresh indexing run (the rules decide which files exist).
 REINDEX_KEYS = ("folders", "include", "exclude", "max_file_mb", "follow_symlinks")
 WARM_UP_WAIT_MS = 10_000  # indexing starts after the search warm-up, or after this
-# Settings the indexing run reads once when it starts (a fresh run applies them).
-POWER_KEYS = ("pause_embedding_on_battery",)
+# Settings the indexing run reads once when it starts (a fresh run applies them): turning
+# OCR on makes the fresh run's reconcile queue the scans skipped while it was off.
+RUN_KEYS = ("pause_embedding_on_battery", "ocr_enabled", "ocr_engine", "ocr_languages")
 BackendFactory = Callable[[Settings], tuple[SearchBackend, IndexingBackend | None]]
 
 
@@ -261,8 +262,8 @@ class AppController(QObject):
             self._swap_backends()
             self.prepare_models()
             return
-        if self.factory is not None and changed(old, new, POWER_KEYS):
-            _, indexing = self.factory(new)  # the running pipeline keeps its power probe
+        if self.factory is not None and changed(old, new, RUN_KEYS):
+            _, indexing = self.factory(new)  # the running pipeline keeps its power probe and OCR
             self.set_indexing(indexing)
             self.start_indexing()
         if old.dimension != new.dimension and self.indexing is not None:

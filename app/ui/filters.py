@@ -1,11 +1,12 @@
-"""The filter bar: folder, file type, modified date and the per-search instruction preset.
+"""The filter bar: folder, file type, modified date, mail sender and the instruction preset.
 
-The folder, type and date dropdowns mirror the query's ``in:``, ``type:`` and ``after:``
-operators (``reflect``): typing ``type:pdf`` shows PDF here, and a value the list lacks
+The folder, type and date dropdowns and the From field mirror the query's ``in:``,
+``type:``, ``after:`` and ``from:`` operators (``reflect``): typing ``type:pdf`` shows PDF here, and a value the list lacks
 (``in:Projects``, ``after:2024-05``) is added as its own entry while the query names it.
 A user's choice here is announced with ``choice_made(kind)`` so the window can rewrite
 the operator in the query text, keeping both in step. Dates are the query language's
-(``app.dates``): "Past week" is ``after:last week``.
+(``app.dates``): "Past week" is ``after:last week``. The type list's "Image" and "Mail"
+are the query's ``type:image`` (every image format) and ``type:mail`` (mail messages only).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QWidget
 
 from app.dates import parse_period
+from app.query import type_words
 from app.search import SearchOptions
 from app.ui.combo import current_data, item_data
 from storage.models import SearchFilters
@@ -24,6 +26,9 @@ from storage.models import SearchFilters
 TASK_ROLE = 3  # Qt.ToolTipRole: a preset entry's task text, shown on hover and searched with
 ROWS = 50  # files asked for per search (the list scrolls; weak ones wait behind a toggle)
 FILE_TYPES = ("pdf", "md", "txt", "docx", "pptx", "xlsx", "html", "py", "csv", "odt", "epub", "eml")
+KINDS = {"image": "Image", "mail": "Mail"}  # the query's type: words that are no extension
+SENDER_TIP = "Only mail whose sender (name or address) contains this (the query's from:)"
+SENDER_WAIT_MS = 300  # typing in the From field searches once the user pauses
 PRESET_TIP = "Instruction for this search (Qwen3 models use it; others ignore it)"
 NO_INSTRUCTION_TIP = (
     "The current model takes no instruction, so presets would change nothing. "
@@ -71,7 +76,7 @@ class FilterBar(QWidget):
     """Emits ``filters_changed`` whenever a choice changes; ``options()`` reads them all."""
 
     filters_changed = Signal()
-    choice_made = Signal(str)  # "type" | "in" | "after": the user picked in that dropdown
+    choice_made = Signal(str)  # "type" | "in" | "after" | "from": the user chose there
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -84,8 +89,12 @@ class FilterBar(QWidget):
         self.preset_note.setVisible(False)
         self._default_preset: str | None = None  # the Settings default last applied
         self.file_type.addItem("All types", None)
+        for word, label in KINDS.items():
+            self.file_type.addItem(label, word)
         for ext in FILE_TYPES:
             self.file_type.addItem(ext.upper(), ext)
+        self.mail_from = self._sender_field()
+        self._mirrored_sender: str | None = None  # the query's from: shown in the field
         for label, words in DATE_RANGES.items():
             self.modified.addItem(label, words)
         self.set_folders([])
@@ -101,9 +110,32 @@ class FilterBar(QWidget):
             layout.addWidget(QLabel(label))
             layout.addWidget(combo, 1 if combo is self.folder or combo is self.preset else 0)
             combo.currentIndexChanged.connect(self.filters_changed)
+            if combo is self.modified:
+                layout.addWidget(QLabel("From"))
+                layout.addWidget(self.mail_from)
         layout.addWidget(self.preset_note)
         for kind, combo in self.combos.items():
             combo.activated.connect(lambda _i, k=kind: self.choice_made.emit(k))
+
+    def _sender_field(self) -> QLineEdit:
+        """The From field: a search once the user stops typing (or presses Enter)."""
+        field = QLineEdit()
+        field.setPlaceholderText("sender")
+        field.setToolTip(SENDER_TIP)
+        field.setClearButtonEnabled(True)
+        self._sender_wait = QTimer(self)
+        self._sender_wait.setSingleShot(True)
+        self._sender_wait.setInterval(SENDER_WAIT_MS)
+        self._sender_wait.timeout.connect(self._sender_chosen)
+        field.textEdited.connect(lambda _t: self._sender_wait.start())
+        field.returnPressed.connect(self._sender_chosen)
+        return field
+
+    def _sender_chosen(self) -> None:
+        self._sender_wait.stop()
+        self._mirrored_sender = None  # the user's own now, not the query's
+        self.choice_made.emit("from")
+        self.filters_changed.emit()
 
     def set_folders(self, folders: Sequence[str]) -> None:
         """Offer the watched folders and their subfolders (what people filter by); keeps
@@ -154,11 +186,16 @@ class FilterBar(QWidget):
 
     def choice(self, kind: str) -> str | None:
         """The operator value the dropdown of ``kind`` stands for (None: no restriction)."""
+        if kind == "from":
+            return self.mail_from.text().strip() or None
         data = current_data(self.combos[kind])
         return None if data is None else str(data)
 
     def reflect(self, kind: str, value: str | None) -> None:
         """Show the query's ``kind`` operator value (None: back to "all") without a signal."""
+        if kind == "from":
+            self._reflect_sender(value)
+            return
         combo = self.combos[kind]
         combo.blockSignals(True)
         for i in reversed(range(combo.count())):  # entries added for an earlier query
@@ -174,6 +211,15 @@ class FilterBar(QWidget):
             combo.setCurrentIndex(index)
         combo.blockSignals(False)
 
+    def _reflect_sender(self, value: str | None) -> None:
+        """Show the query's ``from:`` in the From field; when the query drops it, so does
+        the field (a sender typed here stays, the query never named it)."""
+        if value is None and self._mirrored_sender is None:
+            return
+        self._sender_wait.stop()
+        self.mail_from.setText(value or "")
+        self._mirrored_sender = value
+
     def _own(self, combo: QComboBox) -> str | None:
         """The dropdown's value, unless it only mirrors a query operator (the query's text
         carries that filter itself, e.g. a folder *name* that is no path)."""
@@ -188,10 +234,14 @@ class FilterBar(QWidget):
         words = self._own(self.modified)
         period = parse_period(words) if words else None
         folder, file_type = self._own(self.folder), self._own(self.file_type)
+        extensions, mail_only = type_words([file_type] if file_type else [])
+        sender = None if self._mirrored_sender is not None else self.choice("from")
         filters = SearchFilters(
             folders=(folder,) if folder else (),
-            extensions=(file_type,) if file_type else (),
+            extensions=extensions,
             modified_after=period.start if period else None,
+            mail_only=mail_only,
+            senders=(sender,) if sender else (),
         )
         task = current_data(self.preset, TASK_ROLE)
         return SearchOptions(

@@ -50,7 +50,7 @@ from app.ui.status_bar import IndexStatusBar
 from app.ui.workers import SearchWorker
 
 DEBOUNCE_MS = 150
-SYNCED: tuple[Kind, ...] = ("type", "in", "after")
+SYNCED: tuple[Kind, ...] = ("type", "in", "after", "from")
 
 
 class MainWindow(QMainWindow):

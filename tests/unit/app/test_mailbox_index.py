@@ -24,9 +24,9 @@ def embedder(starter_model_dir: Path) -> Embedder:
     return load_embedder(EmbedderConfig(model=str(starter_model_dir)))
 
 
-def _pipeline(tmp_path: Path, embedder: Embedder, folder: Path) -> Pipeline:
+def _pipeline(tmp_path: Path, embedder: Embedder, folder: Path, timeout: float = 60) -> Pipeline:
     settings = Settings(folders=[str(folder)], chunk_tokens=64, chunk_overlap=8)
-    config = IndexerConfig(workers=1, extract_timeout_s=60)
+    config = IndexerConfig(workers=1, extract_timeout_s=timeout)
     return Pipeline(tmp_path / "index.sqlite3", embedder, settings, config=config)
 
 
@@ -137,3 +137,35 @@ def test_a_run_stopped_mid_archive_resumes_where_it_stopped(
         assert len(subjects) == 250 == len(set(subjects))
         final = pipe.store.mailbox(normalise(box))
         assert final is not None and final.complete and final.gen == state.gen
+
+
+@pytest.mark.slow
+def test_a_message_that_breaks_extraction_is_skipped_not_the_archive(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    normal = list(mail.messages(8))
+    box = mail.write_mbox(folder / "archive.mbox", [*normal[:3], mail.nested_parts(),
+                                                    *normal[3:6], mail.many_parts(),
+                                                    *normal[6:]])  # fmt: skip
+    # Extraction in worker processes with a short time limit: the nested message raises
+    # in the parser, the one with 30,000 attachments runs past the limit (its worker killed).
+    with _pipeline(tmp_path, embedder, folder, timeout=4) as pipe:
+        first = pipe.index_once()
+        assert (first.ok, first.failed) == (1, 0), first.problems
+        subjects = _subjects(pipe, box)
+        assert [s.split()[-1] for s in subjects] == [f"subj{i}" for i in range(8)]
+        record = pipe.store.get_file(normalise(box))
+        assert record is not None and record.status == "ok" and record.error
+        assert record.error.startswith("2 message(s) not read")
+        assert "RecursionError" in record.error and "longer than 4 s" in record.error
+        state = pipe.store.mailbox(normalise(box))
+        assert state is not None and state.complete
+
+        # Appending reads on after the last message; nothing before it is read again.
+        mail.write_mbox(box, mail.messages(2, start=8))
+        appended = pipe.index_once()
+        assert (appended.ok, appended.failed) == (1, 0), appended.problems
+        assert len(_subjects(pipe, box)) == 10
+        assert appended.embedded == _new_chunks(pipe, box, range(8, 10))

@@ -1,0 +1,100 @@
+"""The filter bar narrows to mail and by sender: the visible "Mail" type and the From
+field, over a real index holding an mbox, an .eml and a text file (starter model)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox
+from pytestqt.qtbot import QtBot
+
+from app.settings import Settings
+from app.ui.adapters import RealSearch
+from app.ui.main_window import MainWindow
+from app.ui.protocols import ResultRow
+from app.ui.workers import SearchWorker
+from tests.fixtures import mail
+from tests.fixtures.documents import build_document_index
+from tests.gui.fakes import RecordingOpener
+
+
+@pytest.fixture(scope="module")
+def mail_index(tmp_path_factory: pytest.TempPathFactory, starter_model_dir: Path) -> Path:
+    root = tmp_path_factory.mktemp("mailgui")
+    docs = root / "docs"
+    docs.mkdir()
+    mail.write_mbox(docs / "Inbox", mail.messages(20))
+    anna = mail.message("Harbour fees for March", "Anna Berg <anna@example.org>",
+                        "The berth costs forty crowns a night; an update on the fees.")  # fmt: skip
+    (docs / "fees.eml").write_bytes(bytes(anna))
+    (docs / "notes.txt").write_text("Notes about the harbour update and the fees.\n")
+    build_document_index(docs, root / "index.sqlite3", starter_model_dir, root / "home")
+    return root / "index.sqlite3"
+
+
+@pytest.fixture
+def window(qtbot: QtBot, mail_index: Path, starter_model_dir: Path) -> Iterator[MainWindow]:
+    settings = Settings(
+        folders=[str(mail_index.parent / "docs")], embed_model=str(starter_model_dir),
+        rerank_enabled=False, first_run_done=True,
+    )  # fmt: skip
+    backend = RealSearch(settings, mail_index)
+    win = MainWindow(SearchWorker(backend), opener=RecordingOpener(), debounce_ms=20)
+    qtbot.addWidget(win)
+    win.apply_settings(settings)
+    win.rerank_enabled = False
+    win.resize(1100, 700)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.worker.shutdown()
+    backend.close()
+
+
+def _pick(qtbot: QtBot, combo: QComboBox, label: str) -> None:
+    """Open the dropdown with a click, walk to ``label`` with the arrow keys, press Enter
+    (a click on an entry right after the popup opens is ignored by Qt, as a user's would be)."""
+    qtbot.mouseClick(combo, Qt.MouseButton.LeftButton)
+    view = combo.view()
+    qtbot.waitUntil(view.isVisible)
+    target = combo.findText(label)
+    key = Qt.Key.Key_Down if view.currentIndex().row() < target else Qt.Key.Key_Up
+    while view.currentIndex().row() != target:
+        qtbot.keyClick(view, key)
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+
+
+def _results(qtbot: QtBot, window: MainWindow, act: object) -> list[ResultRow]:
+    with qtbot.waitSignal(window.worker.results_ready, timeout=60000) as got:
+        act()  # type: ignore[operator]
+    return list(got.args[1])
+
+
+def test_mail_type_and_sender_narrow_a_real_search(qtbot: QtBot, window: MainWindow) -> None:
+    rows = _results(qtbot, window, lambda: qtbot.keyClicks(window.search_field, "update"))
+    assert "notes.txt" in {Path(r.path).name for r in rows} and any(r.mail for r in rows)
+
+    bar = window.filters
+    assert bar.mail_from.isVisible() and bar.file_type.findText("Mail") > 0
+    rows = _results(qtbot, window, lambda: _pick(qtbot, bar.file_type, "Mail"))
+    assert bar.file_type.currentText() == "Mail"
+    assert rows and all(r.mail for r in rows), [r.path for r in rows]
+    assert len({r.doc_id for r in rows}) > 3  # messages of the mbox, each its own row
+
+    rows = _results(qtbot, window, lambda: qtbot.keyClicks(bar.mail_from, "sender7@"))
+    assert rows and all("subj7" in r.mail for r in rows), [r.mail for r in rows]
+    assert window.search_field.text() == "update"  # the field is a filter of its own
+
+    # The query's from: shows in the field (and filters once, through the query).
+    bar.mail_from.clear()
+    window.search_field.clear()
+    rows = _results(
+        qtbot, window, lambda: qtbot.keyClicks(window.search_field, "fees from:anna@example")
+    )
+    assert bar.mail_from.text() == "anna@example"
+    assert [Path(r.path).name for r in rows] == ["fees.eml"] and "Harbour fees" in rows[0].mail
+    window.search_field.clear()
+    assert bar.mail_from.text() == ""  # the query dropped from:, so the field did
