@@ -262,8 +262,13 @@ class AppController(QObject):
             self._swap_backends()
             self.prepare_models()
             return
-        if self.factory is not None and changed(old, new, RUN_KEYS):
-            _, indexing = self.factory(new)  # the running pipeline keeps its power probe and OCR
+        # A running pipeline keeps the folders, rules, power probe and OCR it started with: a
+        # change needs a fresh run (the welcome's first folders wait for the model check).
+        fresh = changed(old, new, RUN_KEYS) or (
+            old.first_run_done and changed(old, new, REINDEX_KEYS)
+        )
+        if self.factory is not None and fresh:
+            _, indexing = self.factory(new)
             self.set_indexing(indexing)
             self.start_indexing()
         if old.dimension != new.dimension and self.indexing is not None:

@@ -25,6 +25,7 @@ from app.ui.workers import SearchWorker
 from app.watcher import normalise
 from engine.config import EmbedderConfig
 from engine.factory import load_embedder
+from storage.errors import StorageError
 from storage.store import Store
 from tests.gui.fakes import RecordingOpener
 
@@ -360,3 +361,37 @@ def test_a_second_run_on_the_index_waits_for_the_first_writer(
     for run in runs:
         run.join(10)
     assert watch.most_live == 1
+
+
+def test_a_folder_added_in_settings_is_indexed_without_a_restart(
+    qtbot: QtBot, tmp_path: Path, starter_model_dir: Path
+) -> None:
+    """The running pipeline keeps the folders it started with: saving Settings with another
+    folder must start a fresh run over both (before, it waited for the next start)."""
+    db = tmp_path / "index.sqlite3"
+    settings = corpus_settings(write_corpus(tmp_path / "docs"), starter_model_dir)
+
+    def factory(s: Settings) -> tuple[RealSearch, RealIndexing]:
+        return RealSearch(s, db), RealIndexing(s, db, sandbox=False)
+
+    ctl = AppController(settings, *factory(settings), factory=factory)
+    qtbot.addWidget(ctl.window)
+    assert ctl.indexing is not None
+    ctl.start_indexing()
+    qtbot.waitUntil(lambda: db.exists(), timeout=30000)
+    more = tmp_path / "more"
+    more.mkdir()
+    (more / "volcano.md").write_text("Basalt lava flows from the volcano's vent.", "utf-8")
+    ctl.apply_settings(replace(settings, folders=[*settings.folders, str(more)]))
+
+    def found() -> bool:
+        try:
+            with Store.open(db, readonly=True) as store:
+                record = store.get_file(str((more / "volcano.md").resolve()))
+        except StorageError:  # the first run has not created the index yet
+            return False
+        return record is not None and record.status == "ok"
+
+    qtbot.waitUntil(found, timeout=60000)
+    ctl.quit()
+    qtbot.waitUntil(lambda: ctl.indexing is None or not ctl.indexing.running, timeout=10000)
