@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.embedding import EmbedConfig, Embedding, batch_texts
+from app.phases import Progress
 from app.power import PowerProbe, never
 from engine.protocols import Embedder
 from storage.errors import RebuildError
@@ -49,6 +50,17 @@ class RebuildProgress:
     total: int  # chunks in the new index's backlog (an upper bound: identical texts embed once)
     chunks_per_s: float
     eta_s: float | None
+
+    def as_progress(self) -> Progress:
+        """The same snapshot as the one ``Progress`` the status bar reads ("rebuilding")."""
+        return Progress(
+            "rebuilding",
+            self.done,
+            self.total,
+            chunks=self.done,
+            tokens_per_s=self.chunks_per_s,
+            eta_s=self.eta_s,
+        )
 
 
 RebuildCallback = Callable[[RebuildProgress], None]

@@ -54,7 +54,7 @@ def _run_window(args: argparse.Namespace) -> int:
     from app import settings as settings_mod
     from app.ui.adapters import build_backends
     from app.ui.controller import AppController
-    from app.ui.download import ModelDownloader
+    from app.ui.downloader import ModelDownloader
     from app.ui.icon import app_icon
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from app import paths
 from app.phases import Progress
+from app.rebuild import RebuildCallback
 from app.settings import Settings
 from app.ui.presets import all_presets
 from app.ui.protocols import (
@@ -28,7 +29,6 @@ from app.ui.protocols import (
     SearchOptions,
     UpdateCallback,
 )
-from app.ui.rebuild import rebuild_index, reporter
 from app.ui.rows import to_preview, to_row
 
 if TYPE_CHECKING:
@@ -415,3 +415,32 @@ def build_backends(settings: Settings) -> tuple[SearchBackend, IndexingBackend |
     # or indexing thread never starts a download of its own.
     settings = replace(settings, allow_download=False)
     return RealSearch(settings), RealIndexing(settings)
+
+
+def reporter(on_progress: ProgressCallback) -> RebuildCallback:
+    """A rebuild callback that forwards each snapshot as the status bar's ``Progress``."""
+    return lambda progress: on_progress(progress.as_progress())
+
+
+def rebuild_index(
+    settings: Settings,
+    db_path: Path,
+    on_progress: ProgressCallback,
+    cancel: threading.Event,
+) -> None:
+    """Rebuild at ``settings.dimension`` beside the active index, then swap (blocks).
+
+    For when no indexing run is going: a pipeline at the new dimension is the one writer.
+    """
+    from app.pipeline import rebuild_database
+
+    try:
+        rebuild_database(
+            db_path,
+            settings,
+            settings.dimension,
+            on_progress=reporter(on_progress),
+            cancelled=cancel.is_set,
+        )
+    finally:
+        on_progress(Progress("idle"))

@@ -25,7 +25,7 @@ from app.download import (
     is_starter,
 )
 from app.settings import Settings
-from app.ui.download import ModelDownloader
+from app.ui.downloader import ModelDownloader
 from app.ui.main_window import MainWindow
 from app.ui.opener import Opener
 from app.ui.problems import ProblemsDialog

@@ -8,7 +8,7 @@ in background work shows in the window, it never dies as a log line.
 
 The long-lived threads (the indexing run, a model download) are not tasks: they live as
 long as the app does and must not hold quitting up, so they stay daemon threads
-(``app.ui.workers.IndexingWorker``, ``app.ui.download``).
+(``app.ui.workers.IndexingWorker``, ``app.ui.downloader``).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from app.download import ModelUnavailable, describe_size
 from app.settings import Settings
 from app.ui.adapters import RealIndexing, RealSearch, build_backends
 from app.ui.controller import AppController
-from app.ui.download import ModelDownloader
+from app.ui.downloader import ModelDownloader
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.suggest import ModelChoice
 from app.ui.welcome import WelcomeDialog
