@@ -15,9 +15,9 @@ import os
 import sqlite3
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 
-from storage.errors import DatabaseCorrupt, DatabaseLocked, ExtensionUnavailable
+from storage.errors import ExtensionUnavailable, known_error
 from storage.fts import register_functions
 from storage.textcodec import decode_column, params_to_db, rows_to_db
 
@@ -135,7 +135,7 @@ def connect(path: Path | str, *, readonly: bool = False) -> Any:
             )
         conn.text_factory = decode_column
     except mod.DatabaseError as exc:
-        raise DatabaseCorrupt(f"cannot open {target}: {exc}") from exc
+        _raise_known(exc, target)
     try:
         _load_vec(conn)
         register_functions(conn)
@@ -148,7 +148,14 @@ def connect(path: Path | str, *, readonly: bool = False) -> Any:
     except mod.DatabaseError as exc:
         with contextlib.suppress(Exception):
             conn.close()
-        if "locked" in str(exc).lower() or "busy" in str(exc).lower():
-            raise DatabaseLocked(f"the index is busy (another Quarry is writing): {exc}") from exc
-        raise DatabaseCorrupt(f"{target} is not a usable database: {exc}") from exc
+        _raise_known(exc, target)
     return conn
+
+
+def _raise_known(exc: BaseException, target: Path) -> NoReturn:
+    """Opening failed: the environment's fault (by SQLite's code) with the file named, else a
+    bug that goes up unchanged."""
+    known = known_error(exc, str(target))
+    if known is None:
+        raise exc
+    raise known from exc

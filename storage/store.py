@@ -23,10 +23,10 @@ import numpy as np
 
 from storage import backlog, jobs, lexical, schema, vectors
 from storage.backlog import BacklogMixin
-from storage.base import CHUNK_COLS, FILE_COLS, chunk_record, file_record, has_cjk, translate
+from storage.base import CHUNK_COLS, FILE_COLS, chunk_record, file_record, has_cjk
 from storage.connection import connect, database_errors
 from storage.documents import DocumentsMixin
-from storage.errors import DatabaseCorrupt, DatabaseLocked, StorageError
+from storage.errors import DatabaseCorrupt, StorageError, known_error
 from storage.maintenance import MaintenanceMixin
 from storage.models import (
     Chunk,
@@ -82,8 +82,9 @@ class Store(RetrievalMixin, BacklogMixin, RebuildMixin, MaintenanceMixin, Docume
                 schema.migrate(conn)
         except database_errors() as exc:
             conn.close()
-            if isinstance(translate(exc), DatabaseLocked):  # busy writer: not a damaged file
-                raise translate(exc) from exc
+            known = known_error(exc)
+            if known is not None and not isinstance(known, DatabaseCorrupt):
+                raise known from exc  # the environment's fault (busy, disk), not a damaged file
             raise DatabaseCorrupt(f"{target} is not a usable Quarry index: {exc}") from exc
         except BaseException:
             conn.close()
