@@ -40,7 +40,8 @@ from storage.store import Store
 
 log = logging.getLogger(__name__)
 
-EmbedState = Literal["running", "paused", "battery", "waiting", "backoff", "idle"]
+# "fault" is never phase 2's own state: the indexer reports it while a full disk pauses all.
+EmbedState = Literal["running", "paused", "battery", "waiting", "backoff", "idle", "fault"]
 EMBED_NICE = 10  # how much lower the embed thread's CPU priority is than the window's
 
 
@@ -159,12 +160,15 @@ class Embedding:
 
     def close(self) -> None:
         """Wait for the batch in flight, commit it, stop the embed thread."""
-        if self._batch is not None:
-            self._batch.future.exception()  # wait
-            self._finish()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        try:
+            if self._batch is not None:
+                self._batch.future.exception()  # wait
+                self._finish()  # may raise (a full disk): the thread still stops
+        finally:
+            self._batch = None
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
 
     def poke(self) -> None:
         """New chunks were written: look for work again."""

@@ -23,10 +23,17 @@ file ends ok, skipped (reason) or failed (reason, retry count). In watch mode (`
 a failure that may pass (a timeout) is retried with exponential backoff until the file has
 failed ``max_attempts`` times; the others wait for the file to change (the watcher sees
 that) or for the next start's reconcile.
+
+Errors: a file's own fault (``ExtractionError``) fails or skips that file. The index's
+environment is never the file's fault: a full disk (``DiskFull``) ends a one-shot run with
+that error and pauses watch mode until it retries; nothing is marked failed and the claimed
+jobs are requeued. Any other exception (another ``StorageError``, a bug) ends the run and
+goes up to the caller (``Pipeline`` hands it to whoever waits).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -41,7 +48,7 @@ from app import mailboxes
 from app.chunker import Chunker
 from app.embedding import EmbedConfig, Embedding, EmbedState
 from app.extract import ExtractorPool
-from app.extract.errors import SKIPPED, ExtractionError
+from app.extract.errors import SKIPPED
 from app.extract.ocr.engines import memory_needed
 from app.extract.ocr.reader import OcrOptions
 from app.extract.sandbox import DEFAULT_MEMORY_LIMIT
@@ -50,6 +57,7 @@ from app.power import PowerProbe, never
 from app.prepare import Prepared, Preparer
 from app.watcher import Change
 from engine.protocols import Embedder
+from storage.errors import DiskFull
 from storage.models import FileRecord, Fingerprint, Job
 from storage.store import Store
 
@@ -66,6 +74,7 @@ class IndexerConfig:
     max_attempts: int = 3  # claims of one job before it is declared failed
     sandbox: bool = True  # False extracts in-thread (tests; no time limit)
     retry_backoff_s: float = 30.0  # watch mode: first retry of a retryable failure; doubles
+    disk_full_retry_s: float = 60.0  # watch mode: a full disk pauses indexing this long
     embed: EmbedConfig = field(default_factory=EmbedConfig)  # phase 2
     ocr: OcrOptions = field(default_factory=OcrOptions)  # off unless the user switched it on
 
@@ -77,7 +86,8 @@ class Progress:
     ``state`` is the run: "running" (phase 1 has files to read), "idle" (waiting for
     changes; phase 2 may still be embedding), "cancelled" or "done". ``embedding`` is
     phase 2 on its own: "running", "paused", "battery" (paused on battery power),
-    "waiting" (phase 1 first), "backoff" (after a model error) or "idle" (nothing left).
+    "waiting" (phase 1 first), "backoff" (after a model error), "idle" (nothing left) or
+    "fault" (the environment paused all indexing, ``error`` says why: "disk full: ...").
     """
 
     state: str
@@ -96,7 +106,7 @@ class Progress:
     backlog_chunks: int = 0  # chunks still waiting for vectors
     backlog_tokens: int = 0
     embedding: EmbedState = "idle"
-    error: str = ""  # phase 2's last model error, until a batch succeeds
+    error: str = ""  # phase 2's last model error until a batch succeeds; or why it paused
     ocr_pages: int = 0  # pages read by OCR this run
     ocr_pages_per_s: float = 0.0  # ... per second of wall time since the first one began
 
@@ -195,6 +205,7 @@ class Indexer:
         self._ocr_lock = threading.Lock()
         self._ocr_first: float | None = None  # monotonic start of the run's first OCR page
         self._sinks: dict[int, MailboxSink] = {}  # job id -> an mbox's batches on their way
+        self._fault = ""  # why the environment paused indexing (disk full), while it lasts
 
     # ---- controls (any thread) ------------------------------------------------------------
 
@@ -233,12 +244,32 @@ class Indexer:
 
     def run(self) -> Summary:
         """Process queued jobs and the embedding backlog until neither has work left
-        (one-shot indexing; a paused or battery-paused phase 2 ends the run after phase 1)."""
-        return self._loop(until_idle=True)
+        (one-shot indexing; a paused or battery-paused phase 2 ends the run after phase 1).
+        A full disk ends the run with ``DiskFull``; its files stay queued, none fails."""
+        try:
+            return self._loop(until_idle=True)
+        except DiskFull as exc:
+            self._pause_for(exc)
+            raise
 
     def serve(self) -> Summary:
-        """Process jobs and embed as work comes until ``cancel`` (watch mode)."""
-        return self._loop(until_idle=False)
+        """Process jobs and embed as work comes until ``cancel`` (watch mode). A full disk
+        pauses everything (its files stay queued) and the work resumes after
+        ``disk_full_retry_s``, or stops when cancelled meanwhile."""
+        while True:
+            try:
+                return self._loop(until_idle=False)
+            except DiskFull as exc:
+                self._pause_for(exc)
+                if self._cancel.wait(self.config.disk_full_retry_s):
+                    return self._summary
+
+    def _pause_for(self, exc: DiskFull) -> None:
+        """Say why indexing stopped; the next run's first report clears it."""
+        log.warning("indexing paused: %s", exc)
+        self._fault = str(exc)
+        self._emit("paused", force=True)
+        self._fault = ""
 
     def _loop(self, *, until_idle: bool) -> Summary:
         self._cancel.clear()
@@ -282,8 +313,11 @@ class Indexer:
                 sink.close()  # an mbox's preparer waiting to hand over a batch stops
             self._sinks.clear()
             preparers.shutdown(wait=True, cancel_futures=True)
-            self.embedding.close()
-            self.store.requeue_claimed()
+            try:
+                self.embedding.close()
+            finally:
+                with contextlib.suppress(DiskFull):  # the next start requeues them too
+                    self.store.requeue_claimed()
         self._finish_summary()
         self._emit("cancelled" if self._cancel.is_set() else "done", force=True)
         return self._summary
@@ -403,11 +437,10 @@ class Indexer:
         """Phase 1: write each finished preparation now, in its own transaction."""
         for future in [f for f in preparing if f.done()]:
             job = preparing.pop(future)
-            try:
-                work = future.result()
-            except Exception as exc:  # a bug in our code: fail the file, keep going
-                log.exception("preparing %s failed", job.path)
-                work = Prepared(job, error=_Bug(f"internal error: {type(exc).__name__}: {exc}"))
+            # A bad file comes back as work.error; an exception here is the index's
+            # environment (StorageError) or a bug: neither is the file's fault, so it ends the
+            # run (finally above requeues the job) instead of marking the file failed.
+            work = future.result()
             sink = self._sinks.pop(job.id, None)
             if work.mailbox and sink is not None:
                 self._finish_mailbox(work, sink)
@@ -556,18 +589,12 @@ class Indexer:
                 meaning_files=meaning,
                 backlog_chunks=waiting.chunks,
                 backlog_tokens=waiting.tokens,
-                embedding=self.embedding.state(self._queued),
-                error=self.embedding.error,
+                embedding="fault" if self._fault else self.embedding.state(self._queued),
+                error=self._fault or self.embedding.error,
                 ocr_pages=s.ocr_pages,
                 ocr_pages_per_s=s.ocr_pages_per_s,
             )
         )
-
-
-class _Bug(ExtractionError):
-    """An unexpected exception while preparing a file (our bug), recorded as failed."""
-
-    status = "failed"
 
 
 __all__ = ["Indexer", "IndexerConfig", "Progress", "Summary", "make_fingerprint"]

@@ -35,8 +35,8 @@ class PhaseStatus:
     meaning_files: int  # phase 2 done too: every chunk has its vector
     backlog_tokens: int = 0  # tokens still to embed
     tokens_per_s: float = 0.0  # phase 2's measured speed (0: not measured yet)
-    embedding: str = "idle"  # running | paused | battery | waiting | backoff | idle
-    error: str = ""  # phase 2's last model error
+    embedding: str = "idle"  # running | paused | battery | waiting | backoff | idle | fault
+    error: str = ""  # phase 2's last model error, or why indexing paused ("fault")
 
     @property
     def eta_s(self) -> float | None:
@@ -72,12 +72,13 @@ def _phase2(status: PhaseStatus) -> str:
 
 
 def describe(status: PhaseStatus) -> str:
-    """The one-line summary of both phases."""
+    """The one-line summary of both phases (first, why indexing is paused, if it is)."""
+    fault = f"Indexing paused: {status.error}" if status.embedding == "fault" else ""
     if not status.keyword_files:
-        return "Nothing searchable yet"
+        return " · ".join(p for p in (fault, "Nothing searchable yet") if p)
     files = "file" if status.keyword_files == 1 else "files"
-    parts = [f"{status.keyword_files:,} {files} searchable by keyword", _meaning(status)]
-    parts.append(_phase2(status))
+    parts = [fault, f"{status.keyword_files:,} {files} searchable by keyword", _meaning(status)]
+    parts.append("" if fault else _phase2(status))
     return " · ".join(p for p in parts if p)
 
 
