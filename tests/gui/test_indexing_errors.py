@@ -8,8 +8,11 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
+from app.indexer import Progress
 from app.ui.adapters import RealIndexing, RealSearch
 from app.ui.controller import AppController
+from app.ui.rows import to_progress
+from app.ui.status_bar import IndexStatusBar
 from tests.gui.test_real_services import build_index, write_corpus
 
 
@@ -32,3 +35,17 @@ def test_index_of_another_model_stops_indexing_with_the_reason_shown(
     shown = ctl.window.status.currentMessage()
     assert shown.startswith("Indexing stopped:") and "built with" in shown
     ctl.quit()
+
+
+def test_status_line_says_indexing_paused_on_a_full_disk(qtbot: QtBot) -> None:
+    """The indexer's report of a full disk, as the window receives it, read off the bar."""
+    bar = IndexStatusBar()
+    qtbot.addWidget(bar)
+    bar.show()
+    paused = Progress("paused", 3, 4, 3, 0, 0, 12, 0, 0.0, None, keyword_files=3,
+                      meaning_files=1, embedding="fault",
+                      error="disk full: no room left to write the index")  # fmt: skip
+    bar.show_progress(to_progress(paused))
+    text = bar.summary.text()
+    assert text.startswith("Indexing paused: disk full: no room left")
+    assert "3 files searchable by keyword" in text
