@@ -39,14 +39,14 @@ def settings_for(folder: Path) -> Settings:
 
 
 def full_disk_pipeline(
-    tmp_path: Path, embedder: Embedder, seen: list[Progress]
+    tmp_path: Path, embedder: Embedder, seen: list[Progress], retry_s: float = 0.2
 ) -> tuple[Pipeline, Path]:
     """A pipeline whose index already holds one file and has no room for the big one."""
     folder = tmp_path / "docs"
     folder.mkdir()
     (folder / "small.txt").write_text("The harbour pilot guides ships at dawn.")
     store = Store.open(tmp_path / "index.sqlite3")
-    config = IndexerConfig(workers=1, sandbox=False, disk_full_retry_s=0.2)
+    config = IndexerConfig(workers=1, sandbox=False, disk_full_retry_s=retry_s)
     pipeline = Pipeline(store, embedder, settings_for(folder), on_progress=seen.append,
                         config=config)  # fmt: skip
     pipeline.index_once()
@@ -85,28 +85,34 @@ def test_full_disk_ends_a_run_with_disk_full_and_fails_no_file(
         pipeline.stop()
 
 
+def status_of(db: Path, path: Path) -> str | None:
+    """A file's status read as the window reads it: on a connection of its own (the
+    writer's connection belongs to the indexer thread while it runs)."""
+    with Store.open(db, readonly=True) as reader:
+        record = reader.get_file(str(path))
+        return None if record is None else record.status
+
+
 def test_full_disk_pauses_watching_and_resumes_when_there_is_room(
     tmp_path: Path, starter: Embedder
 ) -> None:
     seen: list[Progress] = []
-    pipeline, big = full_disk_pipeline(tmp_path, starter, seen)
+    pipeline, big = full_disk_pipeline(tmp_path, starter, seen, retry_s=3.0)
+    db = tmp_path / "index.sqlite3"
     try:
         pipeline.start(watch=True)
         deadline = time.monotonic() + 30
         while not any(p.embedding == "fault" for p in seen) and time.monotonic() < deadline:
-            assert not pipeline.wait(0.1)  # paused, not ended
+            assert not pipeline.wait(0.05)  # paused, not ended
+        # The indexer now sits out its 3 s pause without touching its connection: make room.
+        room_again(pipeline)
         paused = next(p for p in seen if p.embedding == "fault")
         assert paused.error.startswith("disk full")
-        record = pipeline.store.get_file(str(big))
-        assert record is None or record.status != "failed"
-        room_again(pipeline)
+        assert status_of(db, big) != "failed"
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            record = pipeline.store.get_file(str(big))
-            if record is not None and record.status == "ok":
-                break
+        while status_of(db, big) != "ok" and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert record is not None and record.status == "ok"
+        assert status_of(db, big) == "ok"
         assert pipeline.failure is None
     finally:
         pipeline.stop()
