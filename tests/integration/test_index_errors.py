@@ -62,6 +62,7 @@ def room_again(pipeline: Pipeline) -> None:
     pipeline.store.conn.execute("PRAGMA max_page_count = 1073741823")
 
 
+@pytest.mark.slow
 def test_full_disk_ends_a_run_with_disk_full_and_fails_no_file(
     tmp_path: Path, starter: Embedder
 ) -> None:
