@@ -165,12 +165,15 @@ class Embedding:
 
     def close(self) -> None:
         """Wait for the batch in flight, commit it, stop the embed thread."""
-        if self._batch is not None:
-            self._batch.future.exception()  # wait
-            self._finish()
-        if self._pool is not None and self._owns_pool:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-        self._pool = None
+        try:
+            if self._batch is not None:
+                self._batch.future.exception()  # wait
+                self._finish()  # may raise (a full disk): the thread still stops
+        finally:
+            self._batch = None
+            if self._pool is not None and self._owns_pool:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     @property
     def pool(self) -> ThreadPoolExecutor | None:

@@ -23,10 +23,17 @@ file ends ok, skipped (reason) or failed (reason, retry count). In watch mode (`
 a failure that may pass (a timeout) is retried with exponential backoff until the file has
 failed ``max_attempts`` times; the others wait for the file to change (the watcher sees
 that) or for the next start's reconcile.
+
+Errors: a file's own fault (``ExtractionError``) fails or skips that file. The index's
+environment is never the file's fault: a full disk (``DiskFull``) ends a one-shot run with
+that error and pauses watch mode until it retries; nothing is marked failed and the claimed
+jobs are requeued. Any other exception (another ``StorageError``, a bug) ends the run and
+goes up to the caller (``Pipeline`` hands it to whoever waits).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -41,7 +48,7 @@ from app import mailboxes
 from app.chunker import Chunker
 from app.embedding import EmbedConfig, Embedding
 from app.extract import ExtractorPool
-from app.extract.errors import SKIPPED, ExtractionError
+from app.extract.errors import SKIPPED
 from app.extract.ocr.engines import memory_needed
 from app.extract.ocr.reader import OcrOptions
 from app.extract.sandbox import DEFAULT_MEMORY_LIMIT
@@ -54,6 +61,7 @@ from app.rebuild import LiveRebuild, RebuildCallback
 from app.watcher import Change
 from app.writer import WriteQueue
 from engine.protocols import Embedder
+from storage.errors import DiskFull
 from storage.models import FileRecord, Job
 from storage.store import Store
 
@@ -71,6 +79,7 @@ class IndexerConfig:
     max_attempts: int = 3  # claims of one job before it is declared failed
     sandbox: bool = True  # False extracts in-thread (tests; no time limit)
     retry_backoff_s: float = 30.0  # watch mode: first retry of a retryable failure; doubles
+    disk_full_retry_s: float = 60.0  # watch mode: a full disk pauses indexing this long
     embed: EmbedConfig = field(default_factory=EmbedConfig)  # phase 2
     ocr: OcrOptions = field(default_factory=OcrOptions)  # off unless the user switched it on
 
@@ -158,6 +167,7 @@ class Indexer:
         self._ocr_lock = threading.Lock()
         self._ocr_first: float | None = None  # monotonic start of the run's first OCR page
         self._sinks: dict[int, MailboxSink] = {}  # job id -> an mbox's batches on their way
+        self._fault = ""  # why the environment paused indexing (disk full), while it lasts
 
     # ---- controls (any thread) ------------------------------------------------------------
 
@@ -225,12 +235,32 @@ class Indexer:
 
     def run(self) -> Summary:
         """Process queued jobs and the embedding backlog until neither has work left
-        (one-shot indexing; a paused or battery-paused phase 2 ends the run after phase 1)."""
-        return self._loop(until_idle=True)
+        (one-shot indexing; a paused or battery-paused phase 2 ends the run after phase 1).
+        A full disk ends the run with ``DiskFull``; its files stay queued, none fails."""
+        try:
+            return self._loop(until_idle=True)
+        except DiskFull as exc:
+            self._pause_for(exc)
+            raise
 
     def serve(self) -> Summary:
-        """Process jobs and embed as work comes until ``cancel`` (watch mode)."""
-        return self._loop(until_idle=False)
+        """Process jobs and embed as work comes until ``cancel`` (watch mode). A full disk
+        pauses everything (its files stay queued) and the work resumes after
+        ``disk_full_retry_s``, or stops when cancelled meanwhile."""
+        while True:
+            try:
+                return self._loop(until_idle=False)
+            except DiskFull as exc:
+                self._pause_for(exc)
+                if self._cancel.wait(self.config.disk_full_retry_s):
+                    return self._summary
+
+    def _pause_for(self, exc: DiskFull) -> None:
+        """Say why indexing stopped; the next run's first report clears it."""
+        log.warning("indexing paused: %s", exc)
+        self._fault = str(exc)
+        self._emit("paused", force=True)
+        self._fault = ""
 
     def _loop(self, *, until_idle: bool) -> Summary:
         self._cancel.clear()
@@ -250,9 +280,13 @@ class Indexer:
             on_page=self._ocr_page,
         )
         self._ocr_first = None
+        # The preparers stop chunking on a cancel, or when this loop ends on an exception
+        # (Ctrl-C, a full disk): a flag of their own, since watch mode retries after a full
+        # disk and must not read that as the user's cancel.
+        aborted = threading.Event()
         self._preparer = Preparer(
             self.store.path, self.chunker, extractor, self.config.max_file_bytes, ocr.enabled,
-            self._cancel.is_set,
+            lambda: self._cancel.is_set() or aborted.is_set(),
         )  # fmt: skip
         preparers = ThreadPoolExecutor(self.config.workers, thread_name_prefix="prepare")
         preparing: dict[Future[Prepared], Job] = {}
@@ -267,8 +301,8 @@ class Indexer:
                     if until_idle:
                         break
                 self._wait(preparing, idle)
-        except BaseException:  # Ctrl-C in a one-shot run: the preparers stop chunking too
-            self._cancel.set()
+        except BaseException:  # Ctrl-C in a one-shot run, a full disk: preparers stop too
+            aborted.set()
             raise
         finally:
             for fut in preparing:
@@ -280,8 +314,11 @@ class Indexer:
             preparers.shutdown(wait=True, cancel_futures=True)
             self._writes.cancel()
             self._end_rebuild()  # before phase 2 closes: it shares phase 2's embed thread
-            self.embedding.close()
-            self.store.requeue_claimed()
+            try:
+                self.embedding.close()
+            finally:
+                with contextlib.suppress(DiskFull):  # the next start requeues them too
+                    self.store.requeue_claimed()
         self._finish_summary()
         self._emit("cancelled" if self._cancel.is_set() else "done", force=True)
         return self._summary
@@ -432,11 +469,10 @@ class Indexer:
         """Phase 1: write each finished preparation now, in its own transaction."""
         for future in [f for f in preparing if f.done()]:
             job = preparing.pop(future)
-            try:
-                work = future.result()
-            except Exception as exc:  # a bug in our code: fail the file, keep going
-                log.exception("preparing %s failed", job.path)
-                work = Prepared(job, error=_Bug(f"internal error: {type(exc).__name__}: {exc}"))
+            # A bad file comes back as work.error; an exception here is the index's
+            # environment (StorageError) or a bug: neither is the file's fault, so it ends the
+            # run (finally above requeues the job) instead of marking the file failed.
+            work = future.result()
             sink = self._sinks.pop(job.id, None)
             if work.mailbox and sink is not None:
                 self._finish_mailbox(work, sink)
@@ -590,8 +626,8 @@ class Indexer:
                 meaning_files=meaning,
                 backlog_chunks=waiting.chunks,
                 backlog_tokens=waiting.tokens,
-                embedding=self.embedding.state(self._queued),
-                error=self.embedding.error,
+                embedding="fault" if self._fault else self.embedding.state(self._queued),
+                error=self._fault or self.embedding.error,
                 ocr_pages=s.ocr_pages,
                 ocr_pages_per_s=s.ocr_pages_per_s,
             )
@@ -604,12 +640,6 @@ def _forward_failure(write: Future[None], result: Future[bool]) -> None:
         result.set_result(False)
     elif not write.cancelled() and write.exception() is not None and not result.done():
         result.set_exception(write.exception() or RuntimeError())
-
-
-class _Bug(ExtractionError):
-    """An unexpected exception while preparing a file (our bug), recorded as failed."""
-
-    status = "failed"
 
 
 __all__ = ["Indexer", "IndexerConfig", "Progress", "Summary"]

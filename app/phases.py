@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 #: What phase 2 is doing (see ``app.embedding``).
-EmbedState = Literal["running", "paused", "battery", "waiting", "backoff", "idle"]
+# "fault" is never phase 2's own state: the indexer reports it while a full disk pauses all.
+EmbedState = Literal["running", "paused", "battery", "waiting", "backoff", "idle", "fault"]
 #: The run as a whole: "running" (phase 1 has files to read), "rebuilding" (a new index
 #: at another dimension is being built), "idle" (waiting for changes; phase 2 may still be
 #: embedding), "cancelled", "done", or "locked" (another process holds the index lock;
-#: ``Progress.current`` says which).
-RunState = Literal["running", "rebuilding", "idle", "cancelled", "done", "locked"]
+#: ``Progress.current`` says which) or "paused" (the environment stopped all indexing, e.g.
+#: a full disk: ``Progress.error`` says why; it retries).
+RunState = Literal["running", "rebuilding", "idle", "cancelled", "done", "locked", "paused"]
 
 
 def format_duration(seconds: float | None) -> str:
@@ -44,8 +46,8 @@ class PhaseStatus:
     meaning_files: int  # phase 2 done too: every chunk has its vector
     backlog_tokens: int = 0  # tokens still to embed
     tokens_per_s: float = 0.0  # phase 2's measured speed (0: not measured yet)
-    embedding: str = "idle"  # running | paused | battery | waiting | backoff | idle
-    error: str = ""  # phase 2's last model error
+    embedding: str = "idle"  # running | paused | battery | waiting | backoff | idle | fault
+    error: str = ""  # phase 2's last model error, or why indexing paused ("fault")
 
     @property
     def eta_s(self) -> float | None:
@@ -80,8 +82,8 @@ class Progress:
     meaning_files: int = 0  # ... and by meaning (every vector committed)
     backlog_chunks: int = 0  # chunks still waiting for vectors
     backlog_tokens: int = 0
-    embedding: EmbedState = "idle"
-    error: str = ""  # phase 2's last model error, until a batch succeeds
+    embedding: EmbedState = "idle"  # "fault": the environment paused all indexing (``error``)
+    error: str = ""  # phase 2's last model error until a batch succeeds; or why it paused
     ocr_pages: int = 0  # pages read by OCR this run
     ocr_pages_per_s: float = 0.0  # ... per second of wall time since the first one began
 
@@ -135,12 +137,13 @@ def _phase2(status: PhaseStatus) -> str:
 
 
 def describe(status: PhaseStatus) -> str:
-    """The one-line summary of both phases."""
+    """The one-line summary of both phases (first, why indexing is paused, if it is)."""
+    fault = f"Indexing paused: {status.error}" if status.embedding == "fault" else ""
     if not status.keyword_files:
-        return "Nothing searchable yet"
+        return " · ".join(p for p in (fault, "Nothing searchable yet") if p)
     files = "file" if status.keyword_files == 1 else "files"
-    parts = [f"{status.keyword_files:,} {files} searchable by keyword", _meaning(status)]
-    parts.append(_phase2(status))
+    parts = [fault, f"{status.keyword_files:,} {files} searchable by keyword", _meaning(status)]
+    parts.append("" if fault else _phase2(status))
     return " · ".join(p for p in parts if p)
 
 

@@ -13,6 +13,7 @@ Qt-free: progress arrives through plain callbacks.
     pipeline.pause(); pipeline.resume()        # phase 2 (embedding) only
     pipeline.promote(paths, BAND_OPENED)       # embed these sooner
     pipeline.cancel(); pipeline.stop()
+    pipeline.wait(timeout)           # True once ended; raises what ended it (``failure``)
     pipeline.add_folder(path); pipeline.remove_folder(path)
     pipeline.retry(paths)                      # problem files again, via the writer
     pipeline.rebuild(256, on_progress)         # a new dimension beside the old index
@@ -101,6 +102,7 @@ class Pipeline:
         self.watcher: Watcher | None = None
         self._thread: threading.Thread | None = None
         self.summary: Summary | None = None
+        self.failure: Exception | None = None  # what ended the background run, if anything
         self._settled: Counter[str] = Counter()  # files reconcile left alone, by status
 
     # ---- folders ----------------------------------------------------------------------
@@ -250,6 +252,7 @@ class Pipeline:
     def start(self, *, watch: bool = True) -> None:
         """Reconcile, then index in the background (and keep watching when ``watch``)."""
         self._cancelled.clear()
+        self.failure = None
         self.reconcile()
         if watch:
             self._restart_watcher()
@@ -262,8 +265,9 @@ class Pipeline:
             self.resume_rebuild()
             if not self._cancelled.is_set():
                 self.summary = target()
-        except Exception:  # shown by the caller via the log; the app keeps searching
+        except Exception as exc:  # kept for the waiter: ``wait`` raises it on its thread
             log.exception("indexer stopped on an error")
+            self.failure = exc
 
     def _restart_watcher(self) -> None:
         if self.watcher is not None:
@@ -289,7 +293,17 @@ class Pipeline:
         self.indexer.cancel()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait for a background run to end; True when it has."""
+        """Wait for a background run to end; True when it has ended normally.
+
+        Raises the exception that ended it (``failure``: a FingerprintMismatch, a full disk
+        in a one-shot run, a bug), so the window and the CLI report it instead of a log line.
+        """
+        ended = self._join(timeout)
+        if ended and self.failure is not None:
+            raise self.failure
+        return ended
+
+    def _join(self, timeout: float | None) -> bool:
         if self._thread is None:
             return True
         self._thread.join(timeout)
@@ -303,7 +317,7 @@ class Pipeline:
         self.cancel()
         # The indexer re-arms on entry to its loop, so a cancel landing just before that is
         # lost: repeat it until the thread is gone.
-        while not self.wait(0.2):
+        while not self._join(0.2):
             self.cancel()
         self._thread = None
         self.store.close()

@@ -4,8 +4,9 @@
 ``retrieval``, ``maintenance``); each mixin is a StoreBase so it can use these helpers.
 
 Errors (see ``storage.errors``): driver exceptions are mapped at this boundary by
-``translate`` into DatabaseLocked / DatabaseCorrupt (the environment's fault) or
-StorageError.
+``raise_known`` into the environment's faults (``storage.errors.known_error``: locked,
+disk full, I/O error, damaged, read-only, cannot open); any other driver error is a bug
+and goes up unchanged.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import contextlib
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from storage import lexical
 from storage.connection import database_errors
-from storage.errors import DatabaseCorrupt, DatabaseLocked, FingerprintMismatch, StorageError
+from storage.errors import FingerprintMismatch, known_error
 from storage.models import Chunk, FileRecord, Fingerprint
 from storage.prefilter import BinaryIndex
 
@@ -81,20 +82,21 @@ class StoreBase:
 
     @contextlib.contextmanager
     def transaction(self, mode: str = "IMMEDIATE") -> Iterator[Any]:
-        """One all-or-nothing transaction; driver errors become StorageError subclasses."""
+        """One all-or-nothing transaction; the environment's faults become StorageError
+        subclasses, other driver errors (bugs) go up unchanged."""
         try:
             self.conn.execute(f"BEGIN {mode}")
         except database_errors() as exc:
-            raise translate(exc) from exc
+            raise_known(exc)
         try:
             yield self.conn
+            self.conn.execute("COMMIT")  # a full disk may only show here, writing the WAL
         except BaseException as exc:
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:  # SQLite already rolled back after FULL/IOERR/BUSY
+                self.conn.execute("ROLLBACK")
             if isinstance(exc, database_errors()):
-                raise translate(exc) from exc
+                raise_known(exc)
             raise
-        else:
-            self.conn.execute("COMMIT")
 
     # ---- meta and fingerprints ---------------------------------------------------------
 
@@ -161,11 +163,9 @@ class StoreBase:
         return self._index_fp(self._index_id("building_index"))
 
 
-def translate(exc: BaseException) -> StorageError:
-    """Map a driver error to the storage tree (environment faults get calm messages)."""
-    text = str(exc).lower()
-    if "locked" in text or "busy" in text:
-        return DatabaseLocked(f"the index is busy (another Quarry is writing): {exc}")
-    if "malformed" in text or "not a database" in text or "corrupt" in text:
-        return DatabaseCorrupt(f"the index file is damaged ({exc}); delete it and re-index")
-    return StorageError(str(exc))
+def raise_known(exc: BaseException) -> NoReturn:
+    """Raise the environment's fault behind a driver error, or the error itself (a bug)."""
+    known = known_error(exc)
+    if known is None:
+        raise exc
+    raise known from exc

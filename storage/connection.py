@@ -15,9 +15,9 @@ import os
 import sqlite3
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 
-from storage.errors import DatabaseCorrupt, DatabaseLocked
+from storage.errors import known_error
 from storage.fts import register_functions
 from storage.textcodec import decode_column, params_to_db, rows_to_db
 
@@ -109,7 +109,7 @@ def connect(path: Path | str, *, readonly: bool = False) -> Any:
             )
         conn.text_factory = decode_column
     except mod.DatabaseError as exc:
-        raise DatabaseCorrupt(f"cannot open {target}: {exc}") from exc
+        _raise_known(exc, target)
     try:
         register_functions(conn)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -121,7 +121,14 @@ def connect(path: Path | str, *, readonly: bool = False) -> Any:
     except mod.DatabaseError as exc:
         with contextlib.suppress(Exception):
             conn.close()
-        if "locked" in str(exc).lower() or "busy" in str(exc).lower():
-            raise DatabaseLocked(f"the index is busy (another Quarry is writing): {exc}") from exc
-        raise DatabaseCorrupt(f"{target} is not a usable database: {exc}") from exc
+        _raise_known(exc, target)
     return conn
+
+
+def _raise_known(exc: BaseException, target: Path) -> NoReturn:
+    """Opening failed: the environment's fault (by SQLite's code) with the file named, else a
+    bug that goes up unchanged."""
+    known = known_error(exc, str(target))
+    if known is None:
+        raise exc
+    raise known from exc

@@ -30,11 +30,10 @@ from storage.base import (
     chunk_record,
     file_record,
     has_cjk,
-    translate,
 )
 from storage.connection import connect, database_errors
 from storage.documents import DocumentsMixin
-from storage.errors import DatabaseCorrupt, DatabaseLocked, StorageError
+from storage.errors import DatabaseCorrupt, StorageError, known_error
 from storage.maintenance import MaintenanceMixin
 from storage.models import (
     Chunk,
@@ -90,8 +89,9 @@ class Store(RetrievalMixin, BacklogMixin, RebuildMixin, MaintenanceMixin, Docume
                 schema.migrate(conn)
         except database_errors() as exc:
             conn.close()
-            if isinstance(translate(exc), DatabaseLocked):  # busy writer: not a damaged file
-                raise translate(exc) from exc
+            known = known_error(exc)
+            if known is not None and not isinstance(known, DatabaseCorrupt):
+                raise known from exc  # the environment's fault (busy, disk), not a damaged file
             raise DatabaseCorrupt(f"{target} is not a usable Quarry index: {exc}") from exc
         except BaseException:
             conn.close()

@@ -54,6 +54,7 @@ def _run_window(args: argparse.Namespace) -> int:
     from app import settings as settings_mod
     from app.ui.adapters import build_backends
     from app.ui.controller import AppController
+    from app.ui.crash import CrashHandler, log_to_file
     from app.ui.downloader import ModelDownloader
     from app.ui.icon import app_icon
 
@@ -77,10 +78,13 @@ def _run_window(args: argparse.Namespace) -> int:
         factory=build_backends,
         downloader=ModelDownloader(),
     )
+    crash = CrashHandler(controller.window, log_to_file())
+    crash.install()  # from here on a bug in any thread shows a dialog, and the app goes on
     controller.start()
     if args.hidden and controller.tray is not None and controller.tray.available():
         controller.window.hide()
     code = int(app.exec())
+    crash.uninstall()
     return leave(controller, code)
 
 

@@ -25,7 +25,10 @@ def run(args: argparse.Namespace) -> int:
     """Watch until SIGINT/SIGTERM; stops cleanly (in-flight files finish or requeue).
 
     Settings, ``--model`` and ``--db`` are read as ``quarry index`` reads them (through
-    ``app.loaders``); failures that may pass are retried with backoff while watching.
+    ``app.loaders``); failures that may pass are retried with backoff while watching, and
+    a full disk pauses indexing until there is room. An error that ends the indexer (the
+    index belongs to another model, a damaged file) exits 2 with its message; a bug
+    exits with its traceback.
     """
     folders, files = index_command.split_targets(args.paths)
     if files:
@@ -57,8 +60,11 @@ def _watch(args: argparse.Namespace, folders: list[str], stop: threading.Event) 
     try:
         pipeline.start(watch=True)
         print(f"watching {len(folders)} folder(s); Ctrl-C stops", file=sys.stderr)
-        while not stop.wait(0.5):
+        while not stop.wait(0.5) and not pipeline.wait(0):  # wait raises what ended the run
             pass
+    except (EngineError, StorageError) as exc:
+        print(f"\nquarry: indexing stopped: {exc}", file=sys.stderr)
+        return 2
     finally:
         print("\nstopping...", file=sys.stderr)
         pipeline.stop()

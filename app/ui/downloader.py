@@ -65,11 +65,13 @@ class ModelDownloader(QObject):
             except ModelUnavailable as failure:
                 relay.failed.emit(run, failure)
                 return
-            except Exception as exc:  # a bug, but the window must still get a model
-                log.exception("model check failed")
-                bug = ModelUnavailable("embedding", settings.embed_model, str(exc))
-                relay.failed.emit(run, bug)
+            except OSError as exc:  # the disk or the network gave out mid-download
+                relay.failed.emit(
+                    run, ModelUnavailable("embedding", settings.embed_model, str(exc))
+                )
                 return
+            # Anything else is a bug: it goes up to threading.excepthook (the crash dialog)
+            # instead of being worded as a missing model.
             relay.ready.emit(run, prepared)
 
         self._thread = threading.Thread(target=work, name="quarry-download", daemon=True)
