@@ -52,7 +52,7 @@ def _run_window(args: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app import settings as settings_mod
-    from app.ui.adapters import build_backends
+    from app.ui.adapters import build_services
     from app.ui.controller import AppController
     from app.ui.crash import CrashHandler, log_to_file
     from app.ui.downloader import ModelDownloader
@@ -69,13 +69,13 @@ def _run_window(args: argparse.Namespace) -> int:
         folders = list(dict.fromkeys([*settings.folders, *args.folder]))
         settings = replace(settings, folders=folders)
         settings_mod.save(settings)
-    search, indexing = build_backends(settings)
+    search, indexing = build_services(settings)
     controller = AppController(
         settings,
         search,
         indexing,
         icon=app_icon(),
-        factory=build_backends,
+        factory=build_services,
         downloader=ModelDownloader(),
     )
     crash = CrashHandler(controller.window, log_to_file())

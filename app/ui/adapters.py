@@ -21,13 +21,13 @@ from app.settings import Settings
 from app.ui.presets import all_presets
 from app.ui.protocols import (
     CancelCheck,
-    IndexingBackend,
     Preview,
     ProgressCallback,
     ResultRow,
-    SearchBackend,
     SearchOptions,
     UpdateCallback,
+    WindowIndexing,
+    WindowSearch,
 )
 from app.ui.rows import to_preview, to_row
 
@@ -45,7 +45,7 @@ class ServiceUnavailable(Exception):
 
 
 class RealSearch:
-    """``app.search.SearchService`` behind the window's ``SearchBackend`` protocol."""
+    """``app.search.SearchService`` behind the window's ``WindowSearch`` protocol."""
 
     def __init__(self, settings: Settings, db_path: Path | None = None) -> None:
         self.settings = settings
@@ -218,7 +218,7 @@ def _waiting_notice(on_progress: ProgressCallback) -> Callable[[str], None]:
 
 
 class RealIndexing:
-    """``app.pipeline.Pipeline`` (watching) behind the window's ``IndexingBackend``."""
+    """``app.pipeline.Pipeline`` (watching) behind the window's ``WindowIndexing``."""
 
     def __init__(self, settings: Settings, db_path: Path | None = None, sandbox: bool = True):
         self.settings = settings
@@ -403,7 +403,7 @@ class UnavailableSearch:
         """Nothing to free."""
 
 
-def build_backends(settings: Settings) -> tuple[SearchBackend, IndexingBackend | None]:
+def build_services(settings: Settings) -> tuple[WindowSearch, WindowIndexing | None]:
     """The real search and indexing adapters for ``settings`` (cheap: models load lazily)."""
     try:
         import app.pipeline

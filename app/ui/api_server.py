@@ -21,7 +21,7 @@ from app.serve.api import Models, ModelSource, ReadApi
 from app.serve.arguments import Refusal
 from app.settings import Settings
 from app.ui.adapters import RealSearch, ServiceUnavailable
-from app.ui.protocols import SearchBackend
+from app.ui.protocols import WindowSearch
 
 if TYPE_CHECKING:
     from app.serve.web import HttpServer
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def window_models(backend: Callable[[], SearchBackend]) -> ModelSource:
+def window_models(backend: Callable[[], WindowSearch]) -> ModelSource:
     """The models of the window's current search backend (loading them on first use)."""
 
     def models() -> Models:
@@ -59,7 +59,7 @@ class Running:
 class WindowApi:
     """Starts, stops and reconfigures the window's API server (never raises into Qt)."""
 
-    def __init__(self, backend: Callable[[], SearchBackend]) -> None:
+    def __init__(self, backend: Callable[[], WindowSearch]) -> None:
         self.backend = backend
         self.running: Running | None = None
 

@@ -29,7 +29,7 @@ from app.ui.downloader import ModelDownloader
 from app.ui.main_window import MainWindow
 from app.ui.opener import Opener
 from app.ui.problems import ProblemsDialog
-from app.ui.protocols import IndexingBackend, ResultRow, SearchBackend
+from app.ui.protocols import ResultRow, WindowIndexing, WindowSearch
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.tasks import TaskRunner
 from app.ui.tray import Tray
@@ -48,7 +48,7 @@ WARM_UP_WAIT_MS = 10_000  # indexing starts after the search warm-up, or after t
 # Settings the indexing run reads once when it starts (a fresh run applies them): turning
 # OCR on makes the fresh run's reconcile queue the scans skipped while it was off.
 RUN_KEYS = ("pause_embedding_on_battery", "ocr_enabled", "ocr_engine", "ocr_languages")
-BackendFactory = Callable[[Settings], tuple[SearchBackend, IndexingBackend | None]]
+ServiceFactory = Callable[[Settings], tuple[WindowSearch, WindowIndexing | None]]
 
 
 def changed(old: Settings, new: Settings, keys: tuple[str, ...]) -> bool:
@@ -65,13 +65,13 @@ class AppController(QObject):
     def __init__(
         self,
         settings: Settings,
-        search: SearchBackend,
-        indexing: IndexingBackend | None = None,
+        search: WindowSearch,
+        indexing: WindowIndexing | None = None,
         *,
         opener: Opener | None = None,
         settings_path: Path | None = None,
         icon: QIcon | None = None,
-        factory: BackendFactory | None = None,
+        factory: ServiceFactory | None = None,
         downloader: ModelDownloader | None = None,
     ) -> None:
         super().__init__()
@@ -126,7 +126,7 @@ class AppController(QObject):
         self.downloader.models_ready.connect(self._on_models_ready)
         self.downloader.models_failed.connect(self._on_models_failed)
 
-    def set_indexing(self, backend: IndexingBackend | None) -> None:
+    def set_indexing(self, backend: WindowIndexing | None) -> None:
         """Attach an indexer (or none); the status bar follows its signals."""
         if self.indexing is not None:
             self.indexing.shutdown()
@@ -259,7 +259,7 @@ class AppController(QObject):
         engine_keys = ("embed_model", "embed_backend", "device", "precision", "remote_url")
         rerank_keys = ("rerank_model", "rerank_depth", "query_preset", "custom_presets")
         if self.factory is not None and changed(old, new, engine_keys + rerank_keys):
-            self._swap_backends()
+            self._swap_services()
             self.prepare_models()
             return
         # A running pipeline keeps the folders, rules, power probe and OCR it started with: a
@@ -285,15 +285,15 @@ class AppController(QObject):
             return
         self.window.status.showMessage(f"Index rebuilt at {dimension or 'full'} dimensions", 5000)
         if self.factory is not None:
-            self._swap_backends()
+            self._swap_services()
             self.start_indexing()
 
-    def _swap_backends(self) -> None:
-        """New search and indexing backends for the current settings; the old ones stop
+    def _swap_services(self) -> None:
+        """New search and indexing services for the current settings; the old ones stop
         and free their models (the search one once its last task has finished)."""
         assert self.factory is not None
         search, indexing = self.factory(self.settings)
-        self.search_worker.replace_backend(search)
+        self.search_worker.replace_search(search)
         self.set_indexing(indexing)
 
     # -- the API for assistants and scripts -------------------------------------------
@@ -343,7 +343,7 @@ class AppController(QObject):
     def _pause_search(self, reason: str) -> None:
         from app.ui.adapters import UnavailableSearch
 
-        self.search_worker.replace_backend(UnavailableSearch(reason, self.settings))
+        self.search_worker.replace_search(UnavailableSearch(reason, self.settings))
 
     def _on_models_ready(self, prepared: ModelsPrepared) -> None:
         if self._quitting:
@@ -352,7 +352,7 @@ class AppController(QObject):
             self._downloading = False
             self.window.status.showMessage(f"Downloaded {', '.join(prepared.downloaded)}", 8000)
             if self.factory is not None:  # the search paused for the download resumes
-                self._swap_backends()
+                self._swap_services()
         self.start_indexing()
 
     def _on_models_failed(self, failure: ModelUnavailable) -> None:

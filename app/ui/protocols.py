@@ -102,7 +102,7 @@ ProgressCallback = Callable[[Progress], None]
 
 
 @runtime_checkable
-class SearchBackend(Protocol):
+class WindowSearch(Protocol):
     """Search as the window sees it: fast fused hits first, then reranked improvements."""
 
     def search(self, query: str, options: SearchOptions) -> list[ResultRow]:
@@ -145,12 +145,12 @@ class SearchBackend(Protocol):
         ...
 
     def close(self) -> None:
-        """Free the models and the index connection (the backend is being replaced)."""
+        """Free the models and the index connection (the search is being replaced)."""
         ...
 
 
 @runtime_checkable
-class IndexingBackend(Protocol):
+class WindowIndexing(Protocol):
     """The indexer as the window sees it; ``run`` blocks on a worker thread."""
 
     def run(self, on_progress: ProgressCallback) -> None:

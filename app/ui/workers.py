@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from PySide6.QtCore import QObject, Signal
 
 from app.search import SearchOptions
-from app.ui.protocols import IndexingBackend, ResultRow, SearchBackend, Span
+from app.ui.protocols import ResultRow, Span, WindowIndexing, WindowSearch
 from app.ui.tasks import TaskRunner
 
 log = logging.getLogger(__name__)
@@ -48,11 +48,11 @@ class SearchWorker(QObject):
     search_failed = Signal(int, str)
     prepared = Signal()  # the warm-up finished (or failed: the first search will say why)
 
-    def __init__(self, backend: SearchBackend, parent: QObject | None = None) -> None:
+    def __init__(self, backend: WindowSearch, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._backend = backend
         self._users: dict[int, int] = {}  # id(backend) -> tasks using it now
-        self._retired: dict[int, SearchBackend] = {}  # replaced, closed when unused
+        self._retired: dict[int, WindowSearch] = {}  # replaced, closed when unused
         self._users_lock = threading.Lock()
         self.tasks = TaskRunner(self, threads=2)  # one search + one preview; a shared machine
         self._latest = 0
@@ -63,11 +63,11 @@ class SearchWorker(QObject):
             getattr(self._relay, name).connect(getattr(self, name))
 
     @property
-    def backend(self) -> SearchBackend:
+    def backend(self) -> WindowSearch:
         """The backend new searches use."""
         return self._backend
 
-    def replace_backend(self, backend: SearchBackend) -> None:
+    def replace_search(self, backend: WindowSearch) -> None:
         """Search with ``backend`` from now on; the old one (its models, its connection) is
         closed on the pool as soon as no running task uses it any more."""
         old, self._backend = self._backend, backend
@@ -77,7 +77,7 @@ class SearchWorker(QObject):
             self._retired[id(old)] = old
         self._release(old, 0)
 
-    def _use(self, fn: Callable[[SearchBackend], None]) -> Callable[[], None]:
+    def _use(self, fn: Callable[[WindowSearch], None]) -> Callable[[], None]:
         """``fn`` bound to the current backend, counted as its user from now (it is queued)
         until it has run."""
         backend = self._backend
@@ -92,7 +92,7 @@ class SearchWorker(QObject):
 
         return run
 
-    def _release(self, backend: SearchBackend, count: int) -> None:
+    def _release(self, backend: WindowSearch, count: int) -> None:
         with self._users_lock:
             left = self._users.pop(id(backend), 0) - count
             if left > 0:
@@ -126,7 +126,7 @@ class SearchWorker(QObject):
         """Warm the backend up (models, vector index) on the pool; ``prepared`` follows."""
         relay = self._relay
 
-        def warm(backend: SearchBackend) -> None:
+        def warm(backend: WindowSearch) -> None:
             try:
                 backend.prepare()
             finally:
@@ -149,7 +149,7 @@ class SearchWorker(QObject):
         self.tasks.start(similar, self._failed(request))
         return request
 
-    def _similar(self, backend: SearchBackend, request: int, hit: ResultRow, passage: bool) -> None:
+    def _similar(self, backend: WindowSearch, request: int, hit: ResultRow, passage: bool) -> None:
         hits = backend.similar(hit, passage)
         if self.is_current(request):
             self._relay.results_ready.emit(request, hits)
@@ -162,7 +162,7 @@ class SearchWorker(QObject):
         return lambda message: self.search_failed.emit(request, message)
 
     def _search(
-        self, backend: SearchBackend, request: int, query: str, options: SearchOptions
+        self, backend: WindowSearch, request: int, query: str, options: SearchOptions
     ) -> None:
         if not self.is_current(request):
             return
@@ -175,7 +175,7 @@ class SearchWorker(QObject):
 
     def _rerank(
         self,
-        backend: SearchBackend,
+        backend: WindowSearch,
         request: int,
         query: str,
         hits: Sequence[ResultRow],
@@ -198,7 +198,7 @@ class SearchWorker(QObject):
             self._relay.rerank_updated.emit(request, list(hits))
 
     def _preview(
-        self, backend: SearchBackend, request: int, hit: ResultRow, span: Span | None
+        self, backend: WindowSearch, request: int, hit: ResultRow, span: Span | None
     ) -> None:
         if self.is_current_preview(request):
             self._relay.preview_ready.emit(request, backend.preview(hit, span))
@@ -227,7 +227,7 @@ class _IndexingSignals(QObject):
     failed = Signal(str)
 
 
-def _run_indexing(backend: IndexingBackend, relay: _IndexingSignals) -> None:
+def _run_indexing(backend: WindowIndexing, relay: _IndexingSignals) -> None:
     try:
         backend.run(relay.progress.emit)
     except Exception as exc:
@@ -237,7 +237,7 @@ def _run_indexing(backend: IndexingBackend, relay: _IndexingSignals) -> None:
         relay.finished.emit()
 
 
-def _run_rebuild(backend: IndexingBackend, relay: _IndexingSignals, dimension: int) -> None:
+def _run_rebuild(backend: WindowIndexing, relay: _IndexingSignals, dimension: int) -> None:
     try:
         backend.rebuild(dimension, relay.progress.emit)
     except Exception as exc:
@@ -257,7 +257,7 @@ class IndexingWorker(QObject):
     paused_changed = Signal(bool)
     indexing_failed = Signal(str)
 
-    def __init__(self, backend: IndexingBackend, parent: QObject | None = None) -> None:
+    def __init__(self, backend: WindowIndexing, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.backend = backend
         self._thread: threading.Thread | None = None

@@ -11,13 +11,13 @@ pytest.importorskip("PySide6")
 
 from app.ui.main_window import MainWindow
 from app.ui.workers import SearchWorker
-from tests.gui.fakes import FakeSearchBackend, RecordingOpener
+from tests.gui.fakes import FakeSearch, RecordingOpener
 
 
 @pytest.fixture
-def fake_backend() -> FakeSearchBackend:
+def fake_backend() -> FakeSearch:
     """A word-overlap search whose rerank reverses the order."""
-    return FakeSearchBackend()
+    return FakeSearch()
 
 
 @pytest.fixture
@@ -27,9 +27,7 @@ def opener() -> RecordingOpener:
 
 
 @pytest.fixture
-def window(
-    qtbot: QtBot, fake_backend: FakeSearchBackend, opener: RecordingOpener
-) -> Iterator[MainWindow]:
+def window(qtbot: QtBot, fake_backend: FakeSearch, opener: RecordingOpener) -> Iterator[MainWindow]:
     """A shown main window over the fake backend."""
     worker = SearchWorker(fake_backend)
     win = MainWindow(worker, opener=opener, debounce_ms=20)

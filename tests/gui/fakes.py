@@ -30,7 +30,7 @@ CORPUS = {
 }
 
 
-class FakeSearchBackend:
+class FakeSearch:
     """Word-overlap search over a tiny corpus; rerank reverses the order (visibly)."""
 
     def __init__(

@@ -17,7 +17,7 @@ from app.settings import Settings
 from app.ui.adapters import RealSearch
 from app.ui.controller import AppController
 from app.ui.workers import SearchWorker
-from tests.gui.fakes import FakeSearchBackend
+from tests.gui.fakes import FakeSearch
 from tests.gui.test_real_services import starter_index  # noqa: F401 (a fixture)
 
 
@@ -31,13 +31,13 @@ def held_memory(process: psutil.Process) -> int:
 
 
 def test_old_backend_closes_after_its_running_search(qtbot: QtBot) -> None:
-    old, new = FakeSearchBackend(), FakeSearchBackend()
+    old, new = FakeSearch(), FakeSearch()
     worker = SearchWorker(old)
     old.block.clear()  # the search below waits inside the old backend
     with qtbot.waitSignal(worker.results_ready, timeout=5000) as answered:
         request = worker.search("cats", SearchOptions())
         qtbot.waitUntil(lambda: worker.tasks.pool.activeThreadCount() == 1, timeout=2000)
-        worker.replace_backend(new)
+        worker.replace_search(new)
         qtbot.wait(100)
         assert old.closed == 0  # still in use: closing now would pull its models away
         old.block.set()

@@ -11,14 +11,14 @@ from pytestqt.qtbot import QtBot
 from app import settings as settings_mod
 from app.settings import Settings
 from app.ui.controller import AppController
-from tests.gui.fakes import FakeIndexer, FakeSearchBackend, RecordingOpener
+from tests.gui.fakes import FakeIndexer, FakeSearch, RecordingOpener
 
 
 @pytest.fixture
 def controller(qtbot: QtBot) -> Iterator[AppController]:
     settings = Settings(folders=["/docs"], first_run_done=True, rerank_enabled=False)
     ctl = AppController(
-        settings, FakeSearchBackend(), FakeIndexer(steps=20, delay=0.01), opener=RecordingOpener()
+        settings, FakeSearch(), FakeIndexer(steps=20, delay=0.01), opener=RecordingOpener()
     )
     qtbot.addWidget(ctl.window)
     yield ctl
@@ -77,7 +77,7 @@ def test_problem_files_dialog_and_retry(qtbot: QtBot, controller: AppController)
 
 
 def test_first_run_opens_welcome(qtbot: QtBot) -> None:
-    ctl = AppController(Settings(), FakeSearchBackend(), FakeIndexer())
+    ctl = AppController(Settings(), FakeSearch(), FakeIndexer())
     qtbot.addWidget(ctl.window)
     welcome = ctl.show_welcome()
     welcome.add_folder("/docs")
@@ -90,7 +90,7 @@ def test_first_run_opens_welcome(qtbot: QtBot) -> None:
 def test_launch_warms_search_up_before_indexing_starts(qtbot: QtBot) -> None:
     import threading
 
-    search, gate = FakeSearchBackend(), threading.Event()
+    search, gate = FakeSearch(), threading.Event()
     search.prepare = lambda: gate.wait(5)  # type: ignore[method-assign]
     ctl = AppController(Settings(folders=["/docs"], first_run_done=True, rerank_enabled=False),
                         search, FakeIndexer(steps=3))  # fmt: skip

@@ -9,7 +9,7 @@ from pytestqt.qtbot import QtBot
 from app.phases import Progress
 from app.ui.main_window import MainWindow
 from app.ui.protocols import ResultRow
-from tests.gui.fakes import FakeSearchBackend, RecordingOpener
+from tests.gui.fakes import FakeSearch, RecordingOpener
 
 
 def type_query(qtbot: QtBot, window: MainWindow, text: str) -> list[ResultRow]:
@@ -32,7 +32,7 @@ def test_typing_shows_results(qtbot: QtBot, window: MainWindow) -> None:
 
 
 def test_typing_is_debounced_to_one_search(
-    qtbot: QtBot, window: MainWindow, fake_backend: FakeSearchBackend
+    qtbot: QtBot, window: MainWindow, fake_backend: FakeSearch
 ) -> None:
     window.rerank_enabled = False
     type_query(qtbot, window, "dogs")
@@ -54,7 +54,7 @@ def test_rerank_reorders_rows_and_keeps_selection(qtbot: QtBot, window: MainWind
 
 
 def test_stale_answers_are_dropped(
-    qtbot: QtBot, window: MainWindow, fake_backend: FakeSearchBackend
+    qtbot: QtBot, window: MainWindow, fake_backend: FakeSearch
 ) -> None:
     window.rerank_enabled = False
     fake_backend.block.clear()  # the first search hangs until released
@@ -141,7 +141,7 @@ def test_preview_highlights_and_buttons(
 
 
 def test_file_type_filter_reaches_backend(
-    qtbot: QtBot, window: MainWindow, fake_backend: FakeSearchBackend
+    qtbot: QtBot, window: MainWindow, fake_backend: FakeSearch
 ) -> None:
     window.rerank_enabled = False
     type_query(qtbot, window, "cats")

@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 from app import settings as settings_mod
 from app.download import ModelUnavailable, describe_size
 from app.settings import Settings
-from app.ui.adapters import RealIndexing, RealSearch, build_backends
+from app.ui.adapters import RealIndexing, RealSearch, build_services
 from app.ui.controller import AppController
 from app.ui.downloader import ModelDownloader
 from app.ui.settings_dialog import SettingsDialog
@@ -73,9 +73,9 @@ def test_without_consent_the_window_names_what_to_download(
     start = Settings(embed_model=QWEN, rerank_enabled=False, first_run_done=True)
     ctl = AppController(
         start,
-        *build_backends(start),
+        *build_services(start),
         settings_path=tmp_path / "s.json",
-        factory=build_backends,
+        factory=build_services,
         downloader=ModelDownloader(),
     )
     qtbot.addWidget(ctl.window)
@@ -91,7 +91,7 @@ def test_download_progress_shows_in_the_status_bar(qtbot: QtBot, tmp_path: Path)
     start = Settings(first_run_done=True, rerank_enabled=False, folders=[])
     ctl = AppController(
         start,
-        *build_backends(start),
+        *build_services(start),
         settings_path=tmp_path / "s.json",
         downloader=ModelDownloader(),
     )

@@ -12,11 +12,11 @@ from pytestqt.qtbot import QtBot
 from app.ui.main_window import MainWindow
 from app.ui.opener import DesktopOpener
 from app.ui.workers import SearchWorker
-from tests.gui.fakes import FakeSearchBackend
+from tests.gui.fakes import FakeSearch
 
 
 def test_open_and_reveal_failures_show_in_the_status_bar(qtbot: QtBot) -> None:
-    worker = SearchWorker(FakeSearchBackend())
+    worker = SearchWorker(FakeSearch())
     window = MainWindow(worker, opener=DesktopOpener(), debounce_ms=20)
     qtbot.addWidget(window)
     window.show()

@@ -19,10 +19,10 @@ from app.ui.main_window import MainWindow
 from app.ui.protocols import ResultRow
 from app.ui.results_model import format_modified
 from app.ui.workers import SearchWorker
-from tests.gui.fakes import FakeSearchBackend, RecordingOpener
+from tests.gui.fakes import FakeSearch, RecordingOpener
 
 
-def open_window(qtbot: QtBot, backend: FakeSearchBackend) -> MainWindow:
+def open_window(qtbot: QtBot, backend: FakeSearch) -> MainWindow:
     window = MainWindow(SearchWorker(backend), opener=RecordingOpener(), debounce_ms=20)
     qtbot.addWidget(window)
     window.rerank_enabled = False
@@ -32,8 +32,8 @@ def open_window(qtbot: QtBot, backend: FakeSearchBackend) -> MainWindow:
 
 
 @pytest.fixture
-def shown(qtbot: QtBot) -> Iterator[tuple[MainWindow, FakeSearchBackend]]:
-    backend = FakeSearchBackend(
+def shown(qtbot: QtBot) -> Iterator[tuple[MainWindow, FakeSearch]]:
+    backend = FakeSearch(
         weak=("/docs/notes.txt",), more={"/docs/cats.md": ["cats nap", "cats hunt"]}
     )
     window = open_window(qtbot, backend)
@@ -48,7 +48,7 @@ def search(qtbot: QtBot, window: MainWindow, text: str) -> list[ResultRow]:
 
 
 def test_operators_show_as_chips_and_in_the_dropdowns(
-    qtbot: QtBot, shown: tuple[MainWindow, FakeSearchBackend]
+    qtbot: QtBot, shown: tuple[MainWindow, FakeSearch]
 ) -> None:
     window, backend = shown
     search(qtbot, window, "cats type:pdf after:last week")
@@ -65,7 +65,7 @@ def test_operators_show_as_chips_and_in_the_dropdowns(
 
 
 def test_a_dropdown_choice_rewrites_the_operator_in_the_query(
-    qtbot: QtBot, shown: tuple[MainWindow, FakeSearchBackend]
+    qtbot: QtBot, shown: tuple[MainWindow, FakeSearch]
 ) -> None:
     window, _ = shown
     search(qtbot, window, "cats type:pdf in:Projects")
@@ -81,7 +81,7 @@ def test_a_dropdown_choice_rewrites_the_operator_in_the_query(
 
 
 def test_weaker_matches_wait_behind_the_last_row(
-    qtbot: QtBot, shown: tuple[MainWindow, FakeSearchBackend]
+    qtbot: QtBot, shown: tuple[MainWindow, FakeSearch]
 ) -> None:
     window, _ = shown
     search(qtbot, window, "cats")
@@ -98,7 +98,7 @@ def test_weaker_matches_wait_behind_the_last_row(
 
 
 def test_weaker_matches_shortcut_is_not_the_close_window_key(
-    qtbot: QtBot, shown: tuple[MainWindow, FakeSearchBackend]
+    qtbot: QtBot, shown: tuple[MainWindow, FakeSearch]
 ) -> None:
     """Ctrl+W closes windows everywhere else; the Find menu's entry uses Ctrl+Shift+A ("all")."""
     window, _ = shown
@@ -114,7 +114,7 @@ def test_weaker_matches_shortcut_is_not_the_close_window_key(
 
 
 def test_more_matches_open_with_the_keyboard(
-    qtbot: QtBot, shown: tuple[MainWindow, FakeSearchBackend]
+    qtbot: QtBot, shown: tuple[MainWindow, FakeSearch]
 ) -> None:
     window, _ = shown
     search(qtbot, window, "cats")
@@ -134,7 +134,7 @@ def test_more_matches_open_with_the_keyboard(
 
 
 def test_more_like_this_lists_similar_files_until_the_next_search(
-    qtbot: QtBot, shown: tuple[MainWindow, FakeSearchBackend]
+    qtbot: QtBot, shown: tuple[MainWindow, FakeSearch]
 ) -> None:
     window, backend = shown
     search(qtbot, window, "dogs")
@@ -153,7 +153,7 @@ def test_more_like_this_lists_similar_files_until_the_next_search(
 
 def test_a_long_heading_is_elided_and_never_moves_the_splitter(qtbot: QtBot) -> None:
     heading = " > ".join(f"Chapter {i} with a rather long title" for i in range(30))
-    backend = FakeSearchBackend()
+    backend = FakeSearch()
     window = open_window(qtbot, backend)
     search(qtbot, window, "cats")
     sizes = window.splitter.sizes()
@@ -174,7 +174,7 @@ def test_rows_show_the_day_not_only_the_time() -> None:
 
 
 def test_next_and_previous_match_step_through_the_preview(
-    qtbot: QtBot, shown: tuple[MainWindow, FakeSearchBackend]
+    qtbot: QtBot, shown: tuple[MainWindow, FakeSearch]
 ) -> None:
     window, _ = shown
     search(qtbot, window, "cats day")
@@ -195,8 +195,8 @@ from PySide6.QtWidgets import QApplication
 app = QApplication([])
 from app.ui.main_window import MainWindow
 from app.ui.workers import SearchWorker
-from tests.gui.fakes import FakeSearchBackend, RecordingOpener
-window = MainWindow(SearchWorker(FakeSearchBackend()), opener=RecordingOpener())
+from tests.gui.fakes import FakeSearch, RecordingOpener
+window = MainWindow(SearchWorker(FakeSearch()), opener=RecordingOpener())
 for i in range(6000):  # ~30,000 PySide6 calls that each lose a reference to None
     window._on_text_changed("cats type:pdf in:Projects" if i % 2 else "cats")
 window.worker.shutdown()

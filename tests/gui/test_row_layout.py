@@ -22,7 +22,7 @@ from app.ui.result_delegate import (
     place_texts,
     snippet_document,
 )
-from tests.gui.fakes import FakeSearchBackend
+from tests.gui.fakes import FakeSearch
 from tests.gui.test_results_view import open_window, search
 
 HEADINGS = [
@@ -53,7 +53,7 @@ CORPUS = {
 
 @pytest.fixture
 def window(qtbot: QtBot) -> Iterator[MainWindow]:
-    backend = FakeSearchBackend(CORPUS, headings={"/docs/guide.md": " > ".join(HEADINGS)})
+    backend = FakeSearch(CORPUS, headings={"/docs/guide.md": " > ".join(HEADINGS)})
     shown = open_window(qtbot, backend)
     shown.resize(1000, 700)
     qtbot.wait(50)

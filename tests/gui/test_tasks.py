@@ -10,7 +10,7 @@ from pytestqt.qtbot import QtBot
 from app.settings import Settings
 from app.ui.controller import AppController
 from app.ui.tasks import TaskRunner
-from tests.gui.fakes import FakeIndexer, FakeSearchBackend
+from tests.gui.fakes import FakeIndexer, FakeSearch
 
 
 def test_values_and_errors_arrive_on_the_main_thread(qtbot: QtBot) -> None:
@@ -37,7 +37,7 @@ def test_values_and_errors_arrive_on_the_main_thread(qtbot: QtBot) -> None:
 def test_problem_list_failure_shows_in_the_status_bar(qtbot: QtBot) -> None:
     indexer = FakeIndexer()
     indexer.problems_error = OSError("database disk image is malformed")
-    ctl = AppController(Settings(first_run_done=True), FakeSearchBackend(), indexer)
+    ctl = AppController(Settings(first_run_done=True), FakeSearch(), indexer)
     qtbot.addWidget(ctl.window)
     ctl.load_problems()
     qtbot.waitUntil(lambda: "Could not list" in ctl.window.status.currentMessage(), timeout=5000)
