@@ -107,6 +107,15 @@ def build_mcp(api: ReadApi) -> MCPServer:
     server = MCPServer(
         "quarry", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING"
     )
+    _add_search(server, api)
+    _add_similar(server, api)
+    _add_get(server, api)
+    _add_status(server, api)
+    return server
+
+
+def _add_search(server: MCPServer, api: ReadApi) -> None:
+    """The ``search`` tool."""
 
     @server.tool(name="search", description=SEARCH, annotations=READ_ONLY)
     def search(
@@ -147,6 +156,10 @@ def build_mcp(api: ReadApi) -> MCPServer:
 
         return answer(run)
 
+
+def _add_similar(server: MCPServer, api: ReadApi) -> None:
+    """The ``similar`` tool."""
+
     @server.tool(name="similar", description=SIMILAR, annotations=READ_ONLY)
     def similar(
         path: Path,
@@ -167,6 +180,10 @@ def build_mcp(api: ReadApi) -> MCPServer:
             return api.similar(request)
 
         return answer(run)
+
+
+def _add_get(server: MCPServer, api: ReadApi) -> None:
+    """The ``get`` tool."""
 
     @server.tool(name="get", description=GET, annotations=READ_ONLY)
     def get(
@@ -196,8 +213,10 @@ def build_mcp(api: ReadApi) -> MCPServer:
     ) -> dict[str, Any]:
         return answer(lambda: api.get(path, at, neighbours, offset, max_chars, message))
 
+
+def _add_status(server: MCPServer, api: ReadApi) -> None:
+    """The ``status`` tool."""
+
     @server.tool(name="status", description=STATUS, annotations=READ_ONLY)
     def status() -> dict[str, Any]:
         return answer(api.status)
-
-    return server
