@@ -284,8 +284,9 @@ class RealIndexing:
                 pipeline.retry(retries)
             if self._paused:
                 pipeline.pause()
-            while not self._cancel.is_set() and not pipeline.wait(0.2):
-                pass
+            if self._cancel.is_set():  # cancelled before the pipeline was published
+                pipeline.cancel()
+            pipeline.wait()  # until ``cancel`` ends the run; raises what else ended it
         finally:
             with self._state:
                 self.pipeline = None
