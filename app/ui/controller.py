@@ -80,6 +80,7 @@ class AppController(QObject):
         self.factory = factory
         self.downloader = downloader
         self.model_message: QMessageBox | None = None  # the last "model unavailable" notice
+        self.indexing_message: QMessageBox | None = None  # the last "indexing stopped" notice
         self.api: WindowApi | None = None  # the HTTP API server, made when first switched on
         self.api_message: QMessageBox | None = None  # the last "API could not start" notice
         self.search_worker = SearchWorker(search, self)
@@ -140,9 +141,24 @@ class AppController(QObject):
             self.indexing.paused_changed.connect(self.tray.set_paused)
         self.indexing.indexing_finished.connect(self.load_problems)
         self.indexing.rebuild_finished.connect(self._on_rebuilt)
-        self.indexing.indexing_failed.connect(
-            lambda message: status.showMessage(f"Indexing stopped: {message}", 10000)
+        self.indexing.indexing_failed.connect(self._on_indexing_failed)
+
+    def _on_indexing_failed(self, message: str) -> None:
+        """Indexing stopped on an error: say it where it stays (a dialog), not only in a
+        status line that fades; search goes on with what is indexed."""
+        if self._quitting:
+            return
+        self.window.status.showMessage(f"Indexing stopped: {message}", 10000)
+        self.indexing_message = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Quarry: indexing stopped",
+            f"Indexing stopped:\n\n{message}\n\nSearch still answers from what is indexed. "
+            "Fix the cause (e.g. choose the model the index was built with, or let Settings "
+            "rebuild it for the new one), then indexing starts again with the app.",
+            QMessageBox.StandardButton.Ok,
+            self.window,
         )
+        self.indexing_message.open()
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:

@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from app.phases import Progress
@@ -33,6 +34,10 @@ def test_index_of_another_model_stops_indexing_with_the_reason_shown(
     assert "FingerprintMismatch" in failed.args[0]
     shown = ctl.window.status.currentMessage()
     assert shown.startswith("Indexing stopped:") and "built with" in shown
+    dialog = ctl.indexing_message  # stays until read, unlike the status line
+    assert dialog is not None and dialog.isVisible() and "built with" in dialog.text()
+    dialog.button(QMessageBox.StandardButton.Ok).click()
+    assert not dialog.isVisible()
     ctl.quit()
 
 
