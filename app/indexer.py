@@ -54,7 +54,7 @@ from app.extract.ocr.reader import OcrOptions
 from app.extract.sandbox import DEFAULT_MEMORY_LIMIT
 from app.fingerprint import make_fingerprint
 from app.mailboxes import MailboxSink
-from app.phases import EmbedState, Progress, RunState
+from app.phases import EmbedState, Progress, RunState, Summary
 from app.power import PowerProbe, never
 from app.prepare import Prepared, Preparer
 from app.rebuild import LiveRebuild, RebuildCallback
@@ -82,37 +82,6 @@ class IndexerConfig:
     disk_full_retry_s: float = 60.0  # watch mode: a full disk pauses indexing this long
     embed: EmbedConfig = field(default_factory=EmbedConfig)  # phase 2
     ocr: OcrOptions = field(default_factory=OcrOptions)  # off unless the user switched it on
-
-
-@dataclass
-class Summary:
-    """Counts of a finished run, for the CLI's last line."""
-
-    ok: int = 0
-    unchanged: int = 0
-    skipped: int = 0
-    failed: int = 0
-    failed_again: int = 0  # of ``failed``: files that had already failed, same bytes
-    deleted: int = 0
-    chunks: int = 0
-    embedded: int = 0  # chunks embedded (phase 2)
-    tokens: int = 0  # tokens embedded
-    keyword_only: int = 0  # files phase 2 gave up on (still searchable by keyword)
-    waiting: int = 0  # files still waiting for vectors at the end (paused, battery, cancel)
-    ocr_pages: int = 0  # pages read by OCR
-    ocr_seconds: float = 0.0  # wall time from the first OCR page's start to the last's end
-    seconds: float = 0.0
-    problems: list[tuple[str, str, str]] = field(default_factory=list)  # path, status, reason
-
-    @property
-    def ocr_pages_per_s(self) -> float:
-        """OCR throughput of the run (all extraction workers together)."""
-        return self.ocr_pages / self.ocr_seconds if self.ocr_seconds > 0 else 0.0
-
-    @property
-    def new_failures(self) -> int:
-        """Files that failed in this run (either phase) and had not failed that way before."""
-        return self.failed - self.failed_again + self.keyword_only
 
 
 def _stat(path: str) -> tuple[int, float]:

@@ -9,7 +9,7 @@ Qt-free and I/O-free: callers pass the counts they already have.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 #: What phase 2 is doing (see ``app.embedding``).
@@ -109,6 +109,37 @@ class Progress:
             self.embedding,
             self.error,
         )
+
+
+@dataclass
+class Summary:
+    """Counts of a finished run, for the CLI's last line (``Progress`` is the running count)."""
+
+    ok: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+    failed_again: int = 0  # of ``failed``: files that had already failed, same bytes
+    deleted: int = 0
+    chunks: int = 0
+    embedded: int = 0  # chunks embedded (phase 2)
+    tokens: int = 0  # tokens embedded
+    keyword_only: int = 0  # files phase 2 gave up on (still searchable by keyword)
+    waiting: int = 0  # files still waiting for vectors at the end (paused, battery, cancel)
+    ocr_pages: int = 0  # pages read by OCR
+    ocr_seconds: float = 0.0  # wall time from the first OCR page's start to the last's end
+    seconds: float = 0.0
+    problems: list[tuple[str, str, str]] = field(default_factory=list)  # path, status, reason
+
+    @property
+    def ocr_pages_per_s(self) -> float:
+        """OCR throughput of the run (all extraction workers together)."""
+        return self.ocr_pages / self.ocr_seconds if self.ocr_seconds > 0 else 0.0
+
+    @property
+    def new_failures(self) -> int:
+        """Files that failed in this run (either phase) and had not failed that way before."""
+        return self.failed - self.failed_again + self.keyword_only
 
 
 def _meaning(status: PhaseStatus) -> str:
