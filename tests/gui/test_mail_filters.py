@@ -11,14 +11,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox
 from pytestqt.qtbot import QtBot
 
-from app.settings import Settings
-from app.ui.adapters import RealSearch
 from app.ui.main_window import MainWindow
 from app.ui.protocols import ResultRow
-from app.ui.workers import SearchWorker
 from tests.fixtures import mail
 from tests.fixtures.documents import build_document_index
-from tests.gui.fakes import RecordingOpener
+from tests.fixtures.window import starter_window
 
 
 @pytest.fixture(scope="module")
@@ -37,21 +34,8 @@ def mail_index(tmp_path_factory: pytest.TempPathFactory, starter_model_dir: Path
 
 @pytest.fixture
 def window(qtbot: QtBot, mail_index: Path, starter_model_dir: Path) -> Iterator[MainWindow]:
-    settings = Settings(
-        folders=[str(mail_index.parent / "docs")], embed_model=str(starter_model_dir),
-        rerank_enabled=False, first_run_done=True,
-    )  # fmt: skip
-    backend = RealSearch(settings, mail_index)
-    win = MainWindow(SearchWorker(backend), opener=RecordingOpener(), debounce_ms=20)
-    qtbot.addWidget(win)
-    win.apply_settings(settings)
-    win.rerank_enabled = False
-    win.resize(1100, 700)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.worker.shutdown()
-    backend.close()
+    docs = mail_index.parent / "docs"
+    yield from starter_window(qtbot, docs, mail_index, starter_model_dir)
 
 
 def _pick(qtbot: QtBot, combo: QComboBox, label: str) -> None:

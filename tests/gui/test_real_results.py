@@ -12,33 +12,16 @@ from PySide6.QtGui import QColor, QImage, QInputMethodEvent, QPainter
 from PySide6.QtWidgets import QApplication, QStyleOptionViewItem
 from pytestqt.qtbot import QtBot
 
-from app.settings import Settings
-from app.ui.adapters import RealSearch
 from app.ui.main_window import MainWindow
 from app.ui.protocols import ResultRow
 from app.ui.result_delegate import SNIPPET_LINES, line_height
-from app.ui.workers import SearchWorker
-from tests.gui.fakes import RecordingOpener
+from tests.fixtures.window import starter_window
 
 
 @pytest.fixture
 def window(qtbot: QtBot, document_index: Path, starter_model_dir: Path) -> Iterator[MainWindow]:
     docs = document_index.parent / "docs"
-    settings = Settings(
-        folders=[str(docs)], embed_model=str(starter_model_dir), rerank_enabled=False,
-        first_run_done=True,
-    )  # fmt: skip
-    backend = RealSearch(settings, document_index)
-    win = MainWindow(SearchWorker(backend), opener=RecordingOpener(), debounce_ms=20)
-    qtbot.addWidget(win)
-    win.apply_settings(settings)
-    win.rerank_enabled = False
-    win.resize(1100, 700)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.worker.shutdown()
-    backend.close()
+    yield from starter_window(qtbot, docs, document_index, starter_model_dir)
 
 
 def search(qtbot: QtBot, window: MainWindow, text: str) -> list[ResultRow]:
