@@ -38,6 +38,15 @@ CHUNK_COLS = (
 #: and ``end`` stay the file's offsets; the text is a prefix of ``[start, end)``.
 HIT_TEXT_CHARS = 65_536
 HIT_CHUNK_COLS = CHUNK_COLS.replace("c.text", f"substr(c.text, 1, {HIT_TEXT_CHARS})")
+#: ``CHUNK_COLS`` for a window ``[:lo, :hi)`` of a file: a chunk longer than
+#: ``HIT_TEXT_CHARS`` is cut to the window (text, start and end together); others whole.
+_BIG = f'c."end" - c.start > {HIT_TEXT_CHARS}'
+_LO, _HI = "max(c.start, :lo)", 'min(c."end", :hi)'
+WINDOW_CHUNK_COLS = CHUNK_COLS.replace(
+    'c.text, c.start, c."end"',
+    f"CASE WHEN {_BIG} THEN substr(c.text, {_LO} - c.start + 1, {_HI} - {_LO}) ELSE c.text END,"
+    f' CASE WHEN {_BIG} THEN {_LO} ELSE c.start END, CASE WHEN {_BIG} THEN {_HI} ELSE c."end" END',
+)
 
 
 def has_cjk(text: str) -> bool:

@@ -27,6 +27,7 @@ from storage.base import (
     CHUNK_COLS,
     FILE_COLS,
     HIT_CHUNK_COLS,
+    WINDOW_CHUNK_COLS,
     chunk_record,
     file_record,
     has_cjk,
@@ -417,11 +418,14 @@ class Store(RetrievalMixin, BacklogMixin, RebuildMixin, MaintenanceMixin, Docume
         """A file's chunks that overlap the characters ``[start, end)``, in order.
 
         What a preview of a big file loads: the text around a passage, not the whole book.
+        A chunk longer than ``HIT_TEXT_CHARS`` (an index from before chunks had a length cap:
+        one 95 MB line) comes cut to the window in SQL, its ``start``/``end`` with it, so the
+        text is still exactly the file's ``[start, end)``.
         """
         rows = self.conn.execute(
-            f"SELECT {CHUNK_COLS} FROM chunks c JOIN files f ON f.id = c.file_id"
-            ' WHERE f.path = ? AND c."end" > ? AND c.start < ? ORDER BY c.ordinal',
-            (path, start, end),
+            f"SELECT {WINDOW_CHUNK_COLS} FROM chunks c JOIN files f ON f.id = c.file_id"
+            ' WHERE f.path = :path AND c."end" > :lo AND c.start < :hi ORDER BY c.ordinal',
+            {"path": path, "lo": start, "hi": end},
         )
         return [chunk_record(r) for r in rows]
 

@@ -64,3 +64,28 @@ def test_chunks_by_id_cuts_the_text_and_keeps_the_offsets(tmp_path: Path) -> Non
     assert chunk.text == text[:HIT_TEXT_CHARS]
     assert (chunk.start, chunk.end) == (10, 10 + len(text))
     assert whole.text == text
+
+
+def test_the_preview_of_a_huge_chunk_loads_only_its_window(tmp_path: Path) -> None:
+    """The preview (``SearchService.context``) of a passage in a 95 MB one-line chunk used to
+    copy the whole chunk into Python; now SQL cuts it to the window, offsets exact."""
+    db = tmp_path / "index.sqlite3"
+    text = _old_index_with_a_huge_chunk(db)
+    with Store.open(db, readonly=True) as store:
+        (cut,) = store.chunks_between("/d/huge.txt", 5_000, 9_000)
+        (small,) = store.chunks_between("/d/small.txt", 3, 5)  # a normal chunk comes whole
+    assert (cut.start, cut.end) == (5_000, 9_000)
+    assert cut.text == text[5_000 - 10 : 9_000 - 10]  # the file's [5000, 9000)
+    assert small.text == "Rowing club notes" and (small.start, small.end) == (0, 17)
+    service = SearchService(db, None)
+    try:
+        tracemalloc.start()
+        shown = service.context("/d/huge.txt", (10, 40), "rowing")
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    finally:
+        service.close()
+    assert peak < HUGE // 4, f"peak {peak / 1e6:.1f} MB"
+    assert shown.text.startswith("The rowing club minutes") and shown.start == 10
+    assert shown.length == 10 + len(text)  # the pane still knows there is more after
+    assert shown.matches and shown.text[slice(*shown.matches[0])].lower() == "rowing"
