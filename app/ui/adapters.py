@@ -343,21 +343,28 @@ class RealIndexing:
         second model); with no run going, a pipeline at the new dimension does, and a run
         started meanwhile waits for it.
         """
+        from app.pipeline import rebuild_database
+
         with self._state:
             pipeline = self.pipeline
-        if pipeline is not None:  # False when the run stopped first: resumed next start
-            try:
-                pipeline.rebuild(dimension, reporter(on_progress))
-            finally:
-                on_progress(Progress("idle"))
-            return
-        if not self._take_writer():
+        if pipeline is None and not self._take_writer():
             return
         try:
-            target = replace(self.settings, dimension=dimension)
-            rebuild_index(target, self.db_path, on_progress, self._cancel)
+            if pipeline is not None:  # False when the run stopped first: resumed next start
+                pipeline.rebuild(dimension, reporter(on_progress))
+            else:
+                target = replace(self.settings, dimension=dimension)
+                rebuild_database(
+                    self.db_path,
+                    target,
+                    dimension,
+                    on_progress=reporter(on_progress),
+                    cancelled=self._cancel.is_set,
+                )
         finally:
-            self._writer.release()
+            on_progress(Progress("idle"))
+            if pipeline is None:
+                self._writer.release()
 
 
 class UnavailableSearch:
@@ -421,27 +428,3 @@ def build_services(settings: Settings) -> tuple[WindowSearch, WindowIndexing | N
 def reporter(on_progress: ProgressCallback) -> RebuildCallback:
     """A rebuild callback that forwards each snapshot as the status bar's ``Progress``."""
     return lambda progress: on_progress(progress.as_progress())
-
-
-def rebuild_index(
-    settings: Settings,
-    db_path: Path,
-    on_progress: ProgressCallback,
-    cancel: threading.Event,
-) -> None:
-    """Rebuild at ``settings.dimension`` beside the active index, then swap (blocks).
-
-    For when no indexing run is going: a pipeline at the new dimension is the one writer.
-    """
-    from app.pipeline import rebuild_database
-
-    try:
-        rebuild_database(
-            db_path,
-            settings,
-            settings.dimension,
-            on_progress=reporter(on_progress),
-            cancelled=cancel.is_set,
-        )
-    finally:
-        on_progress(Progress("idle"))
