@@ -52,7 +52,7 @@ class SearchWorker(QObject):
         super().__init__(parent)
         self._backend = backend
         self._users: dict[int, int] = {}  # id(backend) -> tasks using it now
-        self._retired: dict[int, WindowSearch] = {}  # replaced, closed when unused
+        self._retired: set[int] = set()  # id()s of replaced backends, closed when unused
         self._users_lock = threading.Lock()
         self.tasks = TaskRunner(self, threads=2)  # one search + one preview; a shared machine
         self._latest = 0
@@ -74,7 +74,7 @@ class SearchWorker(QObject):
         if old is backend:
             return
         with self._users_lock:
-            self._retired[id(old)] = old
+            self._retired.add(id(old))
         self._release(old, 0)
 
     def _use(self, fn: Callable[[WindowSearch], None]) -> Callable[[], None]:
@@ -97,7 +97,9 @@ class SearchWorker(QObject):
             left = self._users.pop(id(backend), 0) - count
             if left > 0:
                 self._users[id(backend)] = left
-            retired = left <= 0 and self._retired.pop(id(backend), None) is not None
+            retired = left <= 0 and id(backend) in self._retired
+            if retired:
+                self._retired.discard(id(backend))
         if retired:
             self.tasks.start(backend.close, lambda m: log.warning("closing a backend: %s", m))
 
