@@ -149,16 +149,20 @@ class AppController(QObject):
         if self._quitting:
             return
         self.window.status.showMessage(f"Indexing stopped: {message}", 10000)
-        self.indexing_message = QMessageBox(
+        self.indexing_message = self._notice(
             QMessageBox.Icon.Warning,
             "Quarry: indexing stopped",
             f"Indexing stopped:\n\n{message}\n\nSearch still answers from what is indexed. "
             "Fix the cause (e.g. choose the model the index was built with, or let Settings "
             "rebuild it for the new one), then indexing starts again with the app.",
-            QMessageBox.StandardButton.Ok,
-            self.window,
         )
-        self.indexing_message.open()
+
+    def _notice(self, icon: QMessageBox.Icon, title: str, text: str) -> QMessageBox:
+        """A window-modal message with an OK button, shown without blocking; the caller
+        keeps it (tests and later notices find it there)."""
+        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self.window)
+        box.open()
+        return box
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -324,16 +328,13 @@ class AppController(QObject):
         try:
             message = self.api.apply(self.settings)
         except (OSError, ImportError) as exc:
-            self.api_message = QMessageBox(
+            self.api_message = self._notice(
                 QMessageBox.Icon.Warning,
                 "Quarry: API server",
                 f"The API server for assistants and scripts could not start:\n\n{exc}\n\n"
                 "Search in the window is not affected. Choose another port in settings.json "
                 "(api_port), or install the 'serve' extra if it is missing.",
-                QMessageBox.StandardButton.Ok,
-                self.window,
             )
-            self.api_message.open()
             return
         if message:
             self.window.status.showMessage(message, 8000)
@@ -383,16 +384,13 @@ class AppController(QObject):
             outcome = "Quarry uses the bundled starter model (English only) for now."
         else:
             outcome = "Search continues without reranking."
-        self.model_message = QMessageBox(
+        self.model_message = self._notice(
             QMessageBox.Icon.Information,
             "Quarry: model unavailable",
             f"Quarry could not use {failure.spec or 'the default model'}.\n\n{failure}\n\n"
             f"{outcome} To use it later, get it as described above, then choose it again "
             "in Settings.",
-            QMessageBox.StandardButton.Ok,
-            self.window,
         )
-        self.model_message.open()
         if failure.kind == "embedding" and not starter:
             self.window.status.showMessage(f"No usable model: {failure.spec}", 15000)
             return
