@@ -199,9 +199,14 @@ class SearchService:
         options: SearchOptions | None,
         finish: Callable[[ParsedQuery, _Found, SearchOptions], list[T]],
     ) -> list[T]:
+        """A new request (outdating running reranks): parse, retrieve from both sources and
+        ``finish``; nothing when no words are left once the operators are taken out."""
         opts = options or SearchOptions()
-        started = self._start(query, opts)
-        return [] if started is None else finish(*started, opts)
+        self._request += 1
+        parsed = self._parse(query, opts)
+        if not parsed.text.strip():
+            return []
+        return finish(parsed, self._retrieve(parsed, opts), opts)
 
     def _flat(self, parsed: ParsedQuery, found: _Found, opts: SearchOptions) -> list[Passage]:
         fused = rrf(found.lists, opts.weights, opts.rrf_k)[: opts.k]
@@ -213,15 +218,6 @@ class SearchService:
             for cid, _ in fused
             if cid in chunks
         ]
-
-    def _start(self, query: str, opts: SearchOptions) -> tuple[ParsedQuery, _Found] | None:
-        """A new request (outdating running reranks): the parsed query and both sources'
-        hits, or None when nothing is left to search for once operators are taken out."""
-        self._request += 1
-        parsed = self._parse(query, opts)
-        if not parsed.text.strip():
-            return None
-        return parsed, self._retrieve(parsed, opts)
 
     def _parse(self, query: str, opts: SearchOptions) -> ParsedQuery:
         return parse(query) if opts.parse else ParsedQuery(source=query, text=query)
