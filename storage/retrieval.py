@@ -43,9 +43,7 @@ class RetrievalMixin(StoreBase):
                 return []
             if fingerprint is not None and not fp.query_compatible(fingerprint):
                 raise FingerprintMismatch(fp, fingerprint)
-            q = np.asarray(query, dtype=np.float32).reshape(-1)
-            if q.shape[0] != fp.dim:
-                raise FingerprintMismatch(fp, Fingerprint("query vector", "", q.shape[0], "?"))
+            q = _query_at(query, fp)
             scored = self._score_hashes(active, fp.dim, q, k, filters, exact)
             return self._hashes_to_hits(scored, k, filters)
 
@@ -139,9 +137,7 @@ class RetrievalMixin(StoreBase):
             fp = self._index_fp(active)
             if active is None or fp is None or not ids:
                 return {}
-            q = np.asarray(query, dtype=np.float32).reshape(-1)
-            if q.shape[0] != fp.dim:  # a rebuild swapped in another dimension since the query
-                raise FingerprintMismatch(fp, Fingerprint("query vector", "", q.shape[0], "?"))
+            q = _query_at(query, fp)  # a rebuild may have swapped dimensions since the query
             rows = self._vector_rows(active, ids)
             if not rows:
                 return {}
@@ -185,3 +181,12 @@ class RetrievalMixin(StoreBase):
     def query_languages(self, query: str) -> list[str]:
         """Languages ``query`` plausibly is in, among those of the indexed chunks."""
         return lexical.query_languages(query, fts.index_languages(self.conn))
+
+
+def _query_at(query: FloatArray, fp: Fingerprint) -> FloatArray:
+    """``query`` as a flat float32 vector of the index's dimension; a vector of another
+    dimension (another model, or a rebuild swapped in meanwhile) is a FingerprintMismatch."""
+    q = np.asarray(query, dtype=np.float32).reshape(-1)
+    if q.shape[0] != fp.dim:
+        raise FingerprintMismatch(fp, Fingerprint("query vector", "", q.shape[0], "?"))
+    return q
