@@ -46,7 +46,7 @@ class PhaseStatus:
     meaning_files: int  # phase 2 done too: every chunk has its vector
     backlog_tokens: int = 0  # tokens still to embed
     tokens_per_s: float = 0.0  # phase 2's measured speed (0: not measured yet)
-    embedding: str = "idle"  # running | paused | battery | waiting | backoff | idle | fault
+    embedding: EmbedState = "idle"
     error: str = ""  # phase 2's last model error, or why indexing paused ("fault")
 
     @property
