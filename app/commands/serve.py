@@ -1,6 +1,6 @@
 """``quarry serve``: a JSON API and an MCP endpoint over HTTP on 127.0.0.1, models loaded once.
 
-Routes: ``POST /search``, ``POST /get``, ``GET /status`` and MCP (streamable HTTP) at
+Routes: ``POST /search``, ``POST /similar``, ``POST /get``, ``GET /status`` and MCP (streamable HTTP) at
 ``/mcp``. Every request needs ``Authorization: Bearer <token>``, the token being in
 ``api-token`` in the config folder (``--print-token`` prints it). Loopback only unless
 ``--allow-remote``; read-only always. See ``app.serve.security`` for the rules.
