@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QWidget
 
 from app.dates import parse_period
@@ -23,7 +23,9 @@ from app.search import SearchOptions
 from app.ui.combo import current_data, item_data
 from storage.models import SearchFilters
 
-TASK_ROLE = 3  # Qt.ToolTipRole: a preset entry's task text, shown on hover and searched with
+#: An entry's tooltip: a subfolder's full path; a preset's task text (shown on hover and
+#: searched with).
+TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
 ROWS = 50  # files asked for per search (the list scrolls; weak ones wait behind a toggle)
 FILE_TYPES = ("pdf", "md", "txt", "docx", "pptx", "xlsx", "html", "py", "csv", "odt", "epub", "eml")
 KINDS = {"image": "Image", "mail": "Mail"}  # the query's type: words that are no extension
@@ -148,7 +150,7 @@ class FilterBar(QWidget):
             self.folder.addItem(folder, folder)
             for sub in subfolders(folder):
                 self.folder.addItem(f"    {os.path.relpath(sub, folder)}", sub)
-                self.folder.setItemData(self.folder.count() - 1, sub, 3)  # Qt.ToolTipRole
+                self.folder.setItemData(self.folder.count() - 1, sub, TOOLTIP)
         index = self.folder.findData(current) if current else 0
         self.folder.setCurrentIndex(max(0, index))
         self.folder.blockSignals(False)
@@ -173,7 +175,7 @@ class FilterBar(QWidget):
         self.preset.clear()
         for name, task in presets.items():
             self.preset.addItem(name.replace("_", " "), name)
-            self.preset.setItemData(self.preset.count() - 1, task, TASK_ROLE)
+            self.preset.setItemData(self.preset.count() - 1, task, TOOLTIP)
         index = self.preset.findData(selected)
         self.preset.setCurrentIndex(max(0, index))
         self.preset.blockSignals(False)
@@ -243,7 +245,7 @@ class FilterBar(QWidget):
             mail_only=mail_only,
             senders=(sender,) if sender else (),
         )
-        task = current_data(self.preset, TASK_ROLE)
+        task = current_data(self.preset, TOOLTIP)
         return SearchOptions(
             k=ROWS,
             filters=filters,
