@@ -13,19 +13,15 @@ from pytestqt.qtbot import QtBot
 
 from app.extract.ocr import load_engine
 from app.extract.ocr.engines import OcrUnavailable
-from app.phases import Progress
 from app.settings import Settings
 from app.ui.adapters import RealIndexing, RealSearch
 from app.ui.controller import AppController
 from app.ui.protocols import ResultRow
 from storage.store import Store
 from tests.fixtures.pages import ENGLISH, image_pdf, small_page
+from tests.gui.test_real_services import index_in_window
 
 pytestmark = [pytest.mark.ocr, pytest.mark.slow]
-
-
-def _settled(p: Progress) -> bool:
-    return p.state == "idle" and 0 < p.keyword_files == p.meaning_files and p.embedding == "idle"
 
 
 def _search(qtbot: QtBot, ctl: AppController, text: str) -> list[ResultRow]:
@@ -58,14 +54,7 @@ def test_turning_ocr_on_in_the_window_reads_the_skipped_scans(
     def factory(s: Settings) -> tuple[RealSearch, RealIndexing]:
         return RealSearch(s, db), RealIndexing(s, db, sandbox=False)
 
-    ctl = AppController(settings, *factory(settings), factory=factory,
-                        settings_path=tmp_path / "settings.json")  # fmt: skip
-    qtbot.addWidget(ctl.window)
-    seen: list[Progress] = []
-    assert ctl.indexing is not None
-    ctl.indexing.progress_changed.connect(seen.append)
-    ctl.start_indexing()
-    qtbot.waitUntil(lambda: any(_settled(p) for p in seen), timeout=60000)
+    ctl, _ = index_in_window(qtbot, settings, db, factory, tmp_path / "settings.json")
     assert sorted(Path(p).name for p in _needing_ocr(db)) == ["receipt.png", "scan.pdf"]
     assert "receipt.png" not in {r.name for r in _search(qtbot, ctl, "marmalade")}
 

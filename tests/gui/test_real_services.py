@@ -72,7 +72,11 @@ def _settled(p: Progress) -> bool:
 
 
 def index_in_window(
-    qtbot: QtBot, settings: Settings, db: Path, factory: Factory | None = None
+    qtbot: QtBot,
+    settings: Settings,
+    db: Path,
+    factory: Factory | None = None,
+    settings_path: Path | None = None,
 ) -> tuple[AppController, list[Progress]]:
     """A controller on real services after one indexing run to idle, and the progress it saw."""
     ctl = AppController(
@@ -80,6 +84,7 @@ def index_in_window(
         RealSearch(settings, db),
         RealIndexing(settings, db, sandbox=False),
         factory=factory,
+        settings_path=settings_path,
     )
     qtbot.addWidget(ctl.window)
     seen: list[Progress] = []
