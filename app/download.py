@@ -130,6 +130,16 @@ def starter_settings(settings: Settings) -> Settings:
     )
 
 
+def starter_description() -> str:
+    """``multilingual-e5-small, about 100 languages`` or ``all-MiniLM-L6-v2, English only``."""
+    from engine.resolve import starter_entry
+
+    entry = starter_entry()
+    if entry is None:
+        return "not installed"
+    return f"{entry.short_name}, {'about 100 languages' if entry.multilingual else 'English only'}"
+
+
 def is_starter(settings: Settings) -> bool:
     """True when the settings already use the starter model (nothing to fall back to)."""
     from engine.resolve import starter_model_path

@@ -34,7 +34,7 @@ from app.snippets import best_snippet, coverage, term_groups
 from engine import registry
 from engine.errors import EngineError
 from engine.protocols import Embedder, Reranker
-from engine.registry import RelevanceCalibration
+from engine.registry import Fusion, RelevanceCalibration
 from storage import lexical
 from storage.fts import DEFAULT_WEIGHTS, KeywordWeights
 from storage.fusion import rrf
@@ -67,9 +67,7 @@ class SearchOptions:
     filters: SearchFilters | None = None
     instruction: str | None = None  # query task text (Qwen3); None = the model's default
     mode: Mode = "hybrid"
-    weights: dict[str, float] = field(default_factory=lambda: {"vector": 1.0, "keyword": 1.0})
-    candidates: int = 50  # hits taken from each list before fusion
-    rrf_k: int = 60
+    fusion: Fusion | None = None  # None: what the embedder's model was tuned for (registry)
     passage_bonus: float = 0.0  # per further distinct matching passage of a file
     keyword: KeywordWeights = DEFAULT_WEIGHTS
     cutoff: bool = True  # flag weak files (False: every file is shown, as before)
@@ -151,6 +149,18 @@ class SearchService:
         entry = registry.lookup(self.embedder.info.model_id)
         return entry.relevance if entry is not None else None
 
+    @property
+    def fusion(self) -> Fusion:
+        """How the embedder's model was tuned to be fused with keywords (the default when
+        the registry does not know it, or with no embedder)."""
+        entry = registry.lookup(self.embedder.info.model_id) if self.embedder else None
+        return entry.fusion if entry is not None else Fusion()
+
+    def _tuned(self, options: SearchOptions | None) -> SearchOptions:
+        """``options`` with the model's fusion where the caller left it open."""
+        opts = options or SearchOptions()
+        return opts if opts.fusion is not None else replace(opts, fusion=self.fusion)
+
     def warm(self) -> int:
         """Load the vector index into memory ahead of the first search; returns its rows."""
         with self._lock:
@@ -201,7 +211,7 @@ class SearchService:
     ) -> list[T]:
         """A new request (outdating running reranks): parse, retrieve from both sources and
         ``finish``; nothing when no words are left once the operators are taken out."""
-        opts = options or SearchOptions()
+        opts = self._tuned(options)
         self._request += 1
         parsed = self._parse(query, opts)
         if not parsed.text.strip():
@@ -209,7 +219,7 @@ class SearchService:
         return finish(parsed, self._retrieve(parsed, opts), opts)
 
     def _flat(self, parsed: ParsedQuery, found: _Found, opts: SearchOptions) -> list[Passage]:
-        fused = rrf(found.lists, opts.weights, opts.rrf_k)[: opts.k]
+        fused = rrf(found.lists, _weights(opts), _fusion(opts).rrf_k)[: opts.k]
         with self._lock:
             chunks = self.store.chunks_by_id(cid for cid, _ in fused)
         context = _Context(parsed.text, dict(fused), found.by_source, {}, ())
@@ -231,7 +241,7 @@ class SearchService:
         if opts.mode in ("hybrid", "keyword"):
             with self._lock:
                 hits = self.store.keyword_search(
-                    parsed.text, opts.candidates, filters, opts.keyword
+                    parsed.text, _fusion(opts).candidates, filters, opts.keyword
                 )
             found.lists["keyword"], found.by_source["keyword"] = _unzip(hits)
         return found
@@ -264,7 +274,7 @@ class SearchService:
         """
         try:
             found.query_vector = self._embed(text, opts)
-            hits = self._vector_hits(found.query_vector, opts.candidates, filters)
+            hits = self._vector_hits(found.query_vector, _fusion(opts).candidates, filters)
         except EngineError as exc:
             if opts.mode == "vector":
                 raise
@@ -289,9 +299,10 @@ class SearchService:
         """Group chunk hits into files, judge them, and return strong files first."""
         with self._lock:
             chunks = self.store.chunks_by_id({c for ids in found.lists.values() for c in ids})
-        chunk_scores = dict(rrf(found.lists, opts.weights, opts.rrf_k))
+        weights, rrf_k = _weights(opts), _fusion(opts).rrf_k
+        chunk_scores = dict(rrf(found.lists, weights, rrf_k))
         file_of = {cid: results.chunk_key(chunk) for cid, chunk in chunks.items()}
-        file_scores = results.fuse_files(found.lists, file_of, opts.weights, opts.rrf_k)
+        file_scores = results.fuse_files(found.lists, file_of, weights, rrf_k)
         groups = _by_file(chunks.values(), chunk_scores)
         ranked = sorted(
             file_scores,
@@ -359,7 +370,7 @@ class SearchService:
         No model is called, so it works offline on any backend; the file itself is left out.
         """
         self._request += 1
-        opts = options or SearchOptions()
+        opts = self._tuned(options)
         with self._lock:
             chunks, matrix = self.store.file_vectors(path)
         if not chunks:
@@ -369,7 +380,7 @@ class SearchService:
             raise SearchError(f"{path} has no passage {passage} (it has 0..{len(chunks) - 1})")
         centre = matrix[rows].mean(axis=0)
         centre = centre / (float(np.linalg.norm(centre)) or 1.0)
-        depth = opts.candidates + len(chunks)
+        depth = _fusion(opts).candidates + len(chunks)
         hits = self._vector_hits(centre, depth, opts.filters, check=False)
         with self._lock:
             found_chunks = self.store.chunks_by_id(h.chunk_id for h in hits)
@@ -550,3 +561,13 @@ def _reranked(result: Result, p: float) -> Result:
         level=relevance.level_of(p),
         passages=(best, *result.passages[1:]),
     )
+
+
+def _fusion(opts: SearchOptions) -> Fusion:
+    """The fusion of options that went through ``SearchService._tuned``."""
+    return opts.fusion or Fusion()
+
+
+def _weights(opts: SearchOptions) -> dict[str, float]:
+    """RRF weights per list: keyword hits count 1, vector hits as the model was tuned."""
+    return {"vector": _fusion(opts).vector, "keyword": 1.0}

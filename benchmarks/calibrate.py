@@ -25,8 +25,10 @@ import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from multilingual import CachedEmbedder
 from quality import CUTOFF, SETS, corpus_for, load_off_topic, load_queries, stem
 from report import index_folder, machine, starter_spec
 
@@ -117,9 +119,14 @@ def main() -> None:
         "--corpora", type=Path, default=Path(tempfile.gettempdir()) / "quarry-corpora"
     )
     parser.add_argument("--max-recall-loss", type=float, default=0.0)
+    parser.add_argument(
+        "--vector-cache", type=Path, default=None, help="quality.py's vectors-SET.npz to reuse"
+    )
     args = parser.parse_args()
     spec = args.model or starter_spec()
-    embedder = load_embedder(EmbedderConfig(model=spec))
+    embedder: Any = load_embedder(EmbedderConfig(model=spec))
+    if args.vector_cache is not None:
+        embedder = CachedEmbedder(embedder, args.vector_cache)
     db = args.db or Path(tempfile.mkdtemp()) / "index.sqlite3"
     if not db.exists():
         index_folder(corpus_for(args.set, args.corpora), db, embedder, spec)

@@ -262,8 +262,9 @@ def run_child(
     from report import starter_spec
 
     env = {**os.environ, "PYTHONPATH": str(tree)}
+    spec = args.model or starter_spec()
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--set", name,
-           "--spec", starter_spec(), "--corpus", str(corpus), "--cache", str(cache)]  # fmt: skip
+           "--spec", spec, "--corpus", str(corpus), "--cache", str(cache)]  # fmt: skip
     if args.reranker:
         cmd += ["--reranker", args.reranker]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
@@ -305,6 +306,7 @@ def main() -> None:
     parser.add_argument("--corpora", type=Path, default=None, help="keep the corpora here")
     parser.add_argument("--vector-cache", type=Path, default=None, help="keep vectors here")
     parser.add_argument("--reranker", default=None, help="a real Qwen3 reranker spec")
+    parser.add_argument("--model", default=None, help="embedding model spec (default: starter)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--set", help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
@@ -317,7 +319,7 @@ def main() -> None:
     from report import machine
 
     print(f"## Retrieval quality, file level ({machine()})\n")
-    print("Starter model (all-MiniLM-L6-v2, numpy engine); before = "
+    print(f"Model {args.model or 'starter (default offline install)'}; before = "
           f"{args.baseline_tree or 'not run'}, after = {HERE.parent}.\n")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         root = args.corpora or Path(tmp) / "corpora"

@@ -2,7 +2,7 @@
 
     python benchmarks/tune.py --set pydoc --db /tmp/pydoc.sqlite3 [--grid fusion|keyword]
 
-Indexes the set's corpus once with the starter model (kept in ``--db`` for the next run),
+Indexes the set's corpus once with the starter model (or ``--model``) (kept in ``--db`` for the next run),
 then scores every option variant in the grid on the set's labelled queries (file level:
 Hit@1, MRR@10, nDCG@10, recall@10; ``quality.py``'s definitions) with query vectors
 computed once. Tuning uses the **pydoc** set only; the chosen defaults are then confirmed
@@ -19,12 +19,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from multilingual import CachedEmbedder
 from quality import SETS, corpus_for, evaluate, load_queries, runner
 from report import index_folder, machine, starter_spec, table
 
 from app.search import SearchOptions, SearchService
 from engine.config import EmbedderConfig
 from engine.factory import load_embedder
+from engine.registry import Fusion
 from storage.fts import KeywordWeights
 
 
@@ -56,11 +58,9 @@ def fusion_grid() -> list[tuple[str, dict[str, Any]]]:
     """Vector/keyword weight, RRF k, candidate depth and the passage bonus."""
     out = []
     for vw, k, depth, bonus in itertools.product((0.5, 1.0, 2.0), (20, 60), (50, 100), (0.0,)):
-        weights = {"vector": vw, "keyword": 1.0}
+        fusion = Fusion(vector=vw, rrf_k=k, candidates=depth, measured_on="grid")
         name = f"vector {vw} k {k} depth {depth} bonus {bonus}"
-        out.append(
-            (name, {"weights": weights, "rrf_k": k, "candidates": depth, "passage_bonus": bonus})
-        )
+        out.append((name, {"fusion": fusion, "passage_bonus": bonus}))
     return out
 
 
@@ -96,9 +96,16 @@ def main() -> None:
     )
     parser.add_argument("--grid", default="fusion", choices=sorted(GRIDS))
     parser.add_argument("--modes", default="hybrid")
+    parser.add_argument("--model", default=None, help="embedding model spec (default: starter)")
+    parser.add_argument(
+        "--vector-cache", type=Path, default=None, help="quality.py's vectors-SET.npz to reuse"
+    )
     args = parser.parse_args()
-    spec = starter_spec()
-    embedder = QueryCache(load_embedder(EmbedderConfig(model=spec)))
+    spec = args.model or starter_spec()
+    inner: Any = load_embedder(EmbedderConfig(model=spec))
+    if args.vector_cache is not None:
+        inner = CachedEmbedder(inner, args.vector_cache)
+    embedder = QueryCache(inner)
     db = args.db or Path(tempfile.mkdtemp()) / "index.sqlite3"
     if not db.exists():
         index_folder(corpus_for(args.set, args.corpora), db, embedder, spec)  # type: ignore[arg-type]
@@ -117,7 +124,7 @@ def main() -> None:
 
 def _fields(opts: SearchOptions) -> dict[str, Any]:
     """The options ``quality.runner`` passes on (it sets k and mode itself)."""
-    keys = ("weights", "rrf_k", "candidates", "passage_bonus", "keyword", "cutoff")
+    keys = ("fusion", "passage_bonus", "keyword", "cutoff")
     return {k: getattr(opts, k) for k in keys}
 
 

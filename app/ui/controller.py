@@ -23,6 +23,7 @@ from app.download import (
     describe_size,
     fallback_settings,
     is_starter,
+    starter_description,
 )
 from app.settings import Settings
 from app.ui.downloader import ModelDownloader
@@ -381,7 +382,7 @@ class AppController(QObject):
         if failure.kind == "embedding" and not starter:
             outcome = "The bundled starter model could not be used either."
         elif starter:
-            outcome = "Quarry uses the bundled starter model (English only) for now."
+            outcome = f"Quarry uses the bundled starter model ({starter_description()}) for now."
         else:
             outcome = "Search continues without reranking."
         self.model_message = self._notice(

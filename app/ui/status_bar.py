@@ -102,8 +102,13 @@ class IndexStatusBar(QStatusBar):
     def set_model_notice(self, notice: str | None) -> None:
         """A lasting mark of what the model loader said (the starter model is in use)."""
         self.model_label.setVisible(bool(notice))
-        starter = bool(notice) and "starter" in (notice or "").lower()
-        self.model_label.setText("Starter model (English)" if starter else "Model notice")
+        text = notice or ""
+        if "English starter" in text:
+            self.model_label.setText("Starter model (English)")
+        elif "starter" in text:
+            self.model_label.setText("Starter model")
+        else:
+            self.model_label.setText("Model notice")
         self.model_label.setToolTip(notice or "")
 
     def set_result_count(self, files: int | None, weaker_hidden: int = 0) -> None:

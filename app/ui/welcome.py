@@ -39,12 +39,12 @@ INTRO = (
 def measure_this_computer(on_result: Callable[[Measurement], None]) -> list[Measurement]:
     """Calibrate what can run here: Qwen3-0.6B stand-ins on torch, local copies, the starter."""
     from engine.calibrate import calibrate, candidates_for, proxy_candidates
-    from engine.resolve import starter_model_path
+    from engine.resolve import starter_entry, starter_model_path
 
     todo = proxy_candidates("Qwen/Qwen3-Embedding-0.6B")
-    starter = starter_model_path()
-    if starter is not None:
-        todo += candidates_for("sentence-transformers/all-MiniLM-L6-v2", [str(starter)])
+    starter, entry = starter_model_path(), starter_entry()
+    if starter is not None and entry is not None:
+        todo += candidates_for(entry.model_id, [str(starter)])
     return calibrate(todo, seconds=3.0, on_result=on_result)
 
 

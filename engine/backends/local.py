@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 
 from engine.pooling import cut_keeping_last, embed_batched
 from engine.protocols import ModelInfo, Vector
+from engine.registry import RegistryEntry
 from engine.tokenizer import HFTokenizer
 
 
@@ -25,6 +26,15 @@ class LocalEmbedder:
     max_length: int
     batch_tokens: int
     _tokenizer: HFTokenizer
+    # Fixed texts the model was trained with before each query / document (E5); see
+    # ``engine.registry.RegistryEntry``. Set from the registry entry by ``use_prefixes``.
+    query_prefix: str = ""
+    document_prefix: str = ""
+
+    def use_prefixes(self, entry: RegistryEntry | None) -> None:
+        """Take the query/document prefixes of the registry entry (none when unknown)."""
+        if entry is not None:
+            self.query_prefix, self.document_prefix = entry.query_prefix, entry.document_prefix
 
     def tokenizer(self) -> HFTokenizer:
         """The tokenizer whose tokens ``max_length`` counts."""
@@ -36,7 +46,13 @@ class LocalEmbedder:
         return [cut_keeping_last(ids, self.max_length) for ids in full]
 
     def embed_documents(self, texts: Sequence[str]) -> Vector:
-        """Embed documents as they are (no instruction); shape (len(texts), dim), L2-normed."""
+        """Embed documents (no instruction, the model's document prefix if it has one);
+        shape (len(texts), dim), L2-normed."""
+        if self.document_prefix:
+            texts = [self.document_prefix + text for text in texts]
+        return self._embed(texts)
+
+    def _embed(self, texts: Sequence[str]) -> Vector:
         ids = self.encode_ids(texts) if texts else []
         return embed_batched(ids, self._forward, self.batch_tokens, self.info.max_dim, self.dim)
 

@@ -204,6 +204,7 @@ class NumpyBertEmbedder(LocalEmbedder):
             uses_instruction=False,
             backend="numpy",
         )
+        self.use_prefixes(resolved.entry)
         apply_blas_limit()  # polite, and far faster than a spinning pool on a busy CPU
         self._model = NumpyBert(self._load_weights(path), shape)
 
@@ -215,11 +216,18 @@ class NumpyBertEmbedder(LocalEmbedder):
             raw = load_file(str(path / "model.safetensors"))
         except Exception as exc:  # missing or corrupt file
             raise ModelLoadError(f"Cannot read {path / 'model.safetensors'}: {exc}") from exc
-        return {k: v.astype(np.float32) for k, v in raw.items() if v.dtype.kind == "f"}
+        # The word table stays as stored: rows are cast when looked up, so a float16 table
+        # (multilingual-e5-small's 250k x 384) takes half the memory of a float32 copy.
+        return {
+            k: v if k.endswith("word_embeddings.weight") else v.astype(np.float32)
+            for k, v in raw.items()
+            if v.dtype.kind == "f"
+        }
 
     def embed_query(self, text: str, instruction: str | None = None) -> Vector:
-        """Queries are embedded like documents: this model was trained without instructions."""
-        vector: Vector = self.embed_documents([text])[0]
+        """The query with the model's query prefix (E5), else as is: BERT sentence models
+        were trained without instructions."""
+        vector: Vector = self._embed([self.query_prefix + text])[0]
         return vector
 
     def _forward(self, batch: list[list[int]]) -> Array:

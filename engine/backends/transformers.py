@@ -172,6 +172,7 @@ class TransformersEmbedder(LocalEmbedder):
         self._pad_id = (
             int(settings.get("pad_token_id") or 0) if self.family == "bert" else QWEN3_EOS_ID
         )
+        self.use_prefixes(entry)
         dtype = pick_dtype(config.dtype, self.device, resolved.model_id)
         self.dtype = str(dtype).removeprefix("torch.")
         self._model = _load("AutoModel", path, self.device, dtype)
@@ -192,8 +193,11 @@ class TransformersEmbedder(LocalEmbedder):
 
     def embed_query(self, text: str, instruction: str | None = None) -> Vector:
         """Embed a query; Qwen3 gets ``Instruct: ...\\nQuery:`` (default task when None)."""
-        query = format_query(instruction, text) if self.info.uses_instruction else text
-        vectors: Vector = self.embed_documents([query])[0]
+        if self.info.uses_instruction:
+            query = format_query(instruction, text)
+        else:
+            query = self.query_prefix + text  # E5's "query: "; nothing for other BERTs
+        vectors: Vector = self._embed([query])[0]
         return vectors
 
     def _forward(self, batch: list[list[int]]) -> np.ndarray:

