@@ -30,12 +30,13 @@ SPREAD = 1.0
 
 
 def bench_settings(folder: Path, **extra: Any) -> Any:
-    """The settings every scale run indexes with (starter model, default chunking)."""
+    """The settings every scale run indexes with (starter model, 252-token chunks: what the
+    figures were first measured with, and what the window's stub model must match)."""
     from app.settings import Settings
 
     return Settings(
         folders=[str(folder)], rerank_enabled=False, first_run_done=True,
-        pause_embedding_on_battery=False, **extra,
+        pause_embedding_on_battery=False, chunk_tokens=252, chunk_overlap=48, **extra,
     )  # fmt: skip
 
 

@@ -82,7 +82,7 @@ def launch(db: Path, folder: Path, url: str, t0: float) -> dict[str, Any]:
 
     app = QApplication.instance() or QApplication([])
     settings = bench_settings(folder, embed_backend="remote", remote_url=url,
-                              embed_model=STUB_MODEL, chunk_tokens=252, chunk_overlap=48)  # fmt: skip
+                              embed_model=STUB_MODEL)  # fmt: skip
     ctl = AppController(settings, RealSearch(settings, db), RealIndexing(settings, db))
     stall = _StallMeter()
     figures: dict[str, Any] = {"imported": time.time() - t0}

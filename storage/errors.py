@@ -38,8 +38,9 @@ class FingerprintMismatch(StorageError):
         self.indexed = indexed
         self.requested = requested
         super().__init__(
-            f"The index was built with {indexed.describe()}, but the query uses "
-            f"{requested.describe()}. Rebuild the index for the new model, or switch back."
+            f"The index was built with {indexed.describe_against(requested)}, but the query "
+            f"uses {requested.describe_against(indexed)}. Rebuild the index for the new "
+            "model, or switch back."
         )
 
 

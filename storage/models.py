@@ -174,6 +174,18 @@ class Fingerprint:
         rev = f"@{self.revision[:12]}" if self.revision else ""
         return f"{self.model_id}{rev} ({self.dim}-d, {self.pooling} pooling)"
 
+    def describe_against(self, other: Fingerprint) -> str:
+        """``describe()``, plus the chunking or document instruction when only they differ
+        (two fingerprints that read the same would make a mismatch message a riddle)."""
+        if self.describe() != other.describe():
+            return self.describe()
+        if self.chunker_version != other.chunker_version:
+            return f"{self.describe()}, chunking {self.chunker_version}"
+        if self.heading_prefix != other.heading_prefix:
+            words = "with" if self.heading_prefix else "without"
+            return f"{self.describe()}, {words} headings in the embedded text"
+        return f"{self.describe()}, document instruction {self.doc_instruction!r}"
+
 
 @dataclass(frozen=True)
 class SearchFilters:

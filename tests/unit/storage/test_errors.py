@@ -105,3 +105,17 @@ def test_extended_codes_map_by_their_primary_code(code: int, expected: type | No
 
 def test_error_without_a_code_is_a_bug() -> None:
     assert known_error(sqlite3.ProgrammingError("Cannot operate on a closed database.")) is None
+
+
+def test_a_mismatch_in_chunking_alone_says_so() -> None:
+    """Same model and size, other chunking: the message must not read 'X, but the query uses X'."""
+    from storage.errors import FingerprintMismatch
+    from storage.models import Fingerprint
+
+    indexed = Fingerprint("m/e5", "", 384, "mean", "", "chunker3-384-48-noprefix")
+    wanted = Fingerprint("m/e5", "", 384, "mean", "", "chunker3-252-48-noprefix")
+    message = str(FingerprintMismatch(indexed, wanted))
+    assert "chunking chunker3-384-48-noprefix" in message
+    assert "uses m/e5 (384-d, mean pooling), chunking chunker3-252-48-noprefix" in message
+    other_model = str(FingerprintMismatch(indexed, Fingerprint("m/minilm", "", 384, "mean")))
+    assert "chunking" not in other_model and "m/minilm (384-d, mean pooling)." in other_model
