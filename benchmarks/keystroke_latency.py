@@ -135,9 +135,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--queries", type=int, default=30)
     parser.add_argument("--topics", type=int, default=40, help="pydoc topics to index")
+    parser.add_argument("--model", default=None, help="embedding model spec (default: starter)")
     args = parser.parse_args()
     queries = load_queries(args.queries)
-    spec = starter_spec()
+    spec = args.model or starter_spec()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["QUARRY_HOME"] = str(Path(tmp) / "home")  # never the user's settings
         folder = Path(tmp) / "pydoc"

@@ -57,7 +57,9 @@ class QueryCache:
 def fusion_grid() -> list[tuple[str, dict[str, Any]]]:
     """Vector/keyword weight, RRF k, candidate depth and the passage bonus."""
     out = []
-    for vw, k, depth, bonus in itertools.product((0.5, 1.0, 2.0), (20, 60), (50, 100), (0.0,)):
+    for vw, k, depth, bonus in itertools.product(
+        (0.5, 1.0, 1.25, 1.5, 2.0), (20, 60), (50, 100), (0.0,)
+    ):
         fusion = Fusion(vector=vw, rrf_k=k, candidates=depth, measured_on="grid")
         name = f"vector {vw} k {k} depth {depth} bonus {bonus}"
         out.append((name, {"fusion": fusion, "passage_bonus": bonus}))
