@@ -106,6 +106,12 @@ check bicycle.md "repair a punctured bicycle wheel"
 # Vector only, with no word in common: proves the bundled model really embeds.
 check tides.txt "why does the sea level go up and down twice a day" --mode vector
 check sourdough.md "kneading and proofing yeast for a rustic boule" --mode vector
+# The bundled starter is the multilingual one: German and Chinese questions, meaning only.
+model="$("$exe" embed hello --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["model"])')"
+[ "$model" = "intfloat/multilingual-e5-small" ] || { echo "FAIL: starter model is $model" >&2; exit 1; }
+echo "ok: the starter model is $model"
+check sourdough.md "Wie backe ich zu Hause ein Brot?" --mode vector
+check tides.txt "为什么海水每天涨落两次" --mode vector
 
 echo "-- index database is user-only"
 python3 - "$QUARRY_HOME/data/index.sqlite3" <<'EOF'

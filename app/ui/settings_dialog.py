@@ -243,14 +243,14 @@ class SettingsDialog(QDialog):
     @staticmethod
     def _known_models(kind: str) -> list[str]:
         """Qwen3 models to pick from. No blank row (an empty box, shown by its placeholder,
-        means automatic) and not the starter's hub name: offline, only the bundled copy
-        loads, and the automatic choice already falls back to it."""
+        means automatic) and not the starters' hub names: offline, only the bundled copies
+        load (the welcome dialog offers them), and the automatic choice falls back to them."""
         try:
             registry = importlib.import_module("engine.registry")
             return [
                 e.model_id
                 for e in registry.MODELS.values()
-                if e.kind == kind and e.model_id != registry.STARTER_MODEL_ID
+                if e.kind == kind and e.family == "qwen3"
             ]
         except Exception:
             return []

@@ -24,8 +24,9 @@ QWEN = "Qwen/Qwen3-Embedding-0.6B"
 
 
 def test_failed_download_falls_back_to_the_starter_model_and_search_works(
-    qtbot: QtBot, tmp_path: Path, unreachable_hub: str, starter_model_dir: Path
+    qtbot: QtBot, tmp_path: Path, unreachable_hub: str, e5_starter_dir: Path
 ) -> None:
+    starter_model_dir = e5_starter_dir  # the default starter: the multilingual one
     db = tmp_path / "index.sqlite3"
     indexed = build_index(write_corpus(tmp_path / "docs"), db, starter_model_dir)
     chosen = replace(indexed, embed_model=QWEN, embed_backend="transformers", allow_download=True)
@@ -68,8 +69,9 @@ def test_failed_download_falls_back_to_the_starter_model_and_search_works(
 
 
 def test_without_consent_the_window_names_what_to_download(
-    qtbot: QtBot, tmp_path: Path, unreachable_hub: str, starter_model_dir: Path
+    qtbot: QtBot, tmp_path: Path, unreachable_hub: str, e5_starter_dir: Path
 ) -> None:
+    starter_model_dir = e5_starter_dir  # the default starter: the multilingual one
     start = Settings(embed_model=QWEN, rerank_enabled=False, first_run_done=True)
     ctl = AppController(
         start,
