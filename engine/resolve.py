@@ -393,6 +393,17 @@ def starter_model_path() -> Path | None:
     return e5_starter_path() or minilm_path()
 
 
+def bundled_models() -> list[tuple[RegistryEntry, Path]]:
+    """The starter models this install ships, multilingual first, without unpacking any:
+    the multilingual one's folder is unpacked when something resolves it."""
+    found = []
+    if e5_pack_file() is not None:
+        found.append((E5_STARTER, unpacked_models_dir() / E5_FOLDER))
+    if (minilm := minilm_path()) is not None:
+        found.append((STARTER, minilm))
+    return found
+
+
 def starter_entry() -> RegistryEntry | None:
     """The registry entry of the starter model this install has, None when it has none."""
     path = starter_model_path()

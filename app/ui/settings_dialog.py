@@ -10,6 +10,7 @@ import importlib
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -138,6 +139,7 @@ class SettingsDialog(QDialog):
     def _model_tab(self, s: Settings) -> QWidget:
         self.model = QComboBox(editable=True)
         self.model.addItems(self._known_models("embedding"))
+        self._add_bundled_models()
         self.model.setCurrentText(s.embed_model)
         _placeholder(self.model, "automatic: a Qwen3 model if present, else starter")
         self.backend = _combo(BACKENDS, s.embed_backend)
@@ -239,6 +241,20 @@ class SettingsDialog(QDialog):
         layout.setContentsMargins(0, 0, 0, 0)
         widget.setLayout(layout)
         return widget
+
+    def _add_bundled_models(self) -> None:
+        """The starter models this install ships, by folder (what the welcome dialog saves),
+        each named in its tooltip."""
+        try:
+            resolve = importlib.import_module("engine.resolve")
+            bundled = resolve.bundled_models()
+        except Exception:
+            return
+        for entry, path in bundled:
+            self.model.addItem(str(path))
+            languages = "about 100 languages" if entry.multilingual else "English only"
+            tip = f"Bundled starter model {entry.short_name} ({languages})"
+            self.model.setItemData(self.model.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
 
     @staticmethod
     def _known_models(kind: str) -> list[str]:

