@@ -163,8 +163,8 @@ def test_listing_the_bundled_models_unpacks_nothing_until_one_is_resolved(
     monkeypatch.setattr(resolve, "e5_pack_file", lambda: path)
     monkeypatch.setenv("QUARRY_UNPACKED_MODELS", str(tmp_path / "models"))
     listed = resolve.bundled_models()
-    assert [entry for entry, _ in listed][0] is E5_STARTER
-    e5_folder = listed[0][1]
+    entry, e5_folder = listed[0]
+    assert entry is E5_STARTER
     assert not e5_folder.exists()
     assert resolve.resolve(str(e5_folder)).entry is E5_STARTER
     assert (e5_folder / "tokenizer.json").is_file()
