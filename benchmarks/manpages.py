@@ -42,6 +42,7 @@ PACKAGES = [
     "sed",
     "tar",
     "gzip",
+    "manpages",  # iconv.1 (the Linux man-pages project)
 ]
 # Quarry's language code -> the folder under /usr/share/man ("" is the untranslated one).
 MAN_DIRS = {"en": "", "de": "de", "fr": "fr", "ja": "ja", "zh": "zh_CN"}
