@@ -20,13 +20,13 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
 import numpy as np
 
-from app import preview, relevance, results
+from app import confidence, preview, relevance, results
 from app.preview import DocumentText
 from app.query import ParsedQuery, parse
 from app.results import Passage, Result, Run
@@ -203,6 +203,12 @@ class SearchService:
         """The flat list of fused chunks, best first (``quarry search --passages``)."""
         return self._answer(query, options, self._flat)
 
+    def confidence(self, query: str, options: SearchOptions | None = None) -> tuple[float, float]:
+        """(vector spread, keyword lead) of one query as the fusion reads them
+        (``app.confidence``); ``benchmarks/tune.py`` takes a model's medians of these."""
+        opts = self._tuned(options)
+        return self._signals(self._retrieve(self._parse(query, opts), opts))
+
     def _answer(
         self,
         query: str,
@@ -219,15 +225,24 @@ class SearchService:
         return finish(parsed, self._retrieve(parsed, opts), opts)
 
     def _flat(self, parsed: ParsedQuery, found: _Found, opts: SearchOptions) -> list[Passage]:
-        fused = rrf(found.lists, _weights(opts), _fusion(opts).rrf_k)[: opts.k]
-        with self._lock:
-            chunks = self.store.chunks_by_id(cid for cid, _ in fused)
+        chunks = self._found_chunks(found)
+        weights = _weights(found, _file_of(chunks), opts)
+        fused = rrf(found.lists, weights, _fusion(opts).rrf_k)[: opts.k]
         context = _Context(parsed.text, dict(fused), found.by_source, {}, ())
         return [
             _passage(Run((chunks[cid],), chunks[cid].start), context)
             for cid, _ in fused
             if cid in chunks
         ]
+
+    def _found_chunks(self, found: _Found) -> dict[int, Chunk]:
+        """Every chunk either list found."""
+        with self._lock:
+            return self.store.chunks_by_id({c for ids in found.lists.values() for c in ids})
+
+    def _signals(self, found: _Found) -> tuple[float, float]:
+        chunks = self._found_chunks(found)
+        return confidence.signals(found.lists, found.by_source, _file_of(chunks))
 
     def _parse(self, query: str, opts: SearchOptions) -> ParsedQuery:
         return parse(query) if opts.parse else ParsedQuery(source=query, text=query)
@@ -297,11 +312,10 @@ class SearchService:
 
     def _files(self, parsed: ParsedQuery, found: _Found, opts: SearchOptions) -> list[Result]:
         """Group chunk hits into files, judge them, and return strong files first."""
-        with self._lock:
-            chunks = self.store.chunks_by_id({c for ids in found.lists.values() for c in ids})
-        weights, rrf_k = _weights(opts), _fusion(opts).rrf_k
+        chunks = self._found_chunks(found)
+        file_of = _file_of(chunks)
+        weights, rrf_k = _weights(found, file_of, opts), _fusion(opts).rrf_k
         chunk_scores = dict(rrf(found.lists, weights, rrf_k))
-        file_of = {cid: results.chunk_key(chunk) for cid, chunk in chunks.items()}
         file_scores = results.fuse_files(found.lists, file_of, weights, rrf_k)
         groups = _by_file(chunks.values(), chunk_scores)
         ranked = sorted(
@@ -568,6 +582,12 @@ def _fusion(opts: SearchOptions) -> Fusion:
     return opts.fusion or Fusion()
 
 
-def _weights(opts: SearchOptions) -> dict[str, float]:
-    """RRF weights per list: keyword hits count 1, vector hits as the model was tuned."""
-    return {"vector": _fusion(opts).vector, "keyword": 1.0}
+def _file_of(chunks: Mapping[int, Chunk]) -> dict[int, str]:
+    """Each chunk's result key (its file, or its mail message)."""
+    return {cid: results.chunk_key(chunk) for cid, chunk in chunks.items()}
+
+
+def _weights(found: _Found, file_of: Mapping[int, str], opts: SearchOptions) -> dict[str, float]:
+    """RRF weights per list: keyword hits count 1, vector hits as the model was tuned and,
+    where it was tuned so, as sure as the vector list is of this query (``app.confidence``)."""
+    return confidence.weights(found.lists, found.by_source, file_of, _fusion(opts))

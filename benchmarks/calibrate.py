@@ -37,6 +37,7 @@ from engine.config import EmbedderConfig
 from engine.factory import load_embedder
 
 DEPTH = 20
+MARGINS = (0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 2.0)
 
 
 @dataclass(frozen=True)
@@ -102,11 +103,13 @@ def choose(rows: list[Row], max_loss: float) -> tuple[float, float, tuple[float,
     """The (floor, margin) with the fewest irrelevant shown files within the recall budget."""
     everything = simulate(rows, -1.0, 2.0)
     best: tuple[float, float, tuple[float, float, float]] = (-1.0, 2.0, everything)
-    for floor in np.arange(0.0, 0.8, 0.01):
-        for margin in (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 2.0):
+    # Fine enough for models whose cosines crowd into a narrow band (E5: 0.78-0.89), wide
+    # enough for the ones that spread over 0-1 (MiniLM).
+    for floor in np.arange(0.0, 0.995, 0.005):
+        for margin in MARGINS:
             result = simulate(rows, float(floor), margin)
             if result[0] >= everything[0] - max_loss and result[1] < best[2][1]:
-                best = (round(float(floor), 2), margin, result)
+                best = (round(float(floor), 3), margin, result)
     return best
 
 

@@ -1,6 +1,6 @@
 """How the fusion and keyword weights were chosen: grids over ``SearchOptions`` on one index.
 
-    python benchmarks/tune.py --set pydoc --db /tmp/pydoc.sqlite3 [--grid fusion|keyword]
+    python benchmarks/tune.py --set pydoc --db /tmp/pydoc.sqlite3 [--grid fusion|keyword|adaptive]
 
 Indexes the set's corpus once with the starter model (or ``--model``) (kept in ``--db`` for the next run),
 then scores every option variant in the grid on the set's labelled queries (file level:
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import statistics
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -66,6 +67,24 @@ def fusion_grid() -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
+def usual_signals(service: SearchService, queries: list[Any]) -> tuple[float, float]:
+    """Medians of the vector spread and keyword lead over the set's queries (hybrid,
+    the model's fixed weights): what ``Fusion.vector_spread`` / ``keyword_lead`` hold."""
+    pairs = [service.confidence(q.text) for q in queries]
+    return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+
+
+def adaptive_grid(spread: float, lead: float) -> list[tuple[str, dict[str, Any]]]:
+    """Fixed weights (adapt 0) against per-query weights, at the set's usual signals."""
+    out = []
+    for vw, adapt, k, depth in itertools.product(
+        (1.0, 1.5, 2.0), (0.0, 0.25, 0.5, 1.0), (20, 60), (50, 100)
+    ):
+        fusion = Fusion(vw, k, depth, adapt, spread, lead, measured_on="grid")
+        out.append((f"vector {vw} adapt {adapt} k {k} depth {depth}", {"fusion": fusion}))
+    return out
+
+
 def keyword_grid() -> list[tuple[str, dict[str, Any]]]:
     """Field source weight, its column weights, and the phrase source weight."""
     out = []
@@ -86,7 +105,12 @@ def default_grid() -> list[tuple[str, dict[str, Any]]]:
     return [("defaults", {})]
 
 
-GRIDS = {"fusion": fusion_grid, "keyword": keyword_grid, "default": default_grid}
+GRIDS = {
+    "fusion": fusion_grid,
+    "keyword": keyword_grid,
+    "default": default_grid,
+    "adaptive": lambda: [],  # built from the set's own signals in main()
+}
 
 
 def main() -> None:
@@ -102,6 +126,11 @@ def main() -> None:
     parser.add_argument(
         "--vector-cache", type=Path, default=None, help="quality.py's vectors-SET.npz to reuse"
     )
+    parser.add_argument(
+        "--signals",
+        default=None,
+        help="adaptive grid: SPREAD,LEAD measured on the tuning set (default: this set's)",
+    )
     args = parser.parse_args()
     spec = args.model or starter_spec()
     inner: Any = load_embedder(EmbedderConfig(model=spec))
@@ -116,8 +145,16 @@ def main() -> None:
     base = SearchOptions()
     print(f"## {args.grid} grid on {args.set} ({machine()})\n")
     print(table(["mode", "variant", "Hit@1", "MRR@10", "nDCG@10", "recall@10"], []), flush=True)
+    grid = GRIDS[args.grid]()
+    if args.grid == "adaptive":
+        if args.signals:
+            spread, lead = (float(v) for v in args.signals.split(","))
+        else:
+            spread, lead = usual_signals(service, queries)
+        print(f"usual signals on {args.set}: vector spread {spread:.4f}, keyword lead {lead:.4f}\n")
+        grid = adaptive_grid(spread, lead)
     for mode in args.modes.split(","):
-        for name, changes in GRIDS[args.grid]():
+        for name, changes in grid:
             opts = replace(base, **changes)
             s = evaluate(queries, [], runner(service, mode, **_fields(opts))).summary()
             cells = [mode, name, *(f"{s[m]:.3f}" for m in ("hit1", "mrr", "ndcg", "recall"))]
