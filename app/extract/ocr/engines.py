@@ -63,7 +63,26 @@ class RapidEngine:
         self._ocr = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1,
                              max_side_len=self.max_side)  # fmt: skip
 
+    #: Its recogniser drops word spaces on short text lines: an 11-point page at 150 dpi
+    #: (25-pixel line boxes) kept 3 of its 22 spaces, the same page at 1.5x (37 pixels) all
+    #: of them. Pages whose lines are shorter than ``min_line`` are read again enlarged.
+    min_line = 36
+    target_line = 40
+    max_enlarge = 2.0
+
     def read(self, image: Image.Image, time_limit: float | None) -> list[Box]:
+        boxes = self._recognise(image)
+        # Never past ``max_side``: RapidOCR would shrink the page back to it (and a poster
+        # that was shrunk to fit has nothing more to give).
+        most = min(self.max_enlarge, self.max_side / max(image.size))
+        factor = enlargement(boxes, self.min_line, self.target_line, most)
+        if factor <= 1.0:
+            return boxes
+        size = (round(image.width * factor), round(image.height * factor))
+        larger = image.resize(size, Image.Resampling.LANCZOS)
+        return [box.scaled(1.0 / factor) for box in self._recognise(larger)]
+
+    def _recognise(self, image: Image.Image) -> list[Box]:
         import numpy as np
 
         bgr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
@@ -75,6 +94,18 @@ class RapidEngine:
             Box(tuple((float(x), float(y)) for x, y in points), str(text), float(score))
             for points, text, score in result or []
         ]
+
+
+def enlargement(boxes: list[Box], min_line: float, target: float, most: float) -> float:
+    """How much to enlarge a page whose median line box is shorter than ``min_line`` pixels
+    (to ``target``, at most ``most`` times); 1.0 when its lines are tall enough or none."""
+    heights = sorted(box.height for box in boxes)
+    if not heights:
+        return 1.0
+    median = heights[len(heights) // 2]
+    if median <= 0 or median >= min_line:
+        return 1.0
+    return min(most, target / median)
 
 
 class TesseractEngine:

@@ -30,6 +30,17 @@ class Box:
     score: float
 
     @property
+    def height(self) -> float:
+        """Top to bottom of its corners (pixels)."""
+        ys = [y for _, y in self.points]
+        return max(ys) - min(ys)
+
+    def scaled(self, factor: float) -> Box:
+        """The same box on a page scaled by ``factor``."""
+        points = tuple((x * factor, y * factor) for x, y in self.points)
+        return Box(points, self.text, self.score)
+
+    @property
     def angle(self) -> float:
         """Slope of the top edge in radians (0 for level text)."""
         (x0, y0), (x1, y1) = self.points[0], self.points[1]

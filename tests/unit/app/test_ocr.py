@@ -18,7 +18,14 @@ from app.extract import ExtractorPool, extract_file
 from app.extract.errors import Corrupt, EmptyFile, NeedsOcr, TooLarge
 from app.extract.images import frame
 from app.extract.ocr import load_engine, read_page
-from app.extract.ocr.engines import AUTO_ORDER, OcrUnavailable, auto_order, tesseract_languages
+from app.extract.ocr.engines import (
+    AUTO_ORDER,
+    OcrUnavailable,
+    auto_order,
+    enlargement,
+    tesseract_languages,
+)
+from app.extract.ocr.layout import Box
 from app.extract.ocr.reader import OcrOptions, PageReader
 from tests.fixtures.pages import (
     CHINESE,
@@ -120,6 +127,29 @@ def test_each_installed_engine_reads_english(name: str) -> None:
     result = read_page(render(PageSpec("en", (ENGLISH[2],)), engine.dpi, 8.27), engine)
     assert {"inspectors", "customs", "manifests", "percent"} <= words(result.text)
     assert 0.8 < result.score <= 1.0 and result.turned == 0
+
+
+def test_rapidocr_keeps_word_spaces_on_a_150_dpi_image() -> None:
+    """Its recogniser runs the words of short lines together ("Lastwintertheledger");
+    such a page is read again enlarged, and the boxes come back in the page's pixels."""
+    engine = load_engine("rapidocr")
+    page = small_page(ENGLISH[1])  # 11-point text at 150 dpi: 25-pixel line boxes
+    boxes = engine.read(page, None)
+    assert {"last", "winter", "marmalade", "clocks", "lisbon"} <= words(
+        " ".join(box.text for box in boxes)
+    )
+    assert max(x for box in boxes for x, _ in box.points) <= page.width
+    assert max(y for box in boxes for _, y in box.points) <= page.height
+
+
+def test_only_short_lines_are_enlarged() -> None:
+    def box(height: float) -> Box:
+        return Box(((0, 0), (100, 0), (100, height), (0, height)), "x", 1.0)
+
+    assert enlargement([box(25), box(24), box(26)], 36, 40, 2.0) == pytest.approx(40 / 25)
+    assert enlargement([box(10)], 36, 40, 2.0) == 2.0
+    assert enlargement([box(45), box(50)], 36, 40, 2.0) == 1.0
+    assert enlargement([], 36, 40, 2.0) == 1.0
 
 
 def test_scanned_pdf_pages_keep_their_numbers(tmp_path: Path) -> None:
