@@ -192,7 +192,8 @@ def available(languages: str = "") -> list[str]:
 #: Which engine ``auto`` tries first. Measured in benchmarks/ocr.py (README, "Supported
 #: formats"): where the system has it, Tesseract reads Latin text as well or better at about
 #: 3x the speed and a sixth of the memory, and keeps word spaces that RapidOCR's model drops
-#: on short lines; RapidOCR needs nothing but pip and reads Chinese a little better.
+#: on short lines (``RapidEngine`` then reads the page again enlarged, at twice the cost);
+#: RapidOCR needs nothing but pip and reads Chinese a little better.
 AUTO_ORDER = ("tesseract", "rapidocr")
 
 _LOADERS: dict[str, Callable[[str], Engine]] = {
