@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks"
+from tests.fixtures.benchmarks import import_benchmark
 
 
 @pytest.fixture
 def calibrate(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """``benchmarks/calibrate.py``, imported without pinning this process's thread pools."""
-    monkeypatch.setenv("QUARRY_BENCH_THREADS", "0")
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    return importlib.import_module("calibrate")
+    return import_benchmark(monkeypatch, "calibrate")
 
 
 def test_a_narrow_band_of_cosines_gets_a_floor_inside_it(calibrate: ModuleType) -> None:

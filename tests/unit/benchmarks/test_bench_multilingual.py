@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks"
+from tests.fixtures.benchmarks import BENCHMARKS, import_benchmark
 
 
 @pytest.fixture
 def bench(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    return importlib.import_module("multilingual")
+    return import_benchmark(monkeypatch, "multilingual")
 
 
 def test_labelled_set_has_15_or_more_queries_per_language_on_listed_pages() -> None:

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
 import math
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks"
+from tests.fixtures.benchmarks import import_benchmark
 
 
 @pytest.fixture
 def quality(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """``benchmarks/quality.py``, imported without pinning this process's thread pools."""
-    monkeypatch.setenv("QUARRY_BENCH_THREADS", "0")
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    return importlib.import_module("quality")
+    return import_benchmark(monkeypatch, "quality")
 
 
 def test_files_in_order_dedupes_chunks_to_files(quality: ModuleType) -> None:
@@ -50,8 +45,8 @@ def test_labelled_queries_name_real_topics(quality: ModuleType) -> None:
     assert all(q.relevant and q.relevant <= topics.keys() for q in queries)
 
 
-def test_report_helpers(quality: ModuleType) -> None:
-    report = importlib.import_module("report")  # on the path once ``quality`` is imported
+def test_report_helpers(monkeypatch: pytest.MonkeyPatch) -> None:
+    report = import_benchmark(monkeypatch, "report")
     percentile, table = report.percentile, report.table
     assert percentile([3.0, 1.0, 2.0], 50) == 2.0
     assert percentile([0.0, 10.0], 95) == pytest.approx(9.5)
