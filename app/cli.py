@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -82,5 +83,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if module is None:
         parser.print_help(sys.stderr)
         return 2
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _ctrl_c)
     result: int = module.run(args)
     return result
+
+
+def _ctrl_c(signum: int, frame: object) -> None:
+    """Ctrl-C as Python's own handler has it (KeyboardInterrupt), recorded first: one that
+    lands inside an SQL function reaches us as a database error otherwise
+    (``storage.connection.note_ctrl_c``)."""
+    from storage.connection import note_ctrl_c
+
+    note_ctrl_c()
+    raise KeyboardInterrupt

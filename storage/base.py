@@ -97,6 +97,10 @@ class StoreBase:
             self.conn.execute(f"BEGIN {mode}")
         except database_errors() as exc:
             raise_known(exc)
+        except BaseException:  # a Ctrl-C landing just after BEGIN took effect
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
         try:
             yield self.conn
             self.conn.execute("COMMIT")  # a full disk may only show here, writing the WAL

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import threading
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NoReturn
@@ -43,16 +44,48 @@ def _connection_class(mod: ModuleType) -> type:
     """The driver's Connection, with every bound string mapped by ``textcodec.to_db``."""
     global _CONNECTION
     if _CONNECTION is None or not issubclass(_CONNECTION, mod.Connection):
+        errors = (mod.DatabaseError, sqlite3.DatabaseError)
 
         class Connection(mod.Connection):  # type: ignore[name-defined,misc]
             def execute(self, sql: str, parameters: Any = (), /) -> Any:
-                return super().execute(sql, params_to_db(parameters))
+                try:
+                    return super().execute(sql, params_to_db(parameters))
+                except errors as exc:
+                    _raise_ctrl_c(exc)
+                    raise
 
             def executemany(self, sql: str, rows: Any, /) -> Any:
-                return super().executemany(sql, rows_to_db(rows))
+                try:
+                    return super().executemany(sql, rows_to_db(rows))
+                except errors as exc:
+                    _raise_ctrl_c(exc)
+                    raise
 
         _CONNECTION = Connection
     return _CONNECTION
+
+
+_CTRL_C = threading.Event()
+_FUNCTION_FAILED = "user-defined function raised exception"
+
+
+def note_ctrl_c() -> None:
+    """Record a Ctrl-C; a SIGINT handler calls this before raising KeyboardInterrupt.
+
+    Python raises KeyboardInterrupt wherever the main thread is. Inside an SQL function
+    that SQLite calls (the chunk trigger's keyword analysis), SQLite turns it into
+    OperationalError ("user-defined function raised exception"), so `quarry index` ended
+    with a traceback and exit 1 instead of 130. With the Ctrl-C recorded, that error is
+    raised as the KeyboardInterrupt it was.
+    """
+    _CTRL_C.set()
+
+
+def _raise_ctrl_c(exc: BaseException) -> None:
+    """``exc`` again as a KeyboardInterrupt when it is a Ctrl-C SQLite reported."""
+    if _CTRL_C.is_set() and _FUNCTION_FAILED in str(exc):
+        _CTRL_C.clear()
+        raise KeyboardInterrupt from exc
 
 
 def database_errors() -> tuple[type[BaseException], ...]:

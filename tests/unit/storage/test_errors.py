@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.connection import connect, driver
+from storage.connection import connect, database_errors, driver, note_ctrl_c
 from storage.errors import (
     CannotOpen,
     DatabaseCorrupt,
@@ -119,3 +119,38 @@ def test_a_mismatch_in_chunking_alone_says_so() -> None:
     assert "uses m/e5 (384-d, mean pooling), chunking chunker3-252-48-noprefix" in message
     other_model = str(FingerprintMismatch(indexed, Fingerprint("m/minilm", "", 384, "mean")))
     assert "chunking" not in other_model and "m/minilm (384-d, mean pooling)." in other_model
+
+
+def test_ctrl_c_inside_the_keyword_analysis_stays_a_ctrl_c(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chunk trigger's SQL functions run Python: a Ctrl-C landing there came out as
+    OperationalError("user-defined function raised exception"), so `quarry index` ended
+    with a traceback and exit 1 instead of 130. The CLI's SIGINT handler records the
+    Ctrl-C first (``note_ctrl_c``), as this fake analysis does; nothing is half-written."""
+
+    def interrupted(text: str) -> object:
+        note_ctrl_c()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("storage.lexical.analyze", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        store.write_file("/a.txt", size=1, mtime=1.0, content_hash="x", chunks=big_chunks(1),
+                         fingerprint=FP)  # fmt: skip
+    monkeypatch.undo()
+    assert store.get_file("/a.txt") is None and not store.conn.in_transaction
+    store.write_file("/b.txt", size=1, mtime=1.0, content_hash="y", chunks=big_chunks(1),
+                     fingerprint=FP)  # fmt: skip
+    assert store.get_file("/b.txt") is not None
+
+
+def test_a_failing_sql_function_without_a_ctrl_c_is_the_bug_it_is(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(text: str) -> object:
+        raise ValueError("a bug in the analysis")
+
+    monkeypatch.setattr("storage.lexical.analyze", broken)
+    with pytest.raises(database_errors(), match="user-defined function raised exception"):
+        store.write_file("/a.txt", size=1, mtime=1.0, content_hash="x", chunks=big_chunks(1),
+                         fingerprint=FP)  # fmt: skip
