@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import signal
 import time
@@ -9,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from app.indexlock import lock_path
 from tests.hostile import inputs
-from tests.hostile.runner import Quarry
+from tests.hostile.runner import Process, Quarry
 from tests.integration import corpus
 
 pytestmark = pytest.mark.slow
@@ -60,6 +62,27 @@ def test_ctrl_c_while_a_huge_text_is_chunked_stops_promptly(quarry: Quarry, tmp_
     assert time.monotonic() - sent < 3, run.describe()
 
 
+def _held(lock: Path) -> bool:
+    """Whether another process holds ``lock`` (probed without waiting, released at once)."""
+    with lock.open("a+b") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return False
+
+
+def _wait_until_locked(db: Path, process: Process, timeout: float = 30.0) -> None:
+    """Until ``process`` holds the index lock (a fixed sleep raced a fast first run)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.popen.poll() is None:
+        if lock_path(db).exists() and _held(lock_path(db)):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the first run never held the index lock: {process.stderr}")
+
+
 def test_second_index_run_waits_for_the_first_and_repeats_nothing(
     quarry: Quarry, tmp_path: Path
 ) -> None:
@@ -68,9 +91,9 @@ def test_second_index_run_waits_for_the_first_and_repeats_nothing(
     for i in range(20):
         (folder / f"note{i:02d}.txt").write_text(f"Note {i} about the lighthouse keeper's rota.")
     # Slow to extract, chunk and write; one embedding (every page is the same text).
-    corpus.write_pdf(folder / "ledger.pdf", [["the same ledger page"]] * 15_000)
+    corpus.write_pdf(folder / "ledger.pdf", [["the same ledger page"]] * 40_000)
     first = quarry.start("index", str(folder), "--json")
-    time.sleep(2.5)  # the first one is indexing now
+    _wait_until_locked(quarry.db, first)  # the first one is indexing now
     second = quarry.start("index", str(folder), "--json")
     one, two = first.finish(timeout=60), second.finish(timeout=60)
     assert one.rc == 0 and two.rc == 0, one.describe() + two.describe()
