@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 
 from app.settings import Settings
 from engine.errors import EngineError
+from engine.registry import RegistryEntry
 
 # (model spec, done bytes, total bytes); total 0 while unknown
 DownloadProgress = Callable[[str, int, int], None]
@@ -130,6 +131,11 @@ def starter_settings(settings: Settings) -> Settings:
     )
 
 
+def language_reach(entry: RegistryEntry) -> str:
+    """What a bundled model reads: ``about 100 languages`` or ``English only``."""
+    return "about 100 languages" if entry.multilingual else "English only"
+
+
 def starter_description() -> str:
     """``multilingual-e5-small, about 100 languages`` or ``all-MiniLM-L6-v2, English only``."""
     from engine.resolve import starter_entry
@@ -137,7 +143,7 @@ def starter_description() -> str:
     entry = starter_entry()
     if entry is None:
         return "not installed"
-    return f"{entry.short_name}, {'about 100 languages' if entry.multilingual else 'English only'}"
+    return f"{entry.short_name}, {language_reach(entry)}"
 
 
 def is_starter(settings: Settings) -> bool:

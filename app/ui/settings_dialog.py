@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.download import language_reach
 from app.settings import Settings
 from app.ui.combo import current_data
 from app.ui.folders import FolderList
@@ -252,8 +253,7 @@ class SettingsDialog(QDialog):
             return
         for entry, path in bundled:
             self.model.addItem(str(path))
-            languages = "about 100 languages" if entry.multilingual else "English only"
-            tip = f"Bundled starter model {entry.short_name} ({languages})"
+            tip = f"Bundled starter model {entry.short_name} ({language_reach(entry)})"
             self.model.setItemData(self.model.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
 
     @staticmethod
