@@ -44,7 +44,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from app import mailboxes
+from app import leads, mailboxes
 from app.chunker import Chunker
 from app.embedding import EmbedConfig, Embedding
 from app.extract import ExtractorPool
@@ -137,6 +137,7 @@ class Indexer:
         self._ocr_first: float | None = None  # monotonic start of the run's first OCR page
         self._sinks: dict[int, MailboxSink] = {}  # job id -> an mbox's batches on their way
         self._fault = ""  # why the environment paused indexing (disk full), while it lasts
+        self._leads_left = True  # old first chunks may still need their leads (app/leads.py)
 
     # ---- controls (any thread) ------------------------------------------------------------
 
@@ -239,6 +240,7 @@ class Indexer:
         self._started = time.monotonic()
         self.store.requeue_claimed()
         self.store.ensure_fingerprint(self.fingerprint)
+        self._leads_left = True
         ocr = self.config.ocr
         extractor = ExtractorPool(
             self.config.workers if self.config.sandbox else 0,
@@ -264,7 +266,7 @@ class Indexer:
         try:
             while not self._cancel.is_set():
                 self._turn(preparers, preparing)
-                idle = not preparing and not self._queued and self._inbox.empty()
+                idle = not (preparing or self._queued or self._leads_left) and self._inbox.empty()
                 if idle and self.embedding.settled and self._rebuild_settled():
                     self._emit("idle", force=True)
                     if until_idle:
@@ -301,6 +303,8 @@ class Indexer:
         self._write_messages(preparing)
         self._collect(preparing)
         self._queued = self.store.has_queued_jobs()
+        if self._leads_left and not self._queued:  # phase 1 first, as phase 2 does
+            self._leads_left = leads.backfill(self.store, self.chunker)
         before = self.embedding.chunks
         self.embedding.step(phase1_waiting=self._queued)
         self._step_rebuild()

@@ -22,7 +22,7 @@ from app.extract.errors import ExtractionError, NeedsOcr, Unreadable
 from app.extract.files import open_regular
 from app.extract.model import Document
 from app.extract.registry import is_mailbox
-from storage.models import FileRecord, Job, NewChunk, NewDocument
+from storage.models import Chunk, FileRecord, Job, NewChunk, NewDocument
 from storage.store import Store
 
 if TYPE_CHECKING:
@@ -166,6 +166,12 @@ class Preparer:
             return
         work.chunks = [new_chunk(chunk, doc) for chunk in drafts]
 
+    def _lead_of(self, chunk: Chunk) -> tuple[int | None, str | None]:
+        """A copied chunk's lead, worked out again (the stored chunk does not carry it)."""
+        if chunk.ordinal != 0:
+            return None, None
+        return self.chunker.lead(chunk.text, chunk.heading) or (0, None)
+
     def _reuse_copy(self, work: Prepared) -> bool:
         """A byte-identical file already indexed: copy its chunks, skip extraction.
 
@@ -184,7 +190,7 @@ class Preparer:
                 work.chunks = [
                     NewChunk(
                         c.ordinal, c.text, c.start, c.end, c.content_hash, c.token_count,
-                        c.page, c.heading, c.ocr,
+                        c.page, c.heading, c.ocr, None, *self._lead_of(c),
                     )
                     for c in stored
                 ]  # fmt: skip
@@ -211,7 +217,7 @@ def new_chunk(chunk: ChunkDraft, doc: int | None) -> NewChunk:
     heading = heading_label(chunk.heading_path) or None
     return NewChunk(
         chunk.ordinal, chunk.text, chunk.start, chunk.end, chunk.content_hash,
-        chunk.token_count, chunk.page, heading, chunk.ocr, doc,
+        chunk.token_count, chunk.page, heading, chunk.ocr, doc, chunk.lead_end, chunk.lead_hash,
     )  # fmt: skip
 
 

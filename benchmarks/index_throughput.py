@@ -4,8 +4,8 @@
 
 Generates a corpus of text files, indexes it with the full pipeline (extraction in worker
 processes, chunking, batched embedding, per-file transactions), then embeds exactly the
-chunk texts the pipeline embedded with ``embed_documents`` directly. Prints both rates in
-tokens/s and their ratio (target >= 0.9).
+texts the pipeline embedded (chunks and leads) with ``embed_documents`` directly. Prints both
+rates in tokens/s and their ratio (target >= 0.9).
 """
 
 from __future__ import annotations
@@ -85,7 +85,11 @@ def main() -> None:
         chunker = chunker_for(embedder, settings)
         texts = []
         conn = sqlite3.connect(db)
-        rows = conn.execute("SELECT DISTINCT content_hash, heading, text FROM chunks").fetchall()
+        rows = conn.execute(  # every text phase 2 embedded: chunks, and leads (app/leads.py)
+            "SELECT content_hash, heading, text FROM chunks UNION"
+            " SELECT lead_hash, heading, substr(text, 1, lead_end) FROM chunks"
+            " WHERE lead_hash IS NOT NULL"
+        ).fetchall()
         conn.close()
         for _, heading, text in rows:
             prefix = chunker.prefix(tuple(heading.split(" > ")) if heading else ())

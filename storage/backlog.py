@@ -28,18 +28,35 @@ from storage.errors import FingerprintMismatch
 from storage.models import Backlog, EmbedWork, Fingerprint, PendingChunk
 from storage.vectors import FloatArray
 
-_MISSING = (
-    "NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.index_id = ?"
-    " AND e.content_hash = c.content_hash)"
+
+def _missing(column: str) -> str:
+    """SQL: chunk ``c``'s ``column`` hash has no vector in the index bound to ``?``."""
+    return (
+        "NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.index_id = ?"
+        f" AND e.content_hash = c.{column})"
+    )
+
+
+#: A lead's tokens, estimated from its share of its chunk's characters (not stored).
+LEAD_TOKENS = "(c.token_count * c.lead_end) / max(length(c.text), 1)"
+
+#: Every text of one file that still needs a vector in an index (bound: file, index, file,
+#: index): its chunks, and the leads of its first chunks (``app/leads.py``).
+_WANTED = (
+    "SELECT c.ordinal AS ordinal, 0 AS lead, c.content_hash AS hash, c.text AS text,"
+    " c.heading AS heading, c.token_count AS tokens, NULL AS lead_end FROM chunks c"
+    f" WHERE c.file_id = ? AND {_missing('content_hash')}"
+    " UNION ALL"
+    f" SELECT c.ordinal, 1, c.lead_hash, c.text, c.heading, {LEAD_TOKENS}, c.lead_end"
+    f" FROM chunks c WHERE c.file_id = ? AND c.lead_hash IS NOT NULL AND {_missing('lead_hash')}"
 )
 
 
 def remaining(conn: Any, index_id: int, file_id: int) -> tuple[int, int]:
-    """(chunks, tokens) of a file that still lack a vector in an index."""
+    """(texts, tokens) of a file that still lack a vector in an index (chunks and leads)."""
     row = conn.execute(
-        "SELECT count(*), coalesce(sum(c.token_count), 0) FROM chunks c"
-        f" WHERE c.file_id = ? AND {_MISSING}",
-        (file_id, index_id),
+        f"SELECT count(*), coalesce(sum(tokens), 0) FROM ({_WANTED})",
+        (file_id, index_id, file_id, index_id),
     ).fetchone()
     return int(row[0]), int(row[1])
 
@@ -77,7 +94,8 @@ def enqueue_all(conn: Any, index_id: int) -> None:
     """Put every indexed file in an index's backlog (a rebuild starts from nothing)."""
     conn.execute(
         "INSERT OR IGNORE INTO embed_queue(index_id, file_id, mtime, chunks, tokens)"
-        " SELECT ?, f.id, f.mtime, count(*), coalesce(sum(c.token_count), 0)"
+        " SELECT ?, f.id, f.mtime, count(*) + count(c.lead_hash),"
+        f" coalesce(sum(c.token_count), 0) + coalesce(sum({LEAD_TOKENS}), 0)"
         " FROM files f JOIN chunks c ON c.file_id = f.id WHERE f.status = 'ok' GROUP BY f.id",
         (index_id,),
     )
@@ -94,12 +112,17 @@ def totals(conn: Any, index_id: int | None) -> Backlog:
 
 
 def _pending(conn: Any, index_id: int, file_id: int, limit: int) -> list[PendingChunk]:
+    """A file's texts still without a vector, in reading order; a lead right after its
+    chunk, carrying only the lead's text."""
     rows = conn.execute(
-        "SELECT c.content_hash, c.text, c.heading, c.token_count FROM chunks c"
-        f" WHERE c.file_id = ? AND {_MISSING} ORDER BY c.ordinal LIMIT ?",
-        (file_id, index_id, limit),
+        f"SELECT hash, text, heading, tokens, lead_end FROM ({_WANTED})"
+        " ORDER BY ordinal, lead LIMIT ?",
+        (file_id, index_id, file_id, index_id, limit),
     )
-    return [PendingChunk(file_id, r[0], r[1], r[2], int(r[3])) for r in rows]
+    return [
+        PendingChunk(file_id, r[0], r[1] if r[4] is None else r[1][: r[4]], r[2], int(r[3]))
+        for r in rows
+    ]
 
 
 def next_work(

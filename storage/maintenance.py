@@ -113,6 +113,8 @@ class MaintenanceMixin(StoreBase):
             cur = self.conn.execute(
                 "DELETE FROM embeddings WHERE NOT EXISTS"
                 " (SELECT 1 FROM chunks c WHERE c.content_hash = embeddings.content_hash)"
+                " AND NOT EXISTS"
+                " (SELECT 1 FROM chunks c WHERE c.lead_hash = embeddings.content_hash)"
             )
             if cur.rowcount:
                 for (index_id,) in self.conn.execute("SELECT id FROM vector_indexes").fetchall():

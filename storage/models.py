@@ -70,6 +70,10 @@ class NewChunk:
     heading: str | None = None  # heading path, e.g. "Intro > Setup"
     ocr: bool = False  # recognised in an image by OCR
     doc: int | None = None  # index of its document in the write's ``documents`` (mail)
+    #: The first chunk of a file or message: where its lead ends in ``text`` (0: no lead)
+    #: and the lead's content hash (``app.chunker.Chunker.lead``); None on other chunks.
+    lead_end: int | None = None
+    lead_hash: str | None = None
 
 
 @dataclass(frozen=True)

@@ -61,8 +61,10 @@ class RebuildMixin(StoreBase):
                 raise RebuildError(f"{waiting} file(s) still wait for vectors in the new index")
             left = self.conn.execute(
                 "SELECT count(*) FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM embeddings e"
-                " WHERE e.index_id = ? AND e.content_hash = c.content_hash)",
-                (building,),
+                " WHERE e.index_id = ? AND e.content_hash = c.content_hash)"
+                " OR (c.lead_hash IS NOT NULL AND NOT EXISTS (SELECT 1 FROM embeddings e"
+                " WHERE e.index_id = ? AND e.content_hash = c.lead_hash))",
+                (building, building),
             ).fetchone()[0]
             if left:
                 raise RebuildError(f"{left} chunk(s) still lack vectors in the new index")

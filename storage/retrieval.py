@@ -63,10 +63,13 @@ class RetrievalMixin(StoreBase):
         if filters is not None and filters.active:
             where, params = filter_sql(filters)
             ids = self.conn.execute(
-                "SELECT DISTINCT e.id FROM files f JOIN chunks c ON c.file_id = f.id"
+                "SELECT e.id FROM files f JOIN chunks c ON c.file_id = f.id"
                 " JOIN embeddings e ON e.index_id = ? AND e.content_hash = c.content_hash"
+                f" WHERE {where} UNION"
+                " SELECT e.id FROM files f JOIN chunks c ON c.file_id = f.id"
+                " JOIN embeddings e ON e.index_id = ? AND e.content_hash = c.lead_hash"
                 f" WHERE {where}",
-                [index_id, *params],
+                [index_id, *params, index_id, *params],
             )
             rows = index.rows_for_ids(r[0] for r in ids)
         if exact:
@@ -99,22 +102,29 @@ class RetrievalMixin(StoreBase):
     ) -> list[Hit]:
         """Expand content hashes into the (filtered) chunks that carry them, best first.
 
-        Hashes go in score order, in growing batches, until ``k`` chunks are found: later
-        hashes score lower, so they cannot displace those (orphaned vectors find none).
+        A hash is a chunk's own or the lead of a first chunk (``app/leads.py``); a chunk
+        scores the better of the two. Hashes go in score order, in growing batches, until
+        ``k`` chunks are found: later hashes score lower, so they cannot displace those
+        (orphaned vectors find none).
         """
         score_of = dict(scored)
         where, params = filter_sql(filters)
-        hits: list[Hit] = []
+        best: dict[int, float] = {}
         pos, step = 0, max(k, 16)
-        while pos < len(scored) and len(hits) < k:
+        while pos < len(scored) and len(best) < k:
             part = [h for h, _ in scored[pos : pos + step]]
             pos, step = pos + len(part), min(500, 2 * step)
+            marks = ", ".join("?" * len(part))
             rows = self.conn.execute(
                 "SELECT c.id, c.content_hash FROM chunks c JOIN files f ON f.id = c.file_id"
-                f" WHERE c.content_hash IN ({', '.join('?' * len(part))}) AND {where}",
-                [*part, *params],
+                f" WHERE c.content_hash IN ({marks}) AND {where} UNION ALL"
+                " SELECT c.id, c.lead_hash FROM chunks c JOIN files f ON f.id = c.file_id"
+                f" WHERE c.lead_hash IN ({marks}) AND {where}",
+                [*part, *params, *part, *params],
             )
-            hits += [Hit(r[0], score_of[r[1]]) for r in rows]
+            for chunk_id, digest in rows:
+                best[chunk_id] = max(best.get(chunk_id, -2.0), score_of[digest])
+        hits = [Hit(chunk_id, score) for chunk_id, score in best.items()]
         hits.sort(key=lambda h: (-h.score, h.chunk_id))
         return hits[:k]
 
@@ -143,18 +153,26 @@ class RetrievalMixin(StoreBase):
                 return {}
             mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
             scores = mat.reshape(len(rows), fp.dim) @ q
-        return {int(r[0]): float(v) for r, v in zip(rows, scores, strict=True)}
+        best: dict[int, float] = {}
+        for row, value in zip(rows, scores, strict=True):  # a first chunk: the better of two
+            best[int(row[0])] = max(best.get(int(row[0]), -2.0), float(value))
+        return best
 
     def _vector_rows(self, index_id: int, ids: list[int]) -> list[tuple[int, bytes]]:
-        """(chunk id, float32 vector bytes) of the given chunks under one vector index."""
+        """(chunk id, float32 vector bytes) of the given chunks under one vector index:
+        each chunk's own vector and, for a first chunk, its lead's."""
         rows: list[tuple[int, bytes]] = []
-        for start in range(0, len(ids), 900):
-            part = ids[start : start + 900]
+        for start in range(0, len(ids), 450):
+            part = ids[start : start + 450]
+            marks = ", ".join("?" * len(part))
             rows += self.conn.execute(
                 "SELECT c.id, e.vector FROM chunks c JOIN embeddings e"
                 " ON e.index_id = ? AND e.content_hash = c.content_hash"
-                f" WHERE c.id IN ({', '.join('?' * len(part))})",
-                [index_id, *part],
+                f" WHERE c.id IN ({marks}) UNION ALL"
+                " SELECT c.id, e.vector FROM chunks c JOIN embeddings e"
+                " ON e.index_id = ? AND e.content_hash = c.lead_hash"
+                f" WHERE c.id IN ({marks}) AND c.lead_hash IS NOT NULL",
+                [index_id, *part, index_id, *part],
             ).fetchall()
         return rows
 

@@ -3,7 +3,7 @@
 ``MIGRATIONS[i]`` upgrades a database from version ``i`` to ``i + 1``; a fresh file runs
 them all. Each step runs inside the caller's transaction, so a failed upgrade changes nothing.
 
-Layout (v6):
+Layout (v7):
     meta(key, value)                   active/building index ids, measured embedding rate
     folders, files, chunks             the documents (files.title from the extractor);
                                        chunks.cjk marks text with CJK characters
@@ -25,6 +25,8 @@ Layout (v6):
     jobs                               persisted pipeline queue (phase 1)
     ocr_pages(content_hash, page)      text OCR read, by file content (v6)
     documents, mailboxes               the messages of mail files; how far an mbox was read (v6)
+    chunks.lead_end, chunks.lead_hash  the lead of a file's (or message's) first chunk: its
+                                       opening tokens, embedded as a second vector (v7)
 
 The v3 triggers call ``quarry_stems``/``quarry_grams``/``quarry_lang``, Python functions that
 ``storage.fts.register_functions`` adds to every connection ``storage.connection`` opens.
@@ -292,6 +294,21 @@ _V6 = [
 ]
 
 
+# v7: leads. The first chunk of each file (and of each mail message) gets a second vector,
+# of its opening ``ChunkerConfig.lead_tokens`` tokens only: the title, name line or abstract
+# that says what the whole document is about, without the rest of a 384-token chunk
+# diluting it (``app/leads.py`` has the measurements). ``lead_end`` is where the lead stops
+# in the chunk's text (0: the chunk is too short to need one; NULL on other chunks, and on
+# first chunks written before v7, which ``app.leads.backfill`` fills in from the stored
+# text); ``lead_hash`` keys its vector in ``embeddings`` as ``content_hash`` keys the chunk's.
+_V7 = [
+    "ALTER TABLE chunks ADD COLUMN lead_end INTEGER",
+    "ALTER TABLE chunks ADD COLUMN lead_hash TEXT",
+    "CREATE INDEX chunks_lead ON chunks(lead_hash) WHERE lead_hash IS NOT NULL",
+    "INSERT INTO meta(key, value) SELECT 'lead_backfill', '0' WHERE EXISTS (SELECT 1 FROM chunks)",
+]
+
+
 def _steps(statements: list[str]) -> Callable[[Any], None]:
     def apply(conn: Any) -> None:
         for sql in statements:
@@ -307,6 +324,7 @@ MIGRATIONS: list[Callable[[Any], None]] = [
     _v4,
     _steps(_V5),
     _steps(_V6),
+    _steps(_V7),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

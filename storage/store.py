@@ -35,6 +35,7 @@ from storage.base import (
 from storage.connection import connect, database_errors
 from storage.documents import DocumentsMixin
 from storage.errors import DatabaseCorrupt, StorageError, known_error
+from storage.leads import LeadsMixin
 from storage.maintenance import MaintenanceMixin
 from storage.models import (
     Chunk,
@@ -66,10 +67,13 @@ def _check_analysis() -> None:
         ) from exc
 
 
-class Store(RetrievalMixin, BacklogMixin, RebuildMixin, MaintenanceMixin, DocumentsMixin):
-    """The public storage API: files, chunks, jobs here; search, phase 2, rebuild,
+class Store(
+    RetrievalMixin, BacklogMixin, LeadsMixin, RebuildMixin, MaintenanceMixin, DocumentsMixin
+):
+    """The public storage API: files, chunks, jobs here; search, phase 2, leads, rebuild,
     maintenance, mail documents and the OCR cache in their mixins (``storage.retrieval``,
-    ``storage.backlog``, ``storage.rebuild``, ``storage.maintenance``, ``storage.documents``)."""
+    ``storage.backlog``, ``storage.leads``, ``storage.rebuild``, ``storage.maintenance``,
+    ``storage.documents``)."""
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -251,7 +255,12 @@ class Store(RetrievalMixin, BacklogMixin, RebuildMixin, MaintenanceMixin, Docume
             self.conn.execute("DELETE FROM documents WHERE file_id = ?", (file_id,))
             self.conn.execute("DELETE FROM mailboxes WHERE file_id = ?", (file_id,))
             self.insert_chunks(file_id, chunks, self.insert_documents(file_id, documents))
-            given = [c.content_hash for c in chunks if c.content_hash in (vectors_by_hash or {})]
+            given = [
+                h
+                for c in chunks
+                for h in (c.content_hash, c.lead_hash)
+                if h is not None and h in (vectors_by_hash or {})
+            ]
             if given and vectors_by_hash is not None:
                 mat = np.stack([np.asarray(vectors_by_hash[h], dtype=np.float32) for h in given])
                 vectors.insert_vectors(self.conn, index_id, given, mat, fingerprint.dim)
@@ -269,13 +278,13 @@ class Store(RetrievalMixin, BacklogMixin, RebuildMixin, MaintenanceMixin, Docume
         the stored id of each chunk's document."""
         self.conn.executemany(
             'INSERT INTO chunks(file_id, ordinal, text, start, "end", page, heading,'
-            " token_count, content_hash, cjk, ocr, doc_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " token_count, content_hash, cjk, ocr, doc_id, lead_end, lead_hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     file_id, c.ordinal, c.text, c.start, c.end, c.page, c.heading,
                     c.token_count, c.content_hash, int(has_cjk(c.text)), int(c.ocr),
-                    None if c.doc is None else doc_ids[c.doc],
+                    None if c.doc is None else doc_ids[c.doc], c.lead_end, c.lead_hash,
                 )
                 for c in chunks
             ],

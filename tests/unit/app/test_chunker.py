@@ -264,3 +264,30 @@ def test_a_huge_heading_is_shortened_in_every_chunk(bert: HFTokenizer) -> None:
     chunks = Chunker(bert, ChunkerConfig(64, 8)).chunk(doc)
     longest = max(len(heading_label(c.heading_path)) for c in chunks)
     assert longest <= 200 and max(len(c.embed_text) - len(c.text) for c in chunks) <= 202
+
+
+def test_the_first_chunk_carries_a_lead_of_its_opening_tokens(tok: Tokenizer) -> None:
+    text = "# Guide\n\n" + PROSE
+    doc = Document(text, markdown_sections(text), "markdown")
+    chunker = Chunker(tok, ChunkerConfig(target_tokens=200, overlap_tokens=20, lead_tokens=40))
+    first, *rest = chunker.chunk(doc)
+    assert rest and all(c.lead_end is None and c.lead_hash is None for c in rest)
+    assert first.lead_end is not None and 0 < first.lead_end < len(first.text)
+    lead = first.text[: first.lead_end]
+    assert first.text.startswith(lead) and lead == lead.strip()
+    assert 38 <= tok.count(lead) <= 42, "the lead is the chunk's opening lead_tokens tokens"
+    # Embedded as its chunk is (same heading prefix), so phase 2 re-derives the same key.
+    assert first.lead_hash == content_hash(embedded_text(lead, first.heading_path, True))
+    assert chunker.lead(first.text, heading_label(first.heading_path)) == (
+        first.lead_end,
+        first.lead_hash,
+    ), "a stored first chunk (heading as its label) gets the same lead back"
+
+
+def test_a_short_first_chunk_has_no_lead(tok: Tokenizer) -> None:
+    doc = Document("A short note about owls.", [Section(0, 24)], "text")
+    (only,) = Chunker(tok, ChunkerConfig(lead_tokens=40)).chunk(doc)
+    assert (only.lead_end, only.lead_hash) == (0, None), "decided: none needed"
+    long = Document(PROSE, [Section(0, len(PROSE))], "text")
+    first = Chunker(tok, ChunkerConfig(lead_tokens=0)).chunk(long)[0]
+    assert (first.lead_end, first.lead_hash) == (0, None), "lead_tokens=0 turns leads off"

@@ -44,7 +44,7 @@ def test_upgrade_from_v5_adds_ocr_and_mail(db: Path) -> None:
     )
     conn.close()
     with Store.open(db) as s:
-        assert schema.version(s.conn) == schema.SCHEMA_VERSION == 6
+        assert schema.version(s.conn) == schema.SCHEMA_VERSION == 7
         assert [h.chunk_id for h in s.keyword_search("berth", 5)] == [1]
         record = s.get_file("/d/a.txt")
         assert record is not None and record.title == "Harbour" and record.needs_ocr == 0
