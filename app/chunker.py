@@ -272,15 +272,16 @@ class Chunker:
         """(end, content hash) of the lead of a first chunk ``text``: its opening
         ``lead_tokens`` tokens, which get a vector of their own (``app/leads.py`` says why).
 
-        None when the chunk is hardly longer than its lead would be: the chunk's own vector
-        already says the same. ``heading`` is the chunk's heading path or stored label; the
-        lead is embedded with the same prefix as its chunk.
+        None when the chunk is at most twice as long as its lead: its own vector is focused
+        enough (measured on the pydoc tuning set: leads for chunks over 2x gave MRR@10 0.714,
+        over 1.25x 0.704, with 55 instead of 70 extra texts). ``heading`` is the chunk's
+        heading path or stored label; the lead is embedded with the same prefix as its chunk.
         """
         n = self.config.lead_tokens
         if n <= 0:
             return None
-        spans = self.tokenizer.token_spans(text[: n * 2 * MAX_CHARS_PER_TOKEN])
-        if len(spans) <= n + n // 4:
+        spans = self.tokenizer.token_spans(text[: (2 * n + 1) * MAX_CHARS_PER_TOKEN])
+        if len(spans) <= 2 * n:
             return None
         end = len(text[: spans[n - 1][1]].rstrip())
         if end <= 0:
