@@ -97,6 +97,7 @@ class FilterBar(QWidget):
             self.file_type.addItem(ext.upper(), ext)
         self.mail_from = self._sender_field()
         self._mirrored_sender: str | None = None  # the query's from: shown in the field
+        self._mirrored: dict[str, str | None] = {}  # kind -> the query's operator shown
         for label, words in DATE_RANGES.items():
             self.modified.addItem(label, words)
         self.set_folders([])
@@ -194,10 +195,15 @@ class FilterBar(QWidget):
         return None if data is None else str(data)
 
     def reflect(self, kind: str, value: str | None) -> None:
-        """Show the query's ``kind`` operator value (None: back to "all") without a signal."""
+        """Show the query's ``kind`` operator value without a signal; when the query drops
+        the operator the dropdown mirrored, back to "all". A value picked in the dropdown
+        while the query names none stays as the user left it, whatever is typed."""
         if kind == "from":
             self._reflect_sender(value)
             return
+        if value is None and self._mirrored.get(kind) is None:
+            return  # the query never named it: what the dropdown shows is the user's pick
+        self._mirrored[kind] = value
         combo = self.combos[kind]
         combo.blockSignals(True)
         for i in reversed(range(combo.count())):  # entries added for an earlier query

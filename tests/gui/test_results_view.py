@@ -236,3 +236,24 @@ def test_an_indexing_runs_worth_of_signals_never_aborts_the_interpreter() -> Non
         [sys.executable, "-c", EMITTING], capture_output=True, text=True, timeout=120, env=env
     )
     assert done.returncode == 0 and "emitted" in done.stdout, done.stderr[-2000:]
+
+
+def test_a_dropdown_choice_stays_while_the_query_is_typed(
+    qtbot: QtBot, shown: tuple[MainWindow, FakeSearch]
+) -> None:
+    """A filter picked in a dropdown is the user's own: typing words must not undo it; a
+    typed operator it mirrored, once deleted, takes the dropdown back to "all"."""
+    window, _ = shown
+    combo = window.filters.file_type
+    combo.setCurrentIndex(combo.findData("pdf"))
+    combo.activated.emit(combo.currentIndex())  # a user's pick, the query names no type
+    search(qtbot, window, "cats")
+    assert combo.currentData() == "pdf", "typing reset the user's dropdown choice"
+    assert window.filters.options().filters.extensions == ("pdf",)
+    window.search_field.clear()
+    search(qtbot, window, "cats type:md")
+    assert combo.currentData() == "md", "the typed operator shows in the dropdown"
+    for _ in range(len(" type:md")):
+        qtbot.keyClick(window.search_field, Qt.Key.Key_Backspace)
+    assert window.search_field.text() == "cats"
+    assert combo.currentData() is None, "the deleted operator took its mirror with it"
