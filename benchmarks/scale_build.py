@@ -122,9 +122,11 @@ def build_launch_db(source: Path, db: Path, batch: int = 8192) -> dict[str, Any]
         store.finish_rebuild()
         store.checkpoint()
         stats = store.stats(problem_limit=0)
+        leads = store.conn.execute("SELECT count(lead_hash) FROM chunks").fetchone()[0]
     tmp.rename(db)
     return {
         "chunks": stats.chunks,
+        "leads": int(leads),  # first chunks' second vectors (app/leads.py)
         "vectors": stats.embeddings,
         "dim": STUB_DIM,
         "rebuild_seconds": time.perf_counter() - started,

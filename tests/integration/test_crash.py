@@ -128,8 +128,11 @@ def _check(db: Path, folder: Path) -> dict[str, int]:
         vectors = store.conn.execute(
             "SELECT count(*), count(DISTINCT content_hash) FROM embeddings"
         ).fetchone()
-        distinct = store.conn.execute("SELECT count(DISTINCT content_hash) FROM chunks").fetchone()
-        assert vectors[0] == vectors[1] == distinct[0], "one vector per distinct chunk text"
+        distinct = store.conn.execute(  # chunks' texts and first chunks' leads (app/leads.py)
+            "SELECT count(*) FROM (SELECT content_hash FROM chunks UNION"
+            " SELECT lead_hash FROM chunks WHERE lead_hash IS NOT NULL)"
+        ).fetchone()
+        assert vectors[0] == vectors[1] == distinct[0], "one vector per distinct embedded text"
         assert store.job_counts().get("queued", 0) == 0
         assert store.searchable() == (FILES, FILES) and store.backlog().files == 0
         return {Path(f.path).name: len(store.chunks(f.path)) for f in files}
