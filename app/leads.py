@@ -3,9 +3,9 @@
 A file's first 96 tokens (the title, a manual page's name line, an abstract, a message's
 subject and first lines) say what the whole file is about more plainly than any 384-token
 chunk, where they are diluted by whatever follows. The first chunk of each file therefore
-gets a second vector, of its lead only (``Chunker.lead``), and scores the better of its two
-cosines everywhere a chunk's cosine is read (``storage.retrieval``). One extra, short text
-per file to embed.
+gets a second vector, of its lead only (``Chunker.lead``; only when the chunk is over twice
+the lead's length), and scores the better of its two cosines everywhere a chunk's cosine is
+read (``storage.retrieval``). One extra, short text per file to embed.
 
 Measured (vector-only MRR@10 at file level, multilingual-e5-small, stored chunk vectors,
 2026-11-28): pydoc (tuning set) 0.692 -> 0.714 with 96-token leads on first chunks over 192
