@@ -7,15 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox
 from pytestqt.qtbot import QtBot
 
 from app.ui.main_window import MainWindow
 from app.ui.protocols import ResultRow
 from tests.fixtures import mail
 from tests.fixtures.documents import build_document_index
-from tests.fixtures.window import starter_window
+from tests.fixtures.window import pick, starter_window
 
 
 @pytest.fixture(scope="module")
@@ -38,19 +36,6 @@ def window(qtbot: QtBot, mail_index: Path, starter_model_dir: Path) -> Iterator[
     yield from starter_window(qtbot, docs, mail_index, starter_model_dir)
 
 
-def _pick(qtbot: QtBot, combo: QComboBox, label: str) -> None:
-    """Open the dropdown with a click, walk to ``label`` with the arrow keys, press Enter
-    (a click on an entry right after the popup opens is ignored by Qt, as a user's would be)."""
-    qtbot.mouseClick(combo, Qt.MouseButton.LeftButton)
-    view = combo.view()
-    qtbot.waitUntil(view.isVisible)
-    target = combo.findText(label)
-    key = Qt.Key.Key_Down if view.currentIndex().row() < target else Qt.Key.Key_Up
-    while view.currentIndex().row() != target:
-        qtbot.keyClick(view, key)
-    qtbot.keyClick(view, Qt.Key.Key_Return)
-
-
 def _results(qtbot: QtBot, window: MainWindow, act: object) -> list[ResultRow]:
     with qtbot.waitSignal(window.worker.results_ready, timeout=60000) as got:
         act()  # type: ignore[operator]
@@ -63,7 +48,7 @@ def test_mail_type_and_sender_narrow_a_real_search(qtbot: QtBot, window: MainWin
 
     bar = window.filters
     assert bar.mail_from.isVisible() and bar.file_type.findText("Mail") > 0
-    rows = _results(qtbot, window, lambda: _pick(qtbot, bar.file_type, "Mail"))
+    rows = _results(qtbot, window, lambda: pick(qtbot, bar.file_type, "Mail"))
     assert bar.file_type.currentText() == "Mail"
     assert rows and all(r.mail for r in rows), [r.path for r in rows]
     assert len({r.doc_id for r in rows}) > 3  # messages of the mbox, each its own row

@@ -19,6 +19,7 @@ from app.ui.main_window import MainWindow
 from app.ui.protocols import ResultRow
 from app.ui.results_model import format_modified
 from app.ui.workers import SearchWorker
+from tests.fixtures.window import pick
 from tests.gui.fakes import FakeSearch, RecordingOpener
 
 
@@ -195,6 +196,7 @@ from PySide6.QtWidgets import QApplication
 app = QApplication([])
 from app.ui.main_window import MainWindow
 from app.ui.workers import SearchWorker
+from tests.fixtures.window import pick
 from tests.gui.fakes import FakeSearch, RecordingOpener
 window = MainWindow(SearchWorker(FakeSearch()), opener=RecordingOpener())
 for i in range(6000):  # ~30,000 PySide6 calls that each lose a reference to None
@@ -245,15 +247,15 @@ def test_a_dropdown_choice_stays_while_the_query_is_typed(
     typed operator it mirrored, once deleted, takes the dropdown back to "all"."""
     window, _ = shown
     combo = window.filters.file_type
-    combo.setCurrentIndex(combo.findData("pdf"))
-    combo.activated.emit(combo.currentIndex())  # a user's pick, the query names no type
+    pick(qtbot, combo, "PDF")  # the query names no type: the pick is the user's own
+    assert combo.currentText() == "PDF" and window.search_field.text() == ""
     search(qtbot, window, "cats")
-    assert combo.currentData() == "pdf", "typing reset the user's dropdown choice"
+    assert combo.currentText() == "PDF", "typing reset the user's dropdown choice"
     assert window.filters.options().filters.extensions == ("pdf",)
     window.search_field.clear()
     search(qtbot, window, "cats type:md")
-    assert combo.currentData() == "md", "the typed operator shows in the dropdown"
+    assert combo.currentText() == "MD", "the typed operator shows in the dropdown"
     for _ in range(len(" type:md")):
         qtbot.keyClick(window.search_field, Qt.Key.Key_Backspace)
     assert window.search_field.text() == "cats"
-    assert combo.currentData() is None, "the deleted operator took its mirror with it"
+    assert combo.currentText() == "All types", "the deleted operator took its mirror with it"
